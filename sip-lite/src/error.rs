@@ -65,10 +65,10 @@ impl ParseError {
         }
     }
 
-    /// What to do with the input that failed: answer requests with [`Self::status`], drop
-    /// responses and input whose start line cannot be read. A datagram whose declared
-    /// body is missing cannot be answered reliably either, but RFC 3261 section 18.3 asks
-    /// for a 400 there, so it is answered.
+    /// What to do with the input that failed: answer requests with [`Self::status`]
+    /// (building the answer from [`Message::salvage`](crate::wire::Message::salvage)),
+    /// drop responses and input that does not even start like a request (a method token
+    /// followed by a space).
     pub fn reaction(self, input: &[u8]) -> Reaction {
         let start = input
             .iter()
@@ -76,10 +76,15 @@ impl ParseError {
             .unwrap_or(input.len());
         let head = &input[start..];
         let is_response = head.len() >= 4 && head[..4].eq_ignore_ascii_case(b"SIP/");
-        match self {
-            _ if is_response => Reaction::Drop,
-            ParseError::Empty | ParseError::StartLine | ParseError::Method => Reaction::Drop,
-            e => Reaction::Respond(e.status()),
+        let method_len = head
+            .iter()
+            .take_while(|&&b| crate::wire::is_token_byte(b))
+            .count();
+        let is_request = method_len > 0 && head.get(method_len) == Some(&b' ');
+        if is_response || !is_request || self == ParseError::Empty {
+            Reaction::Drop
+        } else {
+            Reaction::Respond(self.status())
         }
     }
 
@@ -318,6 +323,9 @@ pub enum DigestError {
     Mismatch,
     /// The response digest is wrong.
     BadResponse,
+    /// The response digest is right, but for a nonce other than the one expected: the
+    /// password is known, the nonce has expired. Challenge again with `stale=true`.
+    StaleNonce,
     /// Caller-supplied storage is too small.
     BufferTooSmall,
 }
@@ -332,6 +340,7 @@ impl fmt::Display for DigestError {
             DigestError::UnsupportedQop => f.write_str("unsupported quality of protection"),
             DigestError::Mismatch => f.write_str("credentials do not match the challenge"),
             DigestError::BadResponse => f.write_str("wrong digest response"),
+            DigestError::StaleNonce => f.write_str("digest response for a stale nonce"),
             DigestError::BufferTooSmall => f.write_str("buffer too small"),
         }
     }

@@ -7,7 +7,10 @@ use super::uri::{Params, Uri, scan_header_params};
 use crate::error::{EmitError, ValueError};
 
 /// A display name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// `==` compares the form and, for the token form, the words: runs of white space
+/// (folds included) equal one space, as [`Emit`] writes them.
+#[derive(Debug, Clone, Copy)]
 pub enum DisplayName<'a> {
     /// One or more tokens separated by white space, as written: `Bob Smith`.
     Tokens(&'a str),
@@ -50,13 +53,25 @@ impl<'a> DisplayName<'a> {
     }
 }
 
+impl PartialEq for DisplayName<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (DisplayName::Tokens(_), DisplayName::Tokens(_)) => self.chars().eq(other.chars()),
+            (DisplayName::Quoted(a), DisplayName::Quoted(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for DisplayName<'_> {}
+
 impl Emit for DisplayName<'_> {
     fn emit<S: Sink + ?Sized>(&self, out: &mut S) -> Result<(), EmitError> {
         match self {
             DisplayName::Tokens(s) => {
                 // Runs of white space (folds included) become one space.
                 for (i, word) in s
-                    .split(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n'))
+                    .split([' ', '\t', '\r', '\n'])
                     .filter(|w| !w.is_empty())
                     .enumerate()
                 {
@@ -403,5 +418,13 @@ mod tests {
         core::fmt::write(&mut s, format_args!("{a}")).unwrap();
         assert_eq!(s, r#""A" <sip:a@b;lr>;tag=x"#);
         assert_eq!(NameAddr::parse(&s).unwrap(), a);
+
+        // White space runs in the token form are written as one space and compare equal.
+        let a = NameAddr::parse("Anonymous \t\r\n  Caller <sip:c@h>").unwrap();
+        let mut s: heapless::String<64> = heapless::String::new();
+        core::fmt::write(&mut s, format_args!("{a}")).unwrap();
+        assert_eq!(s, "Anonymous Caller <sip:c@h>");
+        assert_eq!(NameAddr::parse(&s).unwrap(), a);
+        assert_ne!(DisplayName::Tokens("A B"), DisplayName::Quoted("A B"));
     }
 }

@@ -130,7 +130,7 @@ impl Default for Limits {
 /// assert_eq!(msg.top_via()?.branch(), Some("z9hG4bKhjhs8ass877"));
 /// # Ok::<(), sip_lite::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Message<'a> {
     head: &'a str,
     start: StartLine<'a>,

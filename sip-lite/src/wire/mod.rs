@@ -8,6 +8,7 @@
 //! - [`Writer`] builds messages into any [`Sink`].
 
 mod addr;
+mod auth;
 mod lex;
 mod message;
 mod name;
@@ -21,6 +22,9 @@ mod writer;
 
 pub use crate::error::{EmitError, HeaderError, ParseError, Reaction, ValidationError, ValueError};
 pub use addr::{Contact, DisplayName, NameAddr, QValue};
+pub use auth::{
+    Algorithm, AuthParam, AuthParamIter, AuthParams, AuthValue, Challenge, Credentials, Qop,
+};
 pub use lex::CommaSplit;
 pub use message::{Header, HeaderIndex, KeepAlive, Limits, Message, StartLine, Status, keep_alive};
 pub use name::HeaderName;
@@ -34,3 +38,10 @@ pub use values::{
 };
 pub use via::{Transport, Via};
 pub use writer::Writer;
+
+/// Whether `b` may appear in an RFC 3261 token (method names, header names, parameter
+/// names, option tags).
+#[inline]
+pub fn is_token_byte(b: u8) -> bool {
+    lex::is(b, lex::TOKEN)
+}

@@ -47,12 +47,12 @@ macro_rules! header_names {
             }
 
             fn from_full(name: &[u8]) -> HeaderName {
-                $(
-                    if name.eq_ignore_ascii_case($name.as_bytes()) {
-                        return HeaderName::$variant;
-                    }
-                )*
-                HeaderName::Other
+                // A table walk: small code, and the common names never get here.
+                HeaderName::ALL
+                    .iter()
+                    .copied()
+                    .find(|n| n.as_str().as_bytes().eq_ignore_ascii_case(name))
+                    .unwrap_or(HeaderName::Other)
             }
         }
     };

@@ -324,15 +324,9 @@ impl<'a> SipUri<'a> {
     }
 
     fn parse_parts(secure: bool, s: &'a str) -> Result<SipUri<'a>, ValueError> {
-        let (main, headers) = match s.split_once('?') {
-            Some((m, h)) => {
-                check_uri_headers(h)?;
-                (m, Some(h))
-            }
-            None => (s, None),
-        };
-        // '@' appears in no other component, so the userinfo ends at it.
-        let (user, password, hostpart) = match main.split_once('@') {
+        // '@' appears in no component but the userinfo (parameters and headers must
+        // escape it), so the userinfo ends at it; the user part may contain ';' and '?'.
+        let (user, password, rest) = match s.split_once('@') {
             Some((userinfo, rest)) => {
                 let (user, password) = match userinfo.split_once(':') {
                     Some((u, p)) => {
@@ -347,7 +341,14 @@ impl<'a> SipUri<'a> {
                 lex::check_escaped(user, lex::USER)?;
                 (Some(user), password, rest)
             }
-            None => (None, None, main),
+            None => (None, None, s),
+        };
+        let (hostpart, headers) = match rest.split_once('?') {
+            Some((m, h)) => {
+                check_uri_headers(h)?;
+                (m, Some(h))
+            }
+            None => (rest, None),
         };
         let (hostport, params) = match hostpart.find(';') {
             Some(i) => hostpart.split_at(i),
@@ -366,37 +367,43 @@ impl<'a> SipUri<'a> {
         })
     }
 
+    /// The first URI parameter whose name, with %-escapes decoded, is `name` (compared
+    /// case-insensitively): `;%6C%72` is the `lr` parameter (RFC 4475 section 3.1.1.3).
+    pub fn param(&self, name: &str) -> Option<Param<'a>> {
+        uri_param(&self.params, name)
+    }
+
     /// The `transport` parameter.
     pub fn transport(&self) -> Option<&'a str> {
-        self.params.value("transport")
+        self.param("transport").and_then(|p| p.value)
     }
 
     /// The `user` parameter (`phone`, `ip`, ...).
     pub fn user_param(&self) -> Option<&'a str> {
-        self.params.value("user")
+        self.param("user").and_then(|p| p.value)
     }
 
     /// The `maddr` parameter.
     pub fn maddr(&self) -> Option<&'a str> {
-        self.params.value("maddr")
+        self.param("maddr").and_then(|p| p.value)
     }
 
     /// The `method` parameter.
     pub fn method(&self) -> Option<&'a str> {
-        self.params.value("method")
+        self.param("method").and_then(|p| p.value)
     }
 
     /// The `ttl` parameter, if present and valid.
     pub fn ttl(&self) -> Option<u8> {
-        self.params
-            .value("ttl")
+        self.param("ttl")
+            .and_then(|p| p.value)
             .and_then(|v| lex::parse_u32(v, 255).ok())
             .map(|v| v as u8)
     }
 
     /// Whether the `lr` (loose routing) parameter is present.
     pub fn lr(&self) -> bool {
-        self.params.contains("lr")
+        self.param("lr").is_some()
     }
 
     /// Iterates over the URI headers as `(hname, hvalue)` pairs, escapes undecoded.
@@ -424,26 +431,29 @@ impl<'a> SipUri<'a> {
         {
             return false;
         }
+        // A name that occurs twice counts with its first occurrence (names compared with
+        // escapes decoded), which keeps the comparison reflexive and symmetric.
         for p in self.params.iter() {
-            let theirs = other.params.get(p.name);
-            let must = is_must_match_param(p.name);
-            match theirs {
-                Some(q) => {
-                    if !opt_escaped_eq(p.value, q.value, true) {
-                        return false;
-                    }
-                }
-                None if must => return false,
+            let p = uri_param(&self.params, p.name).unwrap_or(p);
+            match uri_param(&other.params, p.name) {
+                Some(q) if !opt_escaped_eq(p.value, q.value, true) => return false,
+                Some(_) => {}
+                None if is_must_match_param(p.name) => return false,
                 None => {}
             }
         }
         for q in other.params.iter() {
-            if is_must_match_param(q.name) && self.params.get(q.name).is_none() {
+            if is_must_match_param(q.name) && uri_param(&self.params, q.name).is_none() {
                 return false;
             }
         }
         headers_subset(self, other) && headers_subset(other, self)
     }
+}
+
+/// The first URI parameter named `name` once %-escapes are decoded on both sides.
+fn uri_param<'p>(params: &Params<'p>, name: &str) -> Option<Param<'p>> {
+    params.iter().find(|p| escaped_eq(p.name, name, true))
 }
 
 /// Parameters that make two SIP URIs differ when only one of them has it.

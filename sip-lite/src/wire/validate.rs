@@ -164,10 +164,10 @@ impl<'a> Message<'a> {
         {
             return Err(ValidationError::CSeqMethod);
         }
-        if let Some(mf) = self.max_forwards() {
-            if mf.map_err(invalid)? > 255 {
-                return Err(ValidationError::MaxForwardsRange);
-            }
+        if let Some(mf) = self.max_forwards()
+            && mf.map_err(invalid)? > 255
+        {
+            return Err(ValidationError::MaxForwardsRange);
         }
         if let Some(s) = self.status()
             && !s.is_valid()
