@@ -593,13 +593,6 @@ impl Emit for CredentialsRepr<'_> {
     }
 }
 
-impl fmt::Display for CredentialsRepr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.emit(&mut crate::wire::FmtSink(f))
-            .map_err(|_| fmt::Error)
-    }
-}
-
 /// A Digest challenge a server sends: the value of a `WWW-Authenticate` or
 /// `Proxy-Authenticate` header.
 ///
@@ -680,13 +673,6 @@ impl Emit for ChallengeRepr<'_> {
             out.put(b", userhash=true")?;
         }
         Ok(())
-    }
-}
-
-impl fmt::Display for ChallengeRepr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.emit(&mut crate::wire::FmtSink(f))
-            .map_err(|_| fmt::Error)
     }
 }
 
@@ -883,6 +869,8 @@ fn uri_matches(digest_uri: AuthValue<'_>, request_uri: &str) -> bool {
         _ => false,
     }
 }
+
+crate::wire::display_via_emit!(CredentialsRepr, ChallengeRepr);
 
 #[cfg(test)]
 mod tests {

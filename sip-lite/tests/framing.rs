@@ -165,6 +165,9 @@ fn test_head_errors() {
         parse(b"INVITE sip:a@b SIP/2.0\r\n folded: x\r\n\r\n").unwrap_err(),
         ParseError::HeaderLine
     );
+    // A CR inside a name must not pass for the '-' of a known name.
+    let s = invite("Call\rID: y\r\n", "");
+    assert_eq!(parse(s.as_bytes()).unwrap_err(), ParseError::HeaderLine);
     // A bare CR inside a value would be a line end to other parsers.
     let s = invite("Subject: a\rb\r\n", "");
     assert_eq!(parse(s.as_bytes()).unwrap_err(), ParseError::HeaderLine);

@@ -155,7 +155,7 @@ impl<'a> NameAddr<'a> {
         };
         let uri = if s.eat(b'<') {
             let rest = s.rest();
-            let close = rest.find('>').ok_or(ValueError::UnterminatedAngle)?;
+            let close = lex::find(rest, b'>').ok_or(ValueError::UnterminatedAngle)?;
             let uri = Uri::parse(&rest[..close])?;
             s.set_pos(s.pos() + close + 1);
             uri
@@ -201,9 +201,13 @@ impl<'a> NameAddr<'a> {
         })
     }
 
-    /// The `tag` parameter (From and To).
+    /// The `tag` parameter (From and To): the first `tag` with a value, as
+    /// `tag-param = "tag" EQUAL token` requires; a bare `;tag` is a generic parameter.
     pub fn tag(&self) -> Option<&'a str> {
-        self.params.value("tag")
+        self.params
+            .iter()
+            .find(|p| p.value.is_some() && p.name.eq_ignore_ascii_case("tag"))
+            .and_then(|p| p.unquoted())
     }
 }
 
@@ -329,6 +333,12 @@ mod tests {
         let name: heapless::String<16> = a.display_name.unwrap().chars().collect();
         assert_eq!(name, "Bob \"B\"");
         assert_eq!(a.tag(), Some("a6c85cf"));
+        // A bare `;tag` is no tag-param.
+        assert_eq!(NameAddr::parse("<sip:a@b>;tag").unwrap().tag(), None);
+        assert_eq!(
+            NameAddr::parse("<sip:a@b>;tag;tag=x").unwrap().tag(),
+            Some("x")
+        );
 
         let a = NameAddr::parse("Anonymous  Caller <sip:c@h>").unwrap();
         assert_eq!(

@@ -39,6 +39,8 @@ pub(crate) const TEL: u16 = 1 << 12;
 pub(crate) const HEX: u16 = 1 << 13;
 /// RFC 3261 `reserved`.
 pub(crate) const RESERVED: u16 = 1 << 14;
+/// `DIGIT`.
+pub(crate) const DIGIT: u16 = 1 << 15;
 
 const fn class_of(b: u8) -> u16 {
     let mut c = 0;
@@ -51,7 +53,7 @@ const fn class_of(b: u8) -> u16 {
         c |= HEX | TEL;
     }
     if b.is_ascii_digit() {
-        c |= TEL;
+        c |= TEL | DIGIT;
     }
     // mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")"
     if matches!(
@@ -123,6 +125,12 @@ static CLASSES: [u16; 256] = {
     }
     t
 };
+
+/// The classes `b` belongs to.
+#[inline(always)]
+pub(crate) fn classes(b: u8) -> u16 {
+    CLASSES[b as usize]
+}
 
 /// Whether `b` belongs to every class in `class`.
 #[inline(always)]
@@ -397,6 +405,10 @@ impl<'a> Iterator for CommaSplit<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest?;
         let b = s.as_bytes();
+        if find_byte(b, 0, b',').is_none() {
+            self.rest = None;
+            return Some(trim_ws(s));
+        }
         let mut i = 0;
         let mut quoted = false;
         let mut angle = false;
@@ -422,7 +434,69 @@ impl<'a> Iterator for CommaSplit<'a> {
 /// Trims SP, HT, CR and LF from both ends.
 #[inline]
 pub(crate) fn trim_ws(s: &str) -> &str {
-    s.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n'))
+    let b = s.as_bytes();
+    let (mut start, mut end) = (0, b.len());
+    while start < end && is(b[start], WS) {
+        start += 1;
+    }
+    while end > start && is(b[end - 1], WS) {
+        end -= 1;
+    }
+    s.get(start..end).unwrap_or("")
+}
+
+/// The position of the first `byte` in `s`. Values are short, so a plain loop beats the
+/// set-up of a vectorised search.
+#[inline]
+pub(crate) fn find(s: &str, byte: u8) -> Option<usize> {
+    s.as_bytes().iter().position(|&c| c == byte)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of every byte of `word` that equals `byte`, plus possibly spurious bits
+/// above the lowest true match (a borrow only propagates upwards), so the lowest set bit
+/// always marks the first real match.
+#[inline(always)]
+pub(crate) fn byte_mask(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// The first position at or after `from` whose byte makes `mask` non-zero, eight bytes
+/// at a time. Header names and lines are short, so this inlined word-at-a-time scan
+/// beats a call into a vectorised search.
+#[inline(always)]
+pub(crate) fn find_by(
+    buf: &[u8],
+    mut i: usize,
+    mask: impl Fn(u64) -> u64,
+    byte: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    while let Some(chunk) = buf.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        let found = mask(word);
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    let rest = buf.get(i..)?;
+    rest.iter().position(|&c| byte(c)).map(|p| i + p)
+}
+
+/// The position of the first `byte` at or after `from`, eight bytes at a time.
+#[inline(always)]
+pub(crate) fn find_byte(buf: &[u8], from: usize, byte: u8) -> Option<usize> {
+    find_by(buf, from, |w| byte_mask(w, byte), |c| c == byte)
+}
+
+/// Splits `s` around the first `byte`, which must be ASCII.
+#[inline]
+pub(crate) fn split_at_byte(s: &str, byte: u8) -> Option<(&str, &str)> {
+    let i = find(s, byte)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 #[cfg(test)]

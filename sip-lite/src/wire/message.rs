@@ -429,16 +429,13 @@ impl<'a> Message<'a> {
     /// The values of a header across all its lines, with list headers
     /// ([`HeaderName::is_list`]) split at their commas. Empty list elements are yielded
     /// as empty strings so that typed parsing reports them.
-    pub fn values(&self, name: HeaderName) -> impl Iterator<Item = &'a str> + '_ {
-        let list = name.is_list();
-        self.header_lines(name).flat_map(move |line| {
-            let (split, whole) = if list {
-                (Some(CommaSplit::new(line)), None)
-            } else {
-                (None, Some(lex::trim_ws(line)))
-            };
-            split.into_iter().flatten().chain(whole)
-        })
+    pub fn values(&self, name: HeaderName) -> Values<'_, 'a> {
+        Values {
+            msg: self,
+            name,
+            next: 0,
+            split: None,
+        }
     }
 
     /// Number of values of a header (see [`Message::values`]).
@@ -585,6 +582,47 @@ impl<'a> Message<'a> {
     }
 }
 
+/// The values of one header across all its lines: see [`Message::values`].
+#[derive(Debug, Clone)]
+pub struct Values<'m, 'a> {
+    msg: &'m Message<'a>,
+    name: HeaderName,
+    /// The next header line to look at.
+    next: usize,
+    /// The rest of the current list line.
+    split: Option<CommaSplit<'a>>,
+}
+
+impl<'a> Iterator for Values<'_, 'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            if let Some(v) = self.split.as_mut().and_then(Iterator::next) {
+                return Some(v);
+            }
+            self.split = None;
+            if self.name == HeaderName::Other {
+                return None;
+            }
+            let i = self.next
+                + self
+                    .msg
+                    .headers
+                    .get(self.next..)?
+                    .iter()
+                    .position(|h| h.kind == self.name)?;
+            self.next = i + 1;
+            let line = self.msg.view(&self.msg.headers[i]).value;
+            if self.name.is_list() {
+                self.split = Some(CommaSplit::new(line));
+            } else {
+                return Some(line);
+            }
+        }
+    }
+}
+
 /// An RFC 5626 keep-alive on a stream: the client's double line end (a ping) or the
 /// server's single one (a pong).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -615,22 +653,13 @@ pub fn keep_alive(buf: &[u8]) -> Status<Option<(KeepAlive, usize)>> {
     }
 }
 
-#[inline]
-fn span(a: usize, b: usize) -> Result<(u32, u32), ParseError> {
-    match (u32::try_from(a), u32::try_from(b)) {
-        (Ok(a), Ok(b)) => Ok((a, b)),
-        _ => Err(ParseError::HeadTooLarge),
-    }
-}
-
 /// Finds the end of the line starting at `from`: the index of its terminating LF and the
 /// index where its content ends (before CR). A CR must be followed by LF.
 #[inline]
 fn line_end(buf: &[u8], from: usize) -> Result<Option<(usize, usize)>, ParseError> {
-    match memchr::memchr2(b'\r', b'\n', &buf[from..]) {
+    match find_cr_or_lf(buf, from) {
         None => Ok(None),
         Some(i) => {
-            let i = from + i;
             if buf[i] == b'\n' {
                 Ok(Some((i, i)))
             } else {
@@ -644,21 +673,37 @@ fn line_end(buf: &[u8], from: usize) -> Result<Option<(usize, usize)>, ParseErro
     }
 }
 
+/// The position of the first CR or LF at or after `from`.
+#[inline(always)]
+fn find_cr_or_lf(buf: &[u8], from: usize) -> Option<usize> {
+    lex::find_by(
+        buf,
+        from,
+        |w| lex::byte_mask(w, b'\n') | lex::byte_mask(w, b'\r'),
+        |c| c == b'\n' || c == b'\r',
+    )
+}
+
 fn parse_head(
-    buf: &[u8],
+    input: &[u8],
     headers: &mut [HeaderIndex],
     mode: Mode,
     limits: Limits,
 ) -> Result<Status<RawHead>, ParseError> {
+    // Leading line ends (RFC 3261 section 7.5).
+    let start = input
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(input.len());
+    // Offsets are stored as u32 relative to `start`; a longer head is refused.
+    let buf = input
+        .get(..start.saturating_add(u32::MAX as usize))
+        .unwrap_or(input);
     let incomplete = || match mode {
+        _ if buf.len() < input.len() => Err(ParseError::HeadTooLarge),
         Mode::Stream => Ok(Status::Partial),
         _ => Err(ParseError::HeadTruncated),
     };
-    // Leading line ends (RFC 3261 section 7.5).
-    let start = buf
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(buf.len());
     if start == buf.len() {
         return match mode {
             Mode::Stream => Ok(Status::Partial),
@@ -669,91 +714,93 @@ fn parse_head(
         return incomplete();
     };
     let (response, line) = start_line(&buf[start..end], mode)?;
+    let rel = |i: usize| (i - start) as u32;
 
     let mut pos = lf + 1;
     let mut count = 0usize;
     let mut content_length: Option<usize> = None;
     loop {
-        let Some(&c) = buf.get(pos) else {
-            return incomplete();
-        };
-        if c == b'\n' {
-            pos += 1;
-            break;
-        }
-        if c == b'\r' {
-            match buf.get(pos + 1) {
+        match buf.get(pos) {
+            None => return incomplete(),
+            Some(b'\n') => {
+                pos += 1;
+                break;
+            }
+            Some(b'\r') => match buf.get(pos + 1) {
                 Some(b'\n') => {
                     pos += 2;
                     break;
                 }
                 Some(_) => return Err(ParseError::HeaderLine),
                 None => return incomplete(),
-            }
+            },
+            Some(_) => {}
         }
-        // field-name
+        // field-name HCOLON: find the colon a word at a time, then classify the name. A
+        // known name equals its canonical token, so only unknown ones need checking.
         let name_start = pos;
-        while pos < buf.len() && lex::is(buf[pos], lex::TOKEN) {
-            pos += 1;
+        let Some(colon) = lex::find_byte(buf, pos, b':') else {
+            let rest = &buf[pos..];
+            return if rest
+                .iter()
+                .all(|&b| lex::is(b, lex::TOKEN) || b == b' ' || b == b'\t')
+            {
+                incomplete()
+            } else {
+                Err(ParseError::HeaderLine)
+            };
+        };
+        let mut name_end = colon;
+        while name_end > name_start && matches!(buf[name_end - 1], b' ' | b'\t') {
+            name_end -= 1;
         }
-        let name_end = pos;
-        while pos < buf.len() && matches!(buf[pos], b' ' | b'\t') {
-            pos += 1;
+        let name = &buf[name_start..name_end];
+        let kind = HeaderName::from_bytes(name);
+        if kind == HeaderName::Other
+            && (name.is_empty() || !name.iter().all(|&b| lex::is(b, lex::TOKEN)))
+        {
+            return Err(ParseError::HeaderLine);
         }
-        match buf.get(pos) {
-            Some(b':') if name_end > name_start => pos += 1,
-            None => return incomplete(),
-            Some(_) => return Err(ParseError::HeaderLine),
+        pos = colon + 1;
+        while matches!(buf.get(pos), Some(b' ' | b'\t')) {
+            pos += 1;
         }
         // field-value, with folded continuation lines
         let mut value_start = pos;
-        let value_end;
+        let mut value_end;
         loop {
             let Some((lf, end)) = line_end(buf, pos)? else {
                 return incomplete();
             };
-            match buf.get(lf + 1) {
-                Some(b' ' | b'\t') => pos = lf + 1,
-                Some(_) => {
-                    value_end = end;
-                    pos = lf + 1;
-                    break;
-                }
+            value_end = end;
+            pos = lf + 1;
+            match buf.get(pos) {
+                Some(b' ' | b'\t') => {}
+                Some(_) => break,
                 None => return incomplete(),
             }
         }
+        // Only a value that starts on a continuation line or ends in white space needs
+        // trimming here.
         while value_start < value_end && lex::is(buf[value_start], lex::WS) {
             value_start += 1;
         }
-        let mut ve = value_end;
-        while ve > value_start && lex::is(buf[ve - 1], lex::WS) {
-            ve -= 1;
+        while value_end > value_start && lex::is(buf[value_end - 1], lex::WS) {
+            value_end -= 1;
         }
-        let kind = HeaderName::from_bytes(&buf[name_start..name_end]);
         if kind == HeaderName::ContentLength && mode != Mode::Salvage {
             if content_length.is_some() {
                 return Err(ParseError::DuplicateContentLength);
             }
-            let v = &buf[value_start..ve];
-            if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-                return Err(ParseError::ContentLength);
-            }
-            let n = v.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0'));
-            if n > limits.max_body as u64 {
-                return Err(ParseError::BodyTooLarge);
-            }
-            content_length = Some(n as usize);
+            content_length = Some(content_length_value(&buf[value_start..value_end], limits)?);
         }
         let slot = headers.get_mut(count).ok_or(ParseError::TooManyHeaders)?;
         *slot = HeaderIndex {
-            name: span(name_start - start, name_end - start)?,
-            value: span(value_start - start, ve - start)?,
+            name: (rel(name_start), rel(name_end)),
+            value: (rel(value_start), rel(value_end)),
             kind,
         };
         count += 1;
-    }
-    if pos - start > u32::MAX as usize {
-        return Err(ParseError::HeadTooLarge);
     }
     Ok(Status::Complete(RawHead {
         start,
@@ -763,6 +810,18 @@ fn parse_head(
         line,
         response,
     }))
+}
+
+/// `Content-Length = 1*DIGIT`, at most the body limit.
+fn content_length_value(v: &[u8], limits: Limits) -> Result<usize, ParseError> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return Err(ParseError::ContentLength);
+    }
+    let n = v.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0'));
+    if n > limits.max_body as u64 {
+        return Err(ParseError::BodyTooLarge);
+    }
+    Ok(n as usize)
 }
 
 type Parts = [(usize, usize); 3];

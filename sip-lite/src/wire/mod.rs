@@ -28,6 +28,7 @@ pub use auth::{
 pub use lex::CommaSplit;
 pub use message::{Header, HeaderIndex, KeepAlive, Limits, Message, StartLine, Status, keep_alive};
 pub use name::HeaderName;
+pub(crate) use sink::display_via_emit;
 pub use sink::{CountingSink, Emit, FmtSink, Sink, SliceSink};
 pub use start::{Method, SIP_2_0, StatusCode};
 pub use uri::{AbsoluteUri, Host, Param, ParamIter, Params, SipUri, TelUri, Uri, unescape};

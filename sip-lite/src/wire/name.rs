@@ -45,15 +45,6 @@ macro_rules! header_names {
                     HeaderName::Other => 0,
                 }
             }
-
-            fn from_full(name: &[u8]) -> HeaderName {
-                // A table walk: small code, and the common names never get here.
-                HeaderName::ALL
-                    .iter()
-                    .copied()
-                    .find(|n| n.as_str().as_bytes().eq_ignore_ascii_case(name))
-                    .unwrap_or(HeaderName::Other)
-            }
         }
     };
 }
@@ -198,24 +189,23 @@ impl HeaderName {
     /// Classifies a header name given as bytes.
     #[inline]
     pub(crate) fn from_bytes(name: &[u8]) -> HeaderName {
-        // The common headers first, by length, so that a typical message classifies each
-        // name with one or two comparisons.
-        match name.len() {
-            1 => return Self::from_compact(name[0]),
-            2 if name.eq_ignore_ascii_case(b"To") => return HeaderName::To,
-            3 if name.eq_ignore_ascii_case(b"Via") => return HeaderName::Via,
-            4 if name.eq_ignore_ascii_case(b"From") => return HeaderName::From,
-            4 if name.eq_ignore_ascii_case(b"CSeq") => return HeaderName::CSeq,
-            7 if name.eq_ignore_ascii_case(b"Call-ID") => return HeaderName::CallId,
-            7 if name.eq_ignore_ascii_case(b"Contact") => return HeaderName::Contact,
-            12 if name.eq_ignore_ascii_case(b"Max-Forwards") => return HeaderName::MaxForwards,
-            12 if name.eq_ignore_ascii_case(b"Content-Type") => return HeaderName::ContentType,
-            14 if name.eq_ignore_ascii_case(b"Content-Length") => {
-                return HeaderName::ContentLength;
+        let hash = match name {
+            [] => return HeaderName::Other,
+            [c] => return Self::from_compact(*c),
+            _ if name.len() > Canonical::MAX_LEN => return HeaderName::Other,
+            _ => name_hash(name),
+        };
+        let mut slot = slot_of(hash);
+        loop {
+            let i = match SLOTS[slot] {
+                0 => return HeaderName::Other,
+                e => usize::from(e - 1),
+            };
+            if CANONICAL[i].matches(name) {
+                return HeaderName::ALL[i];
             }
-            _ => {}
+            slot = (slot + 1) % SLOTS_LEN;
         }
-        Self::from_full(name)
     }
 
     fn from_compact(c: u8) -> HeaderName {
@@ -270,6 +260,124 @@ impl core::fmt::Display for HeaderName {
     }
 }
 
+/// A cheap hash of a name of two or more bytes: its length and three of its bytes,
+/// case-folded. Collisions only cost a probe, since every candidate is verified.
+#[inline(always)]
+const fn name_hash(name: &[u8]) -> u32 {
+    let n = name.len();
+    let first = (name[0] | 0x20) as u32;
+    let last = (name[n - 1] | 0x20) as u32;
+    let mid = (name[n / 2] | 0x20) as u32;
+    ((n as u32) ^ (first << 8) ^ (last << 16) ^ (mid << 24)).wrapping_mul(0x9e37_79b1)
+}
+
+#[inline(always)]
+const fn slot_of(hash: u32) -> usize {
+    (hash >> 24) as usize % SLOTS_LEN
+}
+
+/// A canonical name as little-endian words, for an exact case-insensitive comparison a
+/// word at a time: `fold` has bit 0x20 set where the name has a letter, and `words` is
+/// the name with those bits set. A byte matches a letter iff it is that letter in either
+/// case, and matches a `-` only if it is one (a CR, 0x0D, differs from `-` only in that
+/// bit, so folding every byte would let it pass).
+#[derive(Clone, Copy)]
+struct Canonical {
+    len: usize,
+    words: [u64; 3],
+    fold: [u64; 3],
+}
+
+impl Canonical {
+    /// The longest known name; longer names are never known.
+    const MAX_LEN: usize = 24;
+
+    const fn new(name: &[u8]) -> Canonical {
+        let mut c = Canonical {
+            len: name.len(),
+            words: [0; 3],
+            fold: [0; 3],
+        };
+        let mut i = 0;
+        while i < name.len() {
+            let shift = 8 * (i % 8);
+            let fold = if name[i].is_ascii_alphabetic() {
+                0x20
+            } else {
+                0
+            };
+            c.fold[i / 8] |= (fold as u64) << shift;
+            c.words[i / 8] |= ((name[i] | fold) as u64) << shift;
+            i += 1;
+        }
+        c
+    }
+
+    #[inline(always)]
+    fn matches(&self, name: &[u8]) -> bool {
+        if name.len() != self.len {
+            return false;
+        }
+        let mut chunks = name.chunks_exact(8);
+        let mut k = 0;
+        for w in &mut chunks {
+            let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            if w | self.fold[k] != self.words[k] {
+                return false;
+            }
+            k += 1;
+        }
+        let tail = chunks.remainder();
+        if tail.is_empty() {
+            return true;
+        }
+        let w = tail
+            .iter()
+            .rev()
+            .fold(0u64, |w, &b| (w << 8) | u64::from(b));
+        w | self.fold[k] == self.words[k]
+    }
+}
+
+const SLOTS_LEN: usize = 256;
+
+const COUNT: usize = HeaderName::ALL.len();
+
+/// The canonical names, in declaration order.
+static CANONICAL: [Canonical; COUNT] = {
+    let mut all = [Canonical {
+        len: 0,
+        words: [0; 3],
+        fold: [0; 3],
+    }; COUNT];
+    let mut i = 0;
+    while i < COUNT {
+        let name = HeaderName::ALL[i].as_str().as_bytes();
+        assert!(name.len() <= Canonical::MAX_LEN);
+        all[i] = Canonical::new(name);
+        i += 1;
+    }
+    all
+};
+
+/// Open-addressing table from name hash to `index + 1` in [`HeaderName::ALL`] (0 is
+/// empty), built at compile time; at most a quarter full, so probes are short and an
+/// unknown name reaches an empty slot quickly.
+static SLOTS: [u8; SLOTS_LEN] = {
+    assert!(COUNT * 4 <= SLOTS_LEN);
+    let mut table = [0u8; SLOTS_LEN];
+    let mut i = 0;
+    while i < COUNT {
+        let mut slot = slot_of(name_hash(HeaderName::ALL[i].as_str().as_bytes()));
+        while table[slot] != 0 {
+            slot = (slot + 1) % SLOTS_LEN;
+        }
+        table[slot] = (i + 1) as u8;
+        i += 1;
+    }
+    table
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +429,14 @@ mod tests {
             );
         }
         assert_eq!(HeaderName::parse("X-Custom"), HeaderName::Other);
+        // CR | 0x20 is '-': control characters must never fold onto a known name.
+        assert_eq!(HeaderName::parse("Call\rID"), HeaderName::Other);
+        assert_eq!(HeaderName::parse("Content\rLength"), HeaderName::Other);
+        assert_eq!(HeaderName::parse("WWW-Authenticate-X"), HeaderName::Other);
+        assert_eq!(
+            HeaderName::parse("A-very-long-unknown-header-name"),
+            HeaderName::Other
+        );
         assert!(HeaderName::Via.is_list());
         assert!(!HeaderName::Authorization.is_list());
         assert!(HeaderName::CSeq.is_single());

@@ -27,8 +27,7 @@ impl<'a> Uri<'a> {
     /// # Errors
     /// The [`ValueError`] describing the first problem found.
     pub fn parse(s: &'a str) -> Result<Uri<'a>, ValueError> {
-        let colon = s.find(':').ok_or(ValueError::Scheme)?;
-        let (scheme, rest) = (&s[..colon], &s[colon + 1..]);
+        let (scheme, rest) = lex::split_at_byte(s, b':').ok_or(ValueError::Scheme)?;
         if scheme.eq_ignore_ascii_case("sip") {
             SipUri::parse_parts(false, rest).map(Uri::Sip)
         } else if scheme.eq_ignore_ascii_case("sips") {
@@ -105,19 +104,80 @@ impl<'a> Host<'a> {
     /// # Errors
     /// [`ValueError::Host`] if `s` is none of these.
     pub fn parse(s: &'a str) -> Result<Host<'a>, ValueError> {
-        if let Some(inner) = s.strip_prefix('[') {
-            let inner = inner.strip_suffix(']').ok_or(ValueError::Host)?;
-            return parse_ipv6(inner).map(Host::Ipv6).ok_or(ValueError::Host);
+        match Host::scan(s, 0)? {
+            (host, end) if end == s.len() => Ok(host),
+            _ => Err(ValueError::Host),
         }
+    }
+
+    /// Parses the host that starts at `start` in `s`, returning it and where it ends:
+    /// at the first character that cannot belong to it.
+    pub(crate) fn scan(s: &'a str, start: usize) -> Result<(Host<'a>, usize), ValueError> {
         let b = s.as_bytes();
-        if b.is_empty() {
+        if b.get(start) == Some(&b'[') {
+            let close = start + lex::find(&s[start..], b']').ok_or(ValueError::Host)?;
+            let inner = s.get(start + 1..close).ok_or(ValueError::Host)?;
+            let addr = parse_ipv6(inner).ok_or(ValueError::Host)?;
+            return Ok((Host::Ipv6(addr), close + 1));
+        }
+        // One pass over labels of host characters, none of them empty, noting how the
+        // last one starts and, while every label is a number of up to three digits,
+        // the octets of an IPv4 address.
+        let mut i = start;
+        let mut prev = b'.';
+        let mut top_first = 0u8;
+        let mut numeric = true;
+        let (mut octets, mut n, mut octet, mut digits) = ([0u8; 4], 0usize, 0u32, 0u32);
+        while let Some(&c) = b.get(i) {
+            let class = lex::classes(c);
+            if c == b'.' {
+                if prev == b'.' {
+                    return Err(ValueError::Host);
+                }
+                if numeric {
+                    numeric = n < 3 && digits <= 3 && octet <= 255;
+                    if numeric {
+                        octets[n] = octet as u8;
+                    }
+                    (n, octet, digits) = (n + 1, 0, 0);
+                }
+            } else if class & lex::HOST != 0 {
+                if prev == b'.' {
+                    top_first = c;
+                }
+                if class & lex::DIGIT == 0 {
+                    numeric = false;
+                } else if digits < 3 {
+                    octet = octet * 10 + u32::from(c - b'0');
+                    digits += 1;
+                } else {
+                    // A fourth digit: not an IPv4 address (and not a toplabel).
+                    digits = 4;
+                }
+            } else {
+                break;
+            }
+            prev = c;
+            i += 1;
+        }
+        if i == start {
             return Err(ValueError::Host);
         }
-        if b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
-            return parse_ipv4(s).map(Host::Ipv4).ok_or(ValueError::Host);
+        if numeric {
+            // IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT; leading
+            // zeros are allowed by RFC 3261 and taken as decimal.
+            if n != 3 || digits == 0 || digits > 3 || octet > 255 {
+                return Err(ValueError::Host);
+            }
+            octets[3] = octet as u8;
+            return Ok((Host::Ipv4(Ipv4Addr::from(octets)), i));
         }
-        check_domain(s)?;
-        Ok(Host::Domain(s))
+        // toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum (a trailing dot allowed)
+        if top_first.is_ascii_alphabetic() {
+            Ok((Host::Domain(s.get(start..i).ok_or(ValueError::Host)?), i))
+        } else {
+            Err(ValueError::Host)
+        }
     }
 
     /// Parses a host as found in a Via `received` or `maddr` parameter: like
@@ -127,7 +187,7 @@ impl<'a> Host<'a> {
     /// # Errors
     /// [`ValueError::Host`].
     pub fn parse_param(s: &'a str) -> Result<Host<'a>, ValueError> {
-        if s.contains(':') && !s.starts_with('[') {
+        if lex::find(s, b':').is_some() && !s.starts_with('[') {
             return parse_ipv6(s).map(Host::Ipv6).ok_or(ValueError::Host);
         }
         Host::parse(s)
@@ -181,20 +241,33 @@ impl Emit for Host<'_> {
 
 display_via_emit!(Host);
 
-fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
+fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     // IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT; leading zeros are
     // allowed by RFC 3261 and taken as decimal.
     let mut octets = [0u8; 4];
-    let mut n = 0;
-    for part in s.split('.') {
-        if n == 4 || part.is_empty() || part.len() > 3 {
+    let (mut n, mut value, mut digits) = (0usize, 0u32, 0u32);
+    for &c in s {
+        if c == b'.' {
+            if digits == 0 || n == 3 {
+                return None;
+            }
+            octets[n] = value as u8;
+            (n, value, digits) = (n + 1, 0, 0);
+        } else if c.is_ascii_digit() && digits < 3 {
+            value = value * 10 + u32::from(c - b'0');
+            digits += 1;
+            if value > 255 {
+                return None;
+            }
+        } else {
             return None;
         }
-        let v = lex::parse_u32(part, 255).ok()?;
-        octets[n] = v as u8;
-        n += 1;
     }
-    (n == 4).then(|| Ipv4Addr::from(octets))
+    if n != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = value as u8;
+    Some(Ipv4Addr::from(octets))
 }
 
 /// Parses the text of an IPv6 reference without brackets.
@@ -211,7 +284,7 @@ fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
     if !hex.ends_with("::") || hex.ends_with(":::") {
         return None;
     }
-    let v4 = parse_ipv4(v4)?;
+    let v4 = parse_ipv4(v4.as_bytes())?;
     let prefix: Ipv6Addr = hex.parse().ok()?;
     // "::" must stand for at least one zero group besides the two the IPv4 part fills.
     let groups = hex.split(':').filter(|g| !g.is_empty()).count();
@@ -224,49 +297,25 @@ fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
     ))
 }
 
-fn check_domain(s: &str) -> Result<(), ValueError> {
-    let name = s.strip_suffix('.').unwrap_or(s);
-    if name.is_empty() {
-        return Err(ValueError::Host);
-    }
-    let mut last = "";
-    for label in name.split('.') {
-        let b = label.as_bytes();
-        if b.is_empty() || !b.iter().all(|&c| lex::is(c, lex::HOST)) {
-            return Err(ValueError::Host);
+/// The end of the run of `class` characters and `%HH` escapes starting at `i`.
+///
+/// # Errors
+/// [`ValueError::Escape`] for a `%` without two hexadecimal digits.
+#[inline]
+fn scan_escaped(b: &[u8], mut i: usize, class: u16) -> Result<usize, ValueError> {
+    while let Some(&c) = b.get(i) {
+        if c == b'%' {
+            match (b.get(i + 1), b.get(i + 2)) {
+                (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => i += 3,
+                _ => return Err(ValueError::Escape),
+            }
+        } else if lex::is(c, class) {
+            i += 1;
+        } else {
+            break;
         }
-        last = label;
     }
-    // toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum
-    if last.as_bytes()[0].is_ascii_alphabetic() {
-        Ok(())
-    } else {
-        Err(ValueError::Host)
-    }
-}
-
-/// Parses `host [":" port]` (a `hostport`).
-pub(crate) fn parse_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), ValueError> {
-    let (host, port) = if s.starts_with('[') {
-        let end = s.find(']').ok_or(ValueError::Host)?;
-        let (h, rest) = s.split_at(end + 1);
-        match rest.strip_prefix(':') {
-            Some(p) => (h, Some(p)),
-            None if rest.is_empty() => (h, None),
-            None => return Err(ValueError::Host),
-        }
-    } else {
-        match s.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (s, None),
-        }
-    };
-    let host = Host::parse(host)?;
-    let port = match port {
-        Some(p) => Some(parse_port(p)?),
-        None => None,
-    };
-    Ok((host, port))
+    Ok(i)
 }
 
 pub(crate) fn parse_port(p: &str) -> Result<u16, ValueError> {
@@ -323,39 +372,73 @@ impl<'a> SipUri<'a> {
         }
     }
 
+    /// Parses what follows `sip:` in one pass, validating each component as it goes.
     fn parse_parts(secure: bool, s: &'a str) -> Result<SipUri<'a>, ValueError> {
-        // '@' appears in no component but the userinfo (parameters and headers must
-        // escape it), so the userinfo ends at it; the user part may contain ';' and '?'.
-        let (user, password, rest) = match s.split_once('@') {
-            Some((userinfo, rest)) => {
-                let (user, password) = match userinfo.split_once(':') {
-                    Some((u, p)) => {
-                        lex::check_escaped(p, lex::PASSWORD)?;
-                        (u, Some(p))
+        let b = s.as_bytes();
+        let text = |from: usize, to: usize| s.get(from..to).ok_or(ValueError::Unexpected);
+        // userinfo: '@' appears in no other component (parameters and headers must
+        // escape it), so the first one ends it; the user part may contain ';' and '?'.
+        let (user, password, mut i) = match lex::find_byte(b, 0, b'@') {
+            None => (None, None, 0),
+            Some(0) => return Err(ValueError::Unexpected),
+            Some(at) => {
+                let user_end = scan_escaped(b, 0, lex::USER)?;
+                match b[user_end] {
+                    b'@' => (Some(text(0, user_end)?), None, at + 1),
+                    b':' if user_end > 0 => {
+                        let end = scan_escaped(b, user_end + 1, lex::PASSWORD)?;
+                        if end != at {
+                            return Err(ValueError::Unexpected);
+                        }
+                        (
+                            Some(text(0, user_end)?),
+                            Some(text(user_end + 1, at)?),
+                            at + 1,
+                        )
                     }
-                    None => (userinfo, None),
-                };
-                if user.is_empty() {
-                    return Err(ValueError::Unexpected);
+                    _ => return Err(ValueError::Unexpected),
                 }
-                lex::check_escaped(user, lex::USER)?;
-                (Some(user), password, rest)
             }
-            None => (None, None, s),
         };
-        let (hostpart, headers) = match rest.split_once('?') {
-            Some((m, h)) => {
+        let (host, end) = Host::scan(s, i)?;
+        i = end;
+        let port = if b.get(i) == Some(&b':') {
+            let start = i + 1;
+            i = start
+                + b[start..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .count();
+            Some(parse_port(text(start, i)?)?)
+        } else {
+            None
+        };
+        // uri-parameters = *( ";" pname [ "=" pvalue ] ), both 1*paramchar
+        let params_start = i;
+        while b.get(i) == Some(&b';') {
+            let name_end = scan_escaped(b, i + 1, lex::PARAM)?;
+            if name_end == i + 1 {
+                return Err(ValueError::Param);
+            }
+            i = name_end;
+            if b.get(i) == Some(&b'=') {
+                let value_end = scan_escaped(b, i + 1, lex::PARAM)?;
+                if value_end == i + 1 {
+                    return Err(ValueError::Param);
+                }
+                i = value_end;
+            }
+        }
+        let params = Params::from_checked(text(params_start, i)?);
+        let headers = match b.get(i) {
+            None => None,
+            Some(b'?') => {
+                let h = text(i + 1, b.len())?;
                 check_uri_headers(h)?;
-                (m, Some(h))
+                Some(h)
             }
-            None => (rest, None),
+            Some(_) => return Err(ValueError::Unexpected),
         };
-        let (hostport, params) = match hostpart.find(';') {
-            Some(i) => hostpart.split_at(i),
-            None => (hostpart, ""),
-        };
-        let (host, port) = parse_hostport(hostport)?;
-        let params = Params::parse_uri(params)?;
         Ok(SipUri {
             secure,
             user,
@@ -473,7 +556,7 @@ fn headers_subset(a: &SipUri<'_>, b: &SipUri<'_>) -> bool {
 fn check_uri_headers(h: &str) -> Result<(), ValueError> {
     // headers = hname "=" hvalue *( "&" hname "=" hvalue )
     for item in h.split('&') {
-        let (name, value) = item.split_once('=').ok_or(ValueError::Param)?;
+        let (name, value) = lex::split_at_byte(item, b'=').ok_or(ValueError::Param)?;
         if name.is_empty() {
             return Err(ValueError::Param);
         }
@@ -515,7 +598,7 @@ pub struct TelUri<'a> {
 
 impl<'a> TelUri<'a> {
     fn parse_number(s: &'a str) -> Result<TelUri<'a>, ValueError> {
-        let (number, params) = match s.find(';') {
+        let (number, params) = match lex::find(s, b';') {
             Some(i) => s.split_at(i),
             None => (s, ""),
         };
@@ -709,7 +792,7 @@ impl<'a> Params<'a> {
         }
         let body = raw.strip_prefix(';').ok_or(ValueError::Param)?;
         for p in body.split(';') {
-            let (name, value) = match p.split_once('=') {
+            let (name, value) = match lex::split_at_byte(p, b'=') {
                 Some((n, v)) => (n, Some(v)),
                 None => (p, None),
             };
@@ -837,29 +920,40 @@ impl<'a> Iterator for ParamIter<'a> {
 
 /// Scans `*( SEMI generic-param )` and returns the position after the last parameter.
 pub(crate) fn scan_header_params(s: &mut Scanner<'_>) -> Result<usize, ValueError> {
+    scan_header_params_with(s, |_, _| Ok(()))
+}
+
+/// Scans `*( SEMI generic-param )`, handing each name and raw value to `check`, and
+/// returns the position after the last parameter.
+#[inline]
+pub(crate) fn scan_header_params_with<'a>(
+    s: &mut Scanner<'a>,
+    mut check: impl FnMut(&'a str, Option<&'a str>) -> Result<(), ValueError>,
+) -> Result<usize, ValueError> {
     let mut end = s.pos();
     while s.sep(b';') {
-        s.token().map_err(|_| ValueError::Param)?;
-        if s.sep(b'=') {
-            match s.peek() {
-                Some(b'"') => {
-                    s.quoted()?;
+        let name = s.token().map_err(|_| ValueError::Param)?;
+        let value = if s.sep(b'=') {
+            let start = s.pos();
+            if s.peek() == Some(b'"') {
+                s.quoted()?;
+            } else {
+                // token / host (IPv6 references and bare IPv6 addresses included)
+                while s
+                    .peek()
+                    .is_some_and(|c| lex::is(c, lex::TOKEN) || matches!(c, b':' | b'[' | b']'))
+                {
+                    s.bump();
                 }
-                _ => {
-                    // token / host (IPv6 references and bare IPv6 addresses included)
-                    let v = s.take(lex::TOKEN);
-                    let start = s.pos() - v.len();
-                    while matches!(s.peek(), Some(b':' | b'[' | b']'))
-                        || s.peek().is_some_and(|c| lex::is(c, lex::TOKEN))
-                    {
-                        s.bump();
-                    }
-                    if s.pos() == start {
-                        return Err(ValueError::Param);
-                    }
+                if s.pos() == start {
+                    return Err(ValueError::Param);
                 }
             }
-        }
+            Some(s.slice(start, s.pos()))
+        } else {
+            None
+        };
+        check(name, value)?;
         end = s.pos();
     }
     Ok(end)

@@ -70,7 +70,7 @@ impl Emit for CSeq<'_> {
 /// [`ValueError::Empty`] or [`ValueError::Unexpected`].
 pub fn parse_call_id(s: &str) -> Result<&str, ValueError> {
     let v = lex::trim_ws(s);
-    let (a, b) = match v.split_once('@') {
+    let (a, b) = match lex::split_at_byte(v, b'@') {
         Some((a, b)) => (a, Some(b)),
         None => (v, None),
     };

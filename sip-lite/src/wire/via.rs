@@ -2,7 +2,7 @@
 
 use super::lex::{self, Scanner};
 use super::sink::{Emit, Sink, display_via_emit};
-use super::uri::{Host, Params, emit_hostport, parse_port, scan_header_params};
+use super::uri::{Host, Params, emit_hostport, parse_port, scan_header_params_with};
 use crate::error::{EmitError, ValueError};
 
 /// A Via transport.
@@ -116,59 +116,24 @@ impl<'a> Via<'a> {
         let transport = Transport::parse(sc.token()?);
         sc.skip_ws();
         // sent-by = host [ COLON port ]
-        let hs = sc.pos();
-        if sc.peek() == Some(b'[') {
-            while let Some(c) = sc.peek() {
-                sc.bump();
-                if c == b']' {
-                    break;
-                }
-            }
-        } else {
-            sc.take(lex::HOST);
-        }
-        let host = Host::parse(sc.slice(hs, sc.pos()))?;
+        let (host, end) = Host::scan(s, sc.pos())?;
+        sc.set_pos(end);
         let port = if sc.sep(b':') {
             Some(parse_port(sc.take(lex::ALNUM))?)
         } else {
             None
         };
         let ps = sc.pos();
-        let pe = scan_header_params(&mut sc)?;
+        let pe = scan_header_params_with(&mut sc, check_param)?;
         sc.finish()?;
-        let via = Via {
+        Ok(Via {
             protocol,
             version,
             transport,
             host,
             port,
             params: Params::from_checked(sc.slice(ps, pe)),
-        };
-        via.check_params()?;
-        Ok(via)
-    }
-
-    fn check_params(&self) -> Result<(), ValueError> {
-        for p in self.params.iter() {
-            let v = p.value;
-            let ok = if p.name.eq_ignore_ascii_case("branch") {
-                v.is_some_and(lex::is_token)
-            } else if p.name.eq_ignore_ascii_case("received") {
-                v.is_some_and(|v| Host::parse_param(v).is_ok_and(|h| h.is_ip()))
-            } else if p.name.eq_ignore_ascii_case("rport") {
-                v.is_none_or(|v| parse_port(v).is_ok())
-            } else if p.name.eq_ignore_ascii_case("maddr") {
-                v.is_some_and(|v| Host::parse_param(v).is_ok())
-            } else if p.name.eq_ignore_ascii_case("ttl") {
-                v.is_some_and(|v| v.len() <= 3 && lex::parse_u32(v, 255).is_ok())
-            } else {
-                true
-            };
-            if !ok {
-                return Err(ValueError::Param);
-            }
-        }
-        Ok(())
+        })
     }
 
     /// The `branch` parameter.
@@ -222,6 +187,25 @@ impl Emit for Via<'_> {
         emit_hostport(out, &self.host, self.port)?;
         self.params.emit(out)
     }
+}
+
+/// Checks the value of a well-known Via parameter as the parameters are scanned.
+fn check_param(name: &str, value: Option<&str>) -> Result<(), ValueError> {
+    let is = |n: &str| name.len() == n.len() && name.eq_ignore_ascii_case(n);
+    let ok = if is("branch") {
+        value.is_some_and(lex::is_token)
+    } else if is("received") {
+        value.is_some_and(|v| Host::parse_param(v).is_ok_and(|h| h.is_ip()))
+    } else if is("rport") {
+        value.is_none_or(|v| parse_port(v).is_ok())
+    } else if is("maddr") {
+        value.is_some_and(|v| Host::parse_param(v).is_ok())
+    } else if is("ttl") {
+        value.is_some_and(|v| v.len() <= 3 && lex::parse_u32(v, 255).is_ok())
+    } else {
+        true
+    };
+    if ok { Ok(()) } else { Err(ValueError::Param) }
 }
 
 display_via_emit!(Via);

@@ -138,7 +138,9 @@ impl<S: Sink> Writer<S> {
     }
 
     fn put_header_start(&mut self, name: &str) -> Result<(), EmitError> {
-        if !lex::is_token(name) || HeaderName::parse(name) == HeaderName::ContentLength {
+        let content_length =
+            name.eq_ignore_ascii_case("Content-Length") || name.eq_ignore_ascii_case("l");
+        if content_length || !lex::is_token(name) {
             return Err(EmitError::InvalidHeader);
         }
         self.out.put(name.as_bytes())?;
