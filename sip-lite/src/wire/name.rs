@@ -276,16 +276,16 @@ const fn slot_of(hash: u32) -> usize {
     (hash >> 24) as usize % SLOTS_LEN
 }
 
-/// A canonical name as little-endian words, for an exact case-insensitive comparison a
-/// word at a time: `fold` has bit 0x20 set where the name has a letter, and `words` is
-/// the name with those bits set. A byte matches a letter iff it is that letter in either
-/// case, and matches a `-` only if it is one (a CR, 0x0D, differs from `-` only in that
-/// bit, so folding every byte would let it pass).
+/// A canonical name as lower-case little-endian words (zero past its length), for an
+/// exact case-insensitive comparison a word at a time. Canonical names hold letters and
+/// `-`; of those only letters have bit 0x40 set, so `(word & 0x40..) >> 1` is 0x20 at
+/// exactly the letters. A candidate byte with that bit added matches a letter iff it is
+/// that letter in either case, and matches a `-` only if it is one (a CR, 0x0D, differs
+/// from `-` only in bit 0x20, so folding every byte would let it pass).
 #[derive(Clone, Copy)]
 struct Canonical {
-    len: usize,
+    len: u8,
     words: [u64; 3],
-    fold: [u64; 3],
 }
 
 impl Canonical {
@@ -293,49 +293,45 @@ impl Canonical {
     const MAX_LEN: usize = 24;
 
     const fn new(name: &[u8]) -> Canonical {
-        let mut c = Canonical {
-            len: name.len(),
-            words: [0; 3],
-            fold: [0; 3],
-        };
+        let mut words = [0u64; 3];
         let mut i = 0;
         while i < name.len() {
-            let shift = 8 * (i % 8);
-            let fold = if name[i].is_ascii_alphabetic() {
-                0x20
-            } else {
-                0
-            };
-            c.fold[i / 8] |= (fold as u64) << shift;
-            c.words[i / 8] |= ((name[i] | fold) as u64) << shift;
+            assert!(name[i].is_ascii_alphabetic() || name[i] == b'-');
+            words[i / 8] |= (name[i].to_ascii_lowercase() as u64) << (8 * (i % 8));
             i += 1;
         }
-        c
+        Canonical {
+            len: name.len() as u8,
+            words,
+        }
     }
 
     #[inline(always)]
     fn matches(&self, name: &[u8]) -> bool {
-        if name.len() != self.len {
+        const LETTER: u64 = 0x4040_4040_4040_4040;
+        if name.len() != usize::from(self.len) {
             return false;
         }
+        let same = |k: usize, w: u64| w | ((self.words[k] & LETTER) >> 1) == self.words[k];
         let mut chunks = name.chunks_exact(8);
         let mut k = 0;
         for w in &mut chunks {
-            let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-            if w | self.fold[k] != self.words[k] {
+            if !same(
+                k,
+                u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]),
+            ) {
                 return false;
             }
             k += 1;
         }
         let tail = chunks.remainder();
-        if tail.is_empty() {
-            return true;
-        }
-        let w = tail
-            .iter()
-            .rev()
-            .fold(0u64, |w, &b| (w << 8) | u64::from(b));
-        w | self.fold[k] == self.words[k]
+        tail.is_empty()
+            || same(
+                k,
+                tail.iter()
+                    .rev()
+                    .fold(0u64, |w, &b| (w << 8) | u64::from(b)),
+            )
     }
 }
 
@@ -348,7 +344,6 @@ static CANONICAL: [Canonical; COUNT] = {
     let mut all = [Canonical {
         len: 0,
         words: [0; 3],
-        fold: [0; 3],
     }; COUNT];
     let mut i = 0;
     while i < COUNT {
