@@ -204,16 +204,40 @@ impl<S: Sink> Writer<S> {
     }
 }
 
-/// Rejects line breaks in typed values, so that no component can end a header line.
+/// Writes typed values on one line: a fold (a line break followed by white space, as in
+/// a quoted string parsed from a folded header) becomes one space; any other line break
+/// is refused, so that no component can end a header line.
 struct NoLineBreaks<'s, S: Sink + ?Sized>(&'s mut S);
 
 impl<S: Sink + ?Sized> Sink for NoLineBreaks<'_, S> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) -> Result<(), EmitError> {
-        if memchr::memchr2(b'\r', b'\n', bytes).is_some() {
-            return Err(EmitError::InvalidHeader);
+        let mut rest = bytes;
+        while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
+            let after = match rest[i..] {
+                [b'\r', b'\n', ..] => i + 2,
+                [b'\n', ..] => i + 1,
+                _ => return Err(EmitError::InvalidHeader),
+            };
+            if !matches!(rest.get(after), Some(b' ' | b'\t')) {
+                return Err(EmitError::InvalidHeader);
+            }
+            let head = &rest[..i];
+            let kept = head.len()
+                - head
+                    .iter()
+                    .rev()
+                    .take_while(|&&b| b == b' ' || b == b'\t')
+                    .count();
+            self.0.put(&head[..kept])?;
+            self.0.put(b" ")?;
+            let skip = rest[after..]
+                .iter()
+                .take_while(|&&b| b == b' ' || b == b'\t')
+                .count();
+            rest = &rest[after + skip..];
         }
-        self.0.put(bytes)
+        self.0.put(rest)
     }
 }
 
@@ -312,6 +336,36 @@ Content-Length: 0\r\n\r\n";
         assert!(Writer::response(SliceSink::new(&mut [0u8; 64]), StatusCode(700), "").is_err());
         assert!(
             Writer::request_str(SliceSink::new(&mut [0u8; 64]), Method::Invite, "sip:a b").is_err()
+        );
+    }
+
+    #[test]
+    fn test_typed_values_are_unfolded_not_refused() {
+        use crate::wire::{Challenge, NameAddr};
+        let a = NameAddr::parse("\"Wat\r\n  son\" <sip:w@h>").unwrap();
+        let mut buf = [0u8; 128];
+        let mut w = Writer::response(SliceSink::new(&mut buf), StatusCode::OK, "").unwrap();
+        w.header_typed(HeaderName::To, &a).unwrap();
+        let c = Challenge::parse("Digest realm=\"a\r\n\tb\", nonce=\"n\"").unwrap();
+        w.header_typed(HeaderName::WwwAuthenticate, &c).unwrap();
+        let n = w.finish(b"").unwrap().len();
+        let text = core::str::from_utf8(&buf[..n]).unwrap();
+        assert!(text.contains("To: \"Wat son\" <sip:w@h>\r\n"), "{text}");
+        assert!(text.contains("realm=\"a b\""), "{text}");
+        // A line break that is not a fold never reaches the output.
+        let mut out = [0u8; 64];
+        let mut sink = SliceSink::new(&mut out);
+        assert_eq!(
+            NoLineBreaks(&mut sink).put(b"x\r\nVia: evil"),
+            Err(EmitError::InvalidHeader)
+        );
+        assert_eq!(
+            NoLineBreaks(&mut sink).put(b"x\ry"),
+            Err(EmitError::InvalidHeader)
+        );
+        assert_eq!(
+            NoLineBreaks(&mut sink).put(b"x\r\n"),
+            Err(EmitError::InvalidHeader)
         );
     }
 

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this script).
+#
+# Installs what it needs (rustup components and targets, the nightly toolchain for
+# cargo-fuzz, cargo-fuzz itself) and can be run again and again.
+#
+#   FUZZ_SECONDS=N   how long each fuzz target runs (default 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+NO_STD_TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "set-up: rustup components, targets, nightly, cargo-fuzz"
+rustup component add rustfmt clippy >/dev/null
+rustup target add "${NO_STD_TARGETS[@]}" >/dev/null
+if ! rustup toolchain list | grep -q '^nightly'; then
+    rustup toolchain install nightly --profile minimal
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
+fi
+if ! command -v readelf >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q binutils; fi
+fi
+
+step "format"
+cargo fmt --all -- --check
+(cd fuzz && cargo fmt -- --check)
+(cd examples/sip-size && cargo fmt -- --check)
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p sip-lite --no-default-features --features defmt --target thumbv7em-none-eabihf -- -D warnings
+
+step "tests"
+cargo test --workspace
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+step "no_std builds"
+for target in "${NO_STD_TARGETS[@]}"; do
+    cargo build -p sip-lite --no-default-features --target "$target"
+    cargo build -p sip-lite --no-default-features --release --target "$target"
+done
+
+step "firmware size probe (thumbv7em, opt-level s, LTO)"
+(cd examples/sip-size && cargo build --release)
+readelf -SW examples/sip-size/target/thumbv7em-none-eabihf/release/sip-size |
+    awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\.(text|rodata|data|bss)$/) print $i, $(i + 4) }' |
+    while read -r section hex; do printf '  %-8s %6d bytes\n' "$section" "$((16#$hex))"; done
+
+step "benchmarks compile"
+cargo bench -p sip-benches --no-run
+
+step "fuzz targets, ${FUZZ_SECONDS}s each"
+bash fuzz/run.sh "$FUZZ_SECONDS"
+
+step "all checks passed"
