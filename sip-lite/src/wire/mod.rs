@@ -38,7 +38,7 @@ pub use values::{
     SubscriptionState, parse_call_id, parse_delta,
 };
 pub use via::{Transport, Via};
-pub use writer::Writer;
+pub use writer::{Unfolded, Writer};
 
 /// Whether `b` may appear in an RFC 3261 token (method names, header names, parameter
 /// names, option tags).

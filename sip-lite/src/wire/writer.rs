@@ -110,7 +110,7 @@ impl<S: Sink> Writer<S> {
         let mut copy = |name: HeaderName| -> Result<(), EmitError> {
             for v in request.header_lines(name) {
                 w.put_header_start(name.as_str())?;
-                put_unfolded(&mut w.out, v)?;
+                put_one_line(&mut w.out, v.as_bytes())?;
                 if name == HeaderName::To
                     && status != StatusCode::TRYING
                     && let Some(tag) = to_tag
@@ -179,13 +179,15 @@ impl<S: Sink> Writer<S> {
         Ok(self)
     }
 
-    /// Copies a header line of a parsed message, with folded lines joined by a space.
+    /// Copies a header line of a parsed message, with folded lines joined by a space
+    /// ([`Unfolded`]).
     ///
     /// # Errors
-    /// As [`Writer::header`].
+    /// As [`Writer::header`]; a value with a line break that is not a fold (which a
+    /// parsed message never has) is refused.
     pub fn copy_header(&mut self, header: &Header<'_>) -> Result<&mut Self, EmitError> {
         self.put_header_start(header.name)?;
-        put_unfolded(&mut self.out, header.value)?;
+        put_one_line(&mut self.out, header.value.as_bytes())?;
         self.out.put(b"\r\n")?;
         Ok(self)
     }
@@ -204,65 +206,69 @@ impl<S: Sink> Writer<S> {
     }
 }
 
-/// Writes typed values on one line: a fold (a line break followed by white space, as in
-/// a quoted string parsed from a folded header) becomes one space; any other line break
-/// is refused, so that no component can end a header line.
+/// Writes typed values on one line (see [`put_one_line`]).
 struct NoLineBreaks<'s, S: Sink + ?Sized>(&'s mut S);
 
 impl<S: Sink + ?Sized> Sink for NoLineBreaks<'_, S> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) -> Result<(), EmitError> {
-        let mut rest = bytes;
-        while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
-            let after = match rest[i..] {
-                [b'\r', b'\n', ..] => i + 2,
-                [b'\n', ..] => i + 1,
-                _ => return Err(EmitError::InvalidHeader),
-            };
-            if !matches!(rest.get(after), Some(b' ' | b'\t')) {
-                return Err(EmitError::InvalidHeader);
-            }
-            let head = &rest[..i];
-            let kept = head.len()
-                - head
-                    .iter()
-                    .rev()
-                    .take_while(|&&b| b == b' ' || b == b'\t')
-                    .count();
-            self.0.put(&head[..kept])?;
-            self.0.put(b" ")?;
-            let skip = rest[after..]
-                .iter()
-                .take_while(|&&b| b == b' ' || b == b'\t')
-                .count();
-            rest = &rest[after + skip..];
-        }
-        self.0.put(rest)
+        put_one_line(self.0, bytes)
     }
 }
 
-/// Writes a parsed header value, replacing each fold (line break and the white space
-/// around it) by one space.
-fn put_unfolded<S: Sink + ?Sized>(out: &mut S, value: &str) -> Result<(), EmitError> {
-    let mut rest = value.as_bytes();
+/// Writes `bytes` on one line: each fold (a line break followed by white space, the
+/// white space around it included) becomes one space, as RFC 3261 section 7.3.1 makes
+/// them equivalent; any other line break is refused, so that nothing can end a header
+/// line early.
+fn put_one_line<S: Sink + ?Sized>(out: &mut S, bytes: &[u8]) -> Result<(), EmitError> {
+    let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
+    // The length of the fold `bytes` starts with: a line break and white space.
+    let fold = |bytes: &[u8]| match bytes {
+        [b'\r', b'\n', c, ..] if is_blank(c) => Some(2),
+        [b'\n', c, ..] if is_blank(c) => Some(1),
+        _ => None,
+    };
+    let mut rest = bytes;
     while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
         let head = &rest[..i];
-        let trimmed = head.len()
-            - head
-                .iter()
-                .rev()
-                .take_while(|&&b| b == b' ' || b == b'\t')
-                .count();
-        out.put(&head[..trimmed])?;
+        let kept = head.len() - head.iter().rev().take_while(|b| is_blank(b)).count();
+        out.put(&head[..kept])?;
         out.put(b" ")?;
-        let skip = rest[i..]
-            .iter()
-            .take_while(|&&b| lex::is(b, lex::WS))
-            .count();
-        rest = &rest[i + skip..];
+        // The whole run of folds and white space becomes that one space.
+        let mut j = i;
+        while let Some(n) = fold(&rest[j..]) {
+            j += n;
+            j += rest[j..].iter().take_while(|b| is_blank(b)).count();
+        }
+        if j == i {
+            return Err(EmitError::InvalidHeader);
+        }
+        rest = &rest[j..];
     }
     out.put(rest)
 }
+
+/// A header value written on one line: folds become single spaces. This is how
+/// [`Writer::copy_header`] writes a parsed value; `Display` shows it the same way.
+///
+/// ```
+/// use sip_lite::wire::Unfolded;
+///
+/// let folded = "I know you're there,\r\n     pick up the phone";
+/// assert_eq!(Unfolded(folded).to_string(), "I know you're there, pick up the phone");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unfolded<'a>(pub &'a str);
+
+impl Emit for Unfolded<'_> {
+    /// # Errors
+    /// [`EmitError::InvalidHeader`] for a line break that is not a fold.
+    fn emit<S: Sink + ?Sized>(&self, out: &mut S) -> Result<(), EmitError> {
+        put_one_line(out, self.0.as_bytes())
+    }
+}
+
+super::sink::display_via_emit!(Unfolded);
 
 #[cfg(test)]
 mod tests {

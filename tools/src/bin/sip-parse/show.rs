@@ -8,7 +8,7 @@ use sip_lite::wire::{
     AuthParams, AuthValue, CSeq, Challenge, CommaSplit, Contact, ContentDisposition, Credentials,
     DisplayName, Event, Header, HeaderName, Host, MediaType, Message, Method, NameAddr, Params,
     Refresher, RetryAfter, SessionTimer, SipDate, StartLine, StatusCode, SubscriptionState,
-    Transport, Uri, Via, parse_call_id, parse_delta, unescape,
+    Transport, Unfolded, Uri, Via, parse_call_id, parse_delta, unescape,
 };
 
 /// Writes one line indented by `depth` steps of two spaces.
@@ -137,7 +137,7 @@ fn view(kind: HeaderName) -> Option<View> {
 }
 
 fn show_header(w: &mut impl Write, d: usize, h: &Header<'_>) -> io::Result<()> {
-    let value = unfold(h.value);
+    let value = Unfolded(h.value).to_string();
     let folded = if h.value.contains(['\r', '\n']) {
         "  (folded)"
     } else {
@@ -167,7 +167,7 @@ fn show_header(w: &mut impl Write, d: usize, h: &Header<'_>) -> io::Result<()> {
         [one] => show_value(w, d + 1, view, one),
         many => {
             for (i, item) in many.iter().enumerate() {
-                say!(w, d + 1, "[{}] {}", i + 1, unfold(item))?;
+                say!(w, d + 1, "[{}] {}", i + 1, Unfolded(item))?;
                 show_value(w, d + 2, view, item)?;
             }
             Ok(())
@@ -239,7 +239,7 @@ fn show_value(w: &mut impl Write, d: usize, view: View, v: &str) -> io::Result<(
         View::RetryAfter => RetryAfter::parse(v).map(|r| {
             say!(w, d, "seconds: {}", r.delta)?;
             if let Some(c) = r.comment {
-                say!(w, d, "comment: {}", unfold(c))?;
+                say!(w, d, "comment: {}", Unfolded(c))?;
             }
             if let Some(s) = r.duration() {
                 say!(w, d, "duration: {s} seconds")?;
@@ -512,7 +512,7 @@ fn show_tokens(w: &mut impl Write, d: usize, view: View, v: &str) -> io::Result<
     };
     say!(w, d, "{label}: {}", good.join(", "))?;
     for (item, e) in bad {
-        say!(w, d, "error: {:?}: {e}", unfold(item))?;
+        say!(w, d, "error: {:?}: {e}", Unfolded(item).to_string())?;
     }
     Ok(())
 }
@@ -546,26 +546,4 @@ fn escaped(s: &str) -> String {
         Ok(octets) => format!("{s} (unescaped {:?})", String::from_utf8_lossy(octets)),
         Err(_) => s.to_owned(),
     }
-}
-
-/// A header value on one line: each fold (line break with the white space around it)
-/// becomes one space.
-fn unfold(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    let mut chars = v.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\r' || c == '\n' {
-            while out.ends_with([' ', '\t']) {
-                out.pop();
-            }
-            while chars
-                .next_if(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
-                .is_some()
-            {}
-            out.push(' ');
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
