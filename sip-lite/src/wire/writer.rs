@@ -228,6 +228,11 @@ fn put_one_line<S: Sink + ?Sized>(out: &mut S, bytes: &[u8]) -> Result<(), EmitE
         [b'\n', c, ..] if is_blank(c) => Some(1),
         _ => None,
     };
+    // Typed values arrive in small pieces (`<`, `;`, a host): a plain loop finds the
+    // usual absence of line breaks faster than a call into a vectorised search.
+    if !bytes.iter().any(|&b| b == b'\r' || b == b'\n') {
+        return out.put(bytes);
+    }
     let mut rest = bytes;
     while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
         let head = &rest[..i];
