@@ -15,23 +15,7 @@ fn token() -> impl Strategy<Value = String> {
 
 fn method() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(vec![
-            "INVITE",
-            "ACK",
-            "BYE",
-            "CANCEL",
-            "REGISTER",
-            "OPTIONS",
-            "INFO",
-            "NOTIFY",
-            "SUBSCRIBE",
-            "REFER",
-            "MESSAGE",
-            "UPDATE",
-            "PRACK",
-            "PUBLISH",
-        ])
-        .prop_map(String::from),
+        prop::sample::select(Method::STANDARD.map(|m| m.as_str()).to_vec()).prop_map(String::from),
         token(),
     ]
 }

@@ -39,6 +39,26 @@ pub enum Method<'a> {
     Extension(&'a str),
 }
 
+impl Method<'static> {
+    /// The methods of RFC 3261 and the extensions this crate names, in that order.
+    pub const STANDARD: [Method<'static>; 14] = [
+        Method::Invite,
+        Method::Ack,
+        Method::Bye,
+        Method::Cancel,
+        Method::Register,
+        Method::Options,
+        Method::Info,
+        Method::Notify,
+        Method::Subscribe,
+        Method::Refer,
+        Method::Message,
+        Method::Update,
+        Method::Prack,
+        Method::Publish,
+    ];
+}
+
 impl<'a> Method<'a> {
     /// Parses a method token.
     ///
@@ -327,7 +347,7 @@ mod tests {
         );
         assert!(Method::parse("IN VITE").is_err());
         assert!(Method::parse("").is_err());
-        for m in [
+        let spelled = [
             "INVITE",
             "ACK",
             "BYE",
@@ -342,9 +362,10 @@ mod tests {
             "UPDATE",
             "PRACK",
             "PUBLISH",
-        ] {
+        ];
+        for (m, known) in spelled.into_iter().zip(Method::STANDARD) {
             let p = Method::parse(m).unwrap();
-            assert!(!matches!(p, Method::Extension(_)));
+            assert_eq!(p, known);
             assert_eq!(p.as_str(), m);
         }
     }

@@ -31,22 +31,7 @@ impl Policy<'static> {
     /// extensions listed in [`Method`], supports no option tags, and serves `sip`, `sips`
     /// and `tel` Request-URIs.
     pub const DEFAULT: Policy<'static> = Policy {
-        methods: &[
-            Method::Invite,
-            Method::Ack,
-            Method::Bye,
-            Method::Cancel,
-            Method::Register,
-            Method::Options,
-            Method::Info,
-            Method::Notify,
-            Method::Subscribe,
-            Method::Refer,
-            Method::Message,
-            Method::Update,
-            Method::Prack,
-            Method::Publish,
-        ],
+        methods: &Method::STANDARD,
         supported: &[],
         proxy: false,
         schemes: &["sip", "sips", "tel"],
