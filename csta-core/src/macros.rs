@@ -1,0 +1,171 @@
+//! `names!`: enumerations whose wire form is a fixed spelling.
+//!
+//! ```text
+//! names! {
+//!     /// What the enumeration is.
+//!     pub enum ConnectionState closed {
+//!         /// What the value means.
+//!         Null = "null",
+//!         ...
+//!     }
+//! }
+//! ```
+//!
+//! `closed` enumerations are plain `Copy` enums; a spelling outside the list does not
+//! decode. `open` ones take a lifetime and an `Other(Text<'a>)` arm that keeps any other
+//! spelling, so unknown values survive decoding and re-encoding. Both get `ALL`,
+//! `as_str`/`from_name`, the XML leaf codec and JSON as the wire spelling.
+
+macro_rules! names {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident closed {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+        pub enum $name {
+            $( $(#[$vmeta])* #[doc = concat!("`", $text, "`")] $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire spelling.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+
+            /// The value with wire spelling `name`, matched exactly.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $( $text => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl<'a> $crate::codec::Leaf<'a> for $name {
+            fn from_text(text: $crate::xml::Text<'a>) -> Option<Self> {
+                $crate::codec::with_str(text.trim(), Self::from_name).flatten()
+            }
+            fn write_text(&self, w: &mut $crate::xml::Writer<'_>) {
+                w.text_str(self.as_str());
+            }
+        }
+
+        required_in_json!($name);
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = $crate::json::JsonText::deserialize(d)?.0;
+                $crate::codec::with_str(text, Self::from_name)
+                    .flatten()
+                    .ok_or_else(|| serde::de::Error::custom(concat!("unknown ", stringify!($name))))
+            }
+        }
+    };
+
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident<'a> open {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name<'a> {
+            $( $(#[$vmeta])* #[doc = concat!("`", $text, "`")] $variant, )+
+            /// A value outside this list, kept as received.
+            Other($crate::xml::Text<'a>),
+        }
+
+        impl<'a> $name<'a> {
+            /// Every known value, in declaration order.
+            pub const ALL: &'static [$name<'static>] = &[$($name::$variant),+];
+
+            /// The wire spelling.
+            pub fn as_text(&self) -> $crate::xml::Text<'a> {
+                match *self {
+                    $( $name::$variant => $crate::xml::Text::new($text), )+
+                    $name::Other(text) => text,
+                }
+            }
+
+            /// The known value with wire spelling `name`, matched exactly.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $( $text => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
+
+            /// The value spelt `text`: a known one, or [`Other`](Self::Other).
+            pub fn from_text(text: $crate::xml::Text<'a>) -> Self {
+                $crate::codec::with_str(text, Self::from_name)
+                    .flatten()
+                    .unwrap_or($name::Other(text))
+            }
+
+            /// Whether this is a value of the list rather than [`Other`](Self::Other).
+            pub fn is_known(&self) -> bool {
+                !matches!(self, $name::Other(_))
+            }
+        }
+
+        impl core::fmt::Display for $name<'_> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Display::fmt(&self.as_text(), f)
+            }
+        }
+
+        #[cfg(feature = "defmt")]
+        impl defmt::Format for $name<'_> {
+            fn format(&self, f: defmt::Formatter<'_>) {
+                defmt::Format::format(&self.as_text(), f)
+            }
+        }
+
+        impl<'a> $crate::codec::Leaf<'a> for $name<'a> {
+            fn from_text(text: $crate::xml::Text<'a>) -> Option<Self> {
+                let text = text.trim();
+                (!text.is_empty()).then(|| $name::from_text(text))
+            }
+            fn write_text(&self, w: &mut $crate::xml::Writer<'_>) {
+                w.text(&self.as_text());
+            }
+        }
+
+        required_in_json!($name<'_>);
+
+        impl serde::Serialize for $name<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(&self.as_text())
+            }
+        }
+
+        impl<'de: 'a, 'a> serde::Deserialize<'de> for $name<'a> {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = $crate::json::JsonText::deserialize(d)?.0;
+                Ok($name::from_text(text))
+            }
+        }
+    };
+}

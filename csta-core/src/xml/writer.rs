@@ -1,0 +1,299 @@
+//! The escaping writer.
+
+use core::fmt;
+
+use super::Text;
+
+/// Encoding did not succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum WriteError {
+    /// The buffer is too small; `required` bytes would have been written.
+    BufferTooSmall {
+        /// Size of the whole output.
+        required: usize,
+    },
+    /// A value holds a character XML 1.0 cannot carry at all (a control character
+    /// other than tab, CR and LF).
+    UnrepresentableChar,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::BufferTooSmall { required } => {
+                write!(f, "output buffer too small: {required} bytes needed")
+            }
+            WriteError::UnrepresentableChar => {
+                f.write_str("value has a character XML cannot carry")
+            }
+        }
+    }
+}
+
+impl core::error::Error for WriteError {}
+
+/// Writes XML into a caller's buffer, escaping text and attribute values.
+///
+/// Running out of room does not stop it: it goes on counting, so
+/// [`finish`](Self::finish) can say how large the buffer must be.
+///
+/// ```
+/// use csta_core::xml::{Text, Writer};
+///
+/// let mut buf = [0u8; 128];
+/// let mut w = Writer::new(&mut buf);
+/// w.start("deviceObject");
+/// w.attribute("typeOfNumber", &Text::new("dialingNumber"));
+/// w.end_start();
+/// w.text(&Text::new("N<+49 89 1234>"));
+/// w.end("deviceObject");
+/// let n = w.finish().unwrap();
+/// assert_eq!(
+///     &buf[..n],
+///     br#"<deviceObject typeOfNumber="dialingNumber">N&lt;+49 89 1234&gt;</deviceObject>"#
+/// );
+/// ```
+#[derive(Debug)]
+pub struct Writer<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+    unrepresentable: bool,
+}
+
+/// Bytes that text and attribute values must escape.
+const ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'"' as usize] = true;
+    t
+};
+
+impl<'b> Writer<'b> {
+    /// A writer that starts at the beginning of `buf`.
+    pub fn new(buf: &'b mut [u8]) -> Self {
+        Writer {
+            buf,
+            len: 0,
+            unrepresentable: false,
+        }
+    }
+
+    /// Bytes written (or counted) so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes `s` as it is (markup).
+    pub fn raw(&mut self, s: &str) {
+        let end = self.len + s.len();
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            dst.copy_from_slice(s.as_bytes());
+        }
+        self.len = end;
+    }
+
+    /// `<name`: a start tag to which attributes may follow.
+    pub fn start(&mut self, name: &str) {
+        self.raw("<");
+        self.raw(name);
+    }
+
+    /// ` name="value"`, the value escaped.
+    pub fn attribute(&mut self, name: &str, value: &Text<'_>) {
+        self.raw(" ");
+        self.raw(name);
+        self.raw("=\"");
+        self.escaped(value, true);
+        self.raw("\"");
+    }
+
+    /// `>`: ends a start tag begun with [`start`](Self::start).
+    pub fn end_start(&mut self) {
+        self.raw(">");
+    }
+
+    /// `/>`: ends a start tag begun with [`start`](Self::start) as an empty element.
+    pub fn end_empty(&mut self) {
+        self.raw("/>");
+    }
+
+    /// `<name>`.
+    pub fn open(&mut self, name: &str) {
+        self.start(name);
+        self.end_start();
+    }
+
+    /// `</name>`.
+    pub fn end(&mut self, name: &str) {
+        self.raw("</");
+        self.raw(name);
+        self.raw(">");
+    }
+
+    /// `<name/>`.
+    pub fn empty(&mut self, name: &str) {
+        self.start(name);
+        self.end_empty();
+    }
+
+    /// `<name>text</name>`.
+    pub fn leaf(&mut self, name: &str, text: &Text<'_>) {
+        self.open(name);
+        self.text(text);
+        self.end(name);
+    }
+
+    /// `<name>text</name>` for a string that is not a [`Text`].
+    pub fn leaf_str(&mut self, name: &str, text: &str) {
+        self.open(name);
+        self.text_str(text);
+        self.end(name);
+    }
+
+    /// Character data, escaped.
+    pub fn text(&mut self, text: &Text<'_>) {
+        self.escaped(text, false);
+    }
+
+    /// Character data from a `str`, escaped.
+    pub fn text_str(&mut self, text: &str) {
+        self.escaped_str(text, false);
+    }
+
+    fn escaped(&mut self, text: &Text<'_>, attribute: bool) {
+        match text.as_str() {
+            Some(s) => self.escaped_str(s, attribute),
+            None => {
+                let mut utf8 = [0u8; 4];
+                for c in text.chars() {
+                    self.escaped_str(c.encode_utf8(&mut utf8), attribute);
+                }
+            }
+        }
+    }
+
+    fn escaped_str(&mut self, s: &str, attribute: bool) {
+        let bytes = s.as_bytes();
+        let mut run = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if !ESCAPE[usize::from(b)] {
+                continue;
+            }
+            let replacement = match b {
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'&' => "&amp;",
+                b'"' if attribute => "&quot;",
+                b'"' => continue,
+                // Parsers turn CR (and, in attributes, tab and LF) into other white
+                // space; references keep them.
+                b'\r' => "&#13;",
+                b'\t' if attribute => "&#9;",
+                b'\n' if attribute => "&#10;",
+                b'\t' | b'\n' => continue,
+                _ => {
+                    self.unrepresentable = true;
+                    ""
+                }
+            };
+            self.raw(&s[run..i]);
+            self.raw(replacement);
+            run = i + 1;
+        }
+        self.raw(&s[run..]);
+    }
+
+    /// The number of bytes written.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::BufferTooSmall`] with the size needed, or
+    /// [`WriteError::UnrepresentableChar`].
+    pub fn finish(self) -> Result<usize, WriteError> {
+        if self.unrepresentable {
+            Err(WriteError::UnrepresentableChar)
+        } else if self.len > self.buf.len() {
+            Err(WriteError::BufferTooSmall { required: self.len })
+        } else {
+            Ok(self.len)
+        }
+    }
+}
+
+impl fmt::Write for Writer<'_> {
+    /// Writes escaped character data.
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.text_str(s);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(f: impl FnOnce(&mut Writer<'_>)) -> Result<std::string::String, WriteError> {
+        let mut buf = [0u8; 256];
+        let mut w = Writer::new(&mut buf);
+        f(&mut w);
+        let n = w.finish()?;
+        Ok(std::string::String::from_utf8(buf[..n].to_vec()).unwrap())
+    }
+
+    #[test]
+    fn test_escaping() {
+        let out = write(|w| {
+            w.start("a");
+            w.attribute("x", &Text::new("\"<&>'\t\n\r"));
+            w.end_start();
+            w.text_str("\"<&>'\t\n\r");
+            w.end("a");
+        });
+        assert_eq!(
+            out.unwrap(),
+            "<a x=\"&quot;&lt;&amp;&gt;'&#9;&#10;&#13;\">\"&lt;&amp;&gt;'\t\n&#13;</a>"
+        );
+    }
+
+    #[test]
+    fn test_escaping_decoded_text() {
+        let t = Text::from_xml("N&lt;1&gt;&amp;");
+        assert_eq!(
+            write(|w| w.leaf("d", &t)).unwrap(),
+            "<d>N&lt;1&gt;&amp;</d>"
+        );
+    }
+
+    #[test]
+    fn test_unrepresentable() {
+        assert_eq!(
+            write(|w| w.text_str("a\u{1}")),
+            Err(WriteError::UnrepresentableChar)
+        );
+    }
+
+    #[test]
+    fn test_too_small() {
+        let mut buf = [0u8; 4];
+        let mut w = Writer::new(&mut buf);
+        w.leaf_str("abc", "def");
+        assert_eq!(w.finish(), Err(WriteError::BufferTooSmall { required: 14 }));
+        let mut buf = [0u8; 14];
+        let mut w = Writer::new(&mut buf);
+        w.leaf_str("abc", "def");
+        assert_eq!(w.finish(), Ok(14));
+    }
+}
