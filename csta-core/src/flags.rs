@@ -18,6 +18,25 @@ pub trait FlagTable: 'static {
     /// The categories in schema order, each with its flags in schema order (at most
     /// [`MAX_CATEGORIES`] categories of at most 32 flags).
     const CATEGORIES: &'static [FlagCategory];
+    /// Whether a flag is told by the presence of its element (`<makeCall/>`, possibly
+    /// with content describing the capability) rather than by `true`/`false` text.
+    const PRESENCE: bool = false;
+}
+
+/// Whether a table fits [`FlagGroups`]: at most [`MAX_CATEGORIES`] categories of at
+/// most 32 flags.
+pub const fn table_fits(table: &[FlagCategory]) -> bool {
+    if table.len() > MAX_CATEGORIES {
+        return false;
+    }
+    let mut i = 0;
+    while i < table.len() {
+        if table[i].flags.len() > 32 {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Which flags of each category are present and what they say.
@@ -193,7 +212,9 @@ impl<'a, T: FlagTable> Field<'a> for FlagGroups<T> {
             }
             w.open(cat.element);
             for (f, flag) in cat.flags.iter().enumerate() {
-                if self.present[c] >> f & 1 == 1 {
+                if T::PRESENCE && self.values[c] >> f & 1 == 1 {
+                    w.empty(flag);
+                } else if !T::PRESENCE && self.present[c] >> f & 1 == 1 {
                     w.open(flag);
                     (self.values[c] >> f & 1 == 1).write_text(w);
                     w.end(flag);
@@ -260,6 +281,7 @@ impl<'de, T: FlagTable> Visitor<'de> for CategorySeed<'_, T> {
         while let Some(key) = map.next_key::<crate::json::JsonText<'de>>()? {
             let value: bool = map.next_value()?;
             match flags.iter().position(|f| key.0.eq_str(f)) {
+                Some(_) if T::PRESENCE && !value => {}
                 Some(f) => {
                     groups.present[c] |= 1 << f;
                     if value {
@@ -317,9 +339,15 @@ pub enum SupportedServicesTable {}
 
 impl FlagTable for SupportedServicesTable {
     const CATEGORIES: &'static [FlagCategory] = crate::names::SUPPORTED_SERVICES;
+    const PRESENCE: bool = true;
 }
 
-/// The services a switching function supports.
+const _: () = assert!(table_fits(crate::names::MONITOR_FILTER));
+const _: () = assert!(table_fits(crate::names::SUPPORTED_SERVICES));
+const _: () = assert!(table_fits(crate::names::SUPPORTED_EVENTS));
+
+/// The services a switching function supports: a service is supported when its
+/// element is present (`<callControlServList><makeCall/>...`).
 pub type SupportedServices = FlagGroups<SupportedServicesTable>;
 
 /// The event categories of `GetCSTAFeaturesResponse`'s `supportedEvents`.
