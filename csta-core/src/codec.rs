@@ -241,7 +241,19 @@ impl<'a, T: Field<'a>> Member<'a> for Option<T> {
         start: Element<'a>,
         name: &'static str,
     ) -> Result<(), DecodeError> {
-        *slot = Some(T::decode(r, start, name)?);
+        let content = r.offset();
+        match T::decode(r, start, name) {
+            Ok(value) => *slot = Some(value),
+            // An optional simple value written as an empty element (`<ringCount/>`,
+            // `<ringCount></ringCount>`, seen from as-feature-event peers) is taken
+            // as absent.
+            Err(DecodeError::InvalidValue { .. })
+                if start.is_empty()
+                    || r.input()
+                        .get(content..)
+                        .is_some_and(|c| c.starts_with("</")) => {}
+            Err(e) => return Err(e),
+        }
         Ok(())
     }
     fn take(slot: Option<T>, _name: &'static str, _offset: usize) -> Result<Self, DecodeError> {

@@ -75,12 +75,18 @@ impl<T: FlagTable> FlagGroups<T> {
     }
 
     /// Sets `flag` in `category`; returns `false` (and changes nothing) when the table
-    /// has no such flag.
+    /// has no such flag. In a presence table ([`FlagTable::PRESENCE`]) `false` removes
+    /// the flag, as neither XML nor JSON can say more than its absence.
     pub fn set(&mut self, category: &str, flag: &str, value: bool) -> bool {
         let Some((c, f)) = Self::position(category, flag) else {
             return false;
         };
         self.categories |= 1 << c;
+        if T::PRESENCE && !value {
+            self.present[c] &= !(1 << f);
+            self.values[c] &= !(1 << f);
+            return true;
+        }
         self.present[c] |= 1 << f;
         if value {
             self.values[c] |= 1 << f;
@@ -188,6 +194,13 @@ impl<'a, T: FlagTable> Field<'a> for FlagGroups<T> {
                 let Some(f) = flags.iter().position(|&f| f == flag.local_name()) else {
                     return Ok(false);
                 };
+                if T::PRESENCE {
+                    // The element itself says `true`; its content (capability details)
+                    // is skipped.
+                    groups.present[c] |= 1 << f;
+                    groups.values[c] |= 1 << f;
+                    return Ok(false);
+                }
                 let value = bool::decode(r, flag, flags[f])?;
                 groups.present[c] |= 1 << f;
                 if value {

@@ -20,7 +20,7 @@ macro_rules! names {
     (
         $(#[$meta:meta])*
         pub enum $name:ident closed {
-            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal $(| $alias:literal)*, )+
         }
     ) => {
         $(#[$meta])*
@@ -41,10 +41,11 @@ macro_rules! names {
                 }
             }
 
-            /// The value with wire spelling `name`, matched exactly.
+            /// The value with wire spelling `name` (or a documented alias), matched
+            /// exactly.
             pub fn from_name(name: &str) -> Option<Self> {
                 match name {
-                    $( $text => Some($name::$variant), )+
+                    $( $text $(| $alias)* => Some($name::$variant), )+
                     _ => None,
                 }
             }

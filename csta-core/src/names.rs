@@ -26,8 +26,9 @@ names! {
         Alerting = "alerting",
         /// The device takes part in the call.
         Connected = "connected",
-        /// The device has put the call on hold.
-        Hold = "hold",
+        /// The device has put the call on hold (`held`, sent by Uni-tel, is read as
+        /// this too).
+        Hold = "hold" | "held",
         /// The call is waiting in a queue at the device.
         Queued = "queued",
         /// The call attempt failed at this device (e.g. busy).
@@ -1712,8 +1713,13 @@ mod tests {
         for name in ["alerting", "connected", "initiated", "null"] {
             assert!(ConnectionState::from_name(name).is_some(), "{name}");
         }
-        // Uni-tel's `held` is not a schema value (the schema says `hold`).
-        assert_eq!(ConnectionState::from_name("held"), None);
+        // Uni-tel's `held` is not a schema value (the schema says `hold`); it is read
+        // as `hold`, and written as `hold`.
+        assert_eq!(
+            ConnectionState::from_name("held"),
+            Some(ConnectionState::Hold)
+        );
+        assert_eq!(ConnectionState::Hold.as_str(), "hold");
         assert!(SessionEndReason::from_name("normal").is_some());
     }
 

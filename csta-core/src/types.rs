@@ -299,7 +299,8 @@ required_in_json!(DeviceRef<'_>);
 /// A connection: a call and a device in it (`ConnectionID`).
 ///
 /// Decoding also takes a bare call ID written as the element's text
-/// ([`Leniency::BARE_CALL_ID`]).
+/// ([`Leniency::BARE_CALL_ID`]); without that leniency such text is
+/// [`DecodeError::InvalidValue`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ConnectionId<'a> {
     /// `callID`, at most [`CALL_ID_MAX`] bytes.
@@ -361,9 +362,15 @@ impl<'a> Field<'a> for ConnectionId<'a> {
                 _ => {}
             }
         }
-        if let (None, None, Some(text)) = (id.call_id, id.device_id, bare)
-            && r.leniency().contains(Leniency::BARE_CALL_ID)
-        {
+        if let (None, None, Some(text)) = (id.call_id, id.device_id, bare) {
+            // Text instead of children: a bare call ID when allowed, else an error
+            // rather than a connection that silently names nothing.
+            if !r.leniency().contains(Leniency::BARE_CALL_ID) {
+                return Err(DecodeError::InvalidValue {
+                    element: name,
+                    offset,
+                });
+            }
             id.call_id = Some(checked_len(text, CALL_ID_MAX, name, offset)?);
         }
         Ok(id)

@@ -109,7 +109,7 @@ structure! {
     /// The consultation call was placed.
     pub struct ConsultationCallResponse<'a> {
         /// The connection of the consultation call.
-        initiated_call: ConnectionId<'a> = "initiatedCall",
+        initiated_call: Option<ConnectionId<'a>> = "initiatedCall",
     }
 }
 

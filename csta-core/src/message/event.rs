@@ -8,8 +8,9 @@ use crate::xml::Text;
 structure! {
     /// A device went off-hook or started a call (connection `initiated`).
     pub struct ServiceInitiatedEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The new connection.
         initiated_connection: ConnectionId<'a> = "initiatedConnection",
         /// The device that initiated.
@@ -24,8 +25,9 @@ structure! {
 structure! {
     /// The call was originated (dialling complete).
     pub struct OriginatedEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The originating connection.
         originated_connection: ConnectionId<'a> = "originatedConnection",
         /// The caller.
@@ -42,18 +44,19 @@ structure! {
 structure! {
     /// A device is alerted (ringing).
     pub struct DeliveredEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The alerting connection.
         connection: ConnectionId<'a> = "connection",
-        /// The alerted device.
-        alerting_device: DeviceRef<'a> = "alertingDevice",
+        /// The alerted device (required by the schema; missing from some simulators).
+        alerting_device: Option<DeviceRef<'a>> = "alertingDevice",
         /// The caller.
         calling_device: DeviceRef<'a> = "callingDevice",
         /// The number called.
         called_device: DeviceRef<'a> = "calledDevice",
         /// The device that last redirected the call.
-        last_redirection_device: DeviceRef<'a> = "lastRedirectionDevice",
+        last_redirection_device: Option<DeviceRef<'a>> = "lastRedirectionDevice",
         /// The monitored device's connection state.
         local_connection_info: Option<ConnectionState> = "localConnectionInfo",
         /// Opaque correlation data.
@@ -66,8 +69,9 @@ structure! {
 structure! {
     /// A device answered.
     pub struct EstablishedEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The answering connection.
         established_connection: ConnectionId<'a> = "establishedConnection",
         /// The device that answered.
@@ -77,7 +81,7 @@ structure! {
         /// The number called.
         called_device: DeviceRef<'a> = "calledDevice",
         /// The device that last redirected the call.
-        last_redirection_device: DeviceRef<'a> = "lastRedirectionDevice",
+        last_redirection_device: Option<DeviceRef<'a>> = "lastRedirectionDevice",
         /// The monitored device's connection state.
         local_connection_info: Option<ConnectionState> = "localConnectionInfo",
         /// Opaque correlation data.
@@ -90,8 +94,9 @@ structure! {
 structure! {
     /// A device left a call.
     pub struct ConnectionClearedEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The connection that went away.
         dropped_connection: ConnectionId<'a> = "droppedConnection",
         /// The device that released.
@@ -106,8 +111,9 @@ structure! {
 structure! {
     /// A call ended for every device in it.
     pub struct CallClearedEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The call.
         cleared_call: ConnectionId<'a> = "clearedCall",
         /// The monitored device's connection state.
@@ -120,8 +126,9 @@ structure! {
 structure! {
     /// A call was put on hold.
     pub struct HeldEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The held connection.
         held_connection: ConnectionId<'a> = "heldConnection",
         /// The device that held it.
@@ -136,8 +143,9 @@ structure! {
 structure! {
     /// A held call was taken back.
     pub struct RetrievedEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The retrieved connection.
         retrieved_connection: ConnectionId<'a> = "retrievedConnection",
         /// The device that retrieved it.
@@ -152,8 +160,9 @@ structure! {
 structure! {
     /// Two calls were joined and the transferring device left (spelt with one r).
     pub struct TransferedEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The first call (usually the held one).
         primary_old_call: ConnectionId<'a> = "primaryOldCall",
         /// The second call.
@@ -174,8 +183,9 @@ structure! {
 structure! {
     /// Two calls were joined into a conference.
     pub struct ConferencedEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The first call.
         primary_old_call: ConnectionId<'a> = "primaryOldCall",
         /// The second call.
@@ -196,14 +206,15 @@ structure! {
 structure! {
     /// A call was sent to another device (deflected or forwarded).
     pub struct DivertedEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The connection that was diverted.
         connection: ConnectionId<'a> = "connection",
         /// The device that diverted.
         diverting_device: DeviceRef<'a> = "divertingDevice",
         /// Where the call went.
-        new_destination: DeviceRef<'a> = "newDestination",
+        new_destination: Option<DeviceRef<'a>> = "newDestination",
         /// The caller.
         calling_device: Option<DeviceRef<'a>> = "callingDevice",
         /// The number called.
@@ -220,8 +231,9 @@ structure! {
 structure! {
     /// A call could not be completed.
     pub struct FailedEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The connection that failed.
         failed_connection: ConnectionId<'a> = "failedConnection",
         /// The device that failed.
@@ -242,8 +254,9 @@ structure! {
 structure! {
     /// The call reached a network (trunk) destination.
     pub struct NetworkReachedEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The outbound connection.
         outbound_connection: ConnectionId<'a> = "outboundConnection",
         /// The network interface used.
@@ -264,8 +277,9 @@ structure! {
 structure! {
     /// Digits were sent on a connection.
     pub struct DigitsGeneratedEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The connection.
         connection: ConnectionId<'a> = "connection",
         /// The digits sent.
@@ -276,8 +290,9 @@ structure! {
 structure! {
     /// Do-not-disturb changed.
     pub struct DoNotDisturbEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The device.
         device: DeviceRef<'a> = "device",
         /// On or off.
@@ -288,8 +303,9 @@ structure! {
 structure! {
     /// A forwarding setting changed.
     pub struct ForwardingEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The device.
         device: DeviceRef<'a> = "device",
         /// Which forwarding.
@@ -310,8 +326,9 @@ structure! {
 structure! {
     /// The message waiting indicator changed.
     pub struct MessageWaitingEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The device whose mailbox it is.
         target_device: DeviceRef<'a> = "targetDevice",
         /// The device that set it.
@@ -324,8 +341,9 @@ structure! {
 structure! {
     /// Call information (account or authorisation code, correlator data) changed.
     pub struct CallInformationEvent<'a> {
-        /// The monitor that reports it.
-        monitor_cross_ref_id: CrossRefId<'a> = "monitorCrossRefID",
+        /// The monitor that reports it (required by the schema; left out by peers that
+        /// send events without a monitor, such as as-feature-event bodies).
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
         /// The connection.
         connection: ConnectionId<'a> = "connection",
         /// The device that gave the information.

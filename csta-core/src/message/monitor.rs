@@ -135,7 +135,7 @@ structure! {
     /// One call at the device.
     pub struct SnapshotDeviceResponseInfo<'a> {
         /// The device's connection in the call.
-        connection_identifier: ConnectionId<'a> = "connectionIdentifier",
+        connection_identifier: Option<ConnectionId<'a>> = "connectionIdentifier",
         /// The call's state.
         local_call_state: Option<LocalCallState> = "localCallState",
     }

@@ -22,8 +22,8 @@ structure! {
     pub struct SystemStatus<'a> {
         /// The registration it is reported under.
         sys_stat_register_id: Option<CrossRefId<'a>> = "sysStatRegisterID",
-        /// The status.
-        system_status: Status<'a> = "systemStatus",
+        /// The status (OpenScape Voice sends an empty `SystemStatus` as a keep-alive).
+        system_status: Option<Status<'a>> = "systemStatus",
     }
 }
 
