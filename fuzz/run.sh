@@ -2,6 +2,9 @@
 # Builds every fuzz target and runs each for SECONDS seconds, starting from the committed
 # seeds (and the inputs kept under regressions/, if any) copied into a scratch corpus.
 #
+# The sip_* targets start from seeds/*.sip with sip.dict; the csta_* targets from
+# seeds/<target>/ with csta.dict.
+#
 # usage: fuzz/run.sh SECONDS
 #
 # Exits non-zero if a target crashes, panics, leaks past the RSS limit or takes longer
@@ -20,14 +23,17 @@ status=0
 for target in $(cargo +nightly fuzz list); do
   corpus=corpus/$target
   mkdir -p "$corpus" "artifacts/$target"
-  cp seeds/* "$corpus"/
+  case $target in
+    csta_*) cp "seeds/$target"/* "$corpus"/; dict=csta.dict ;;
+    *) cp seeds/*.sip "$corpus"/; dict=sip.dict ;;
+  esac
   if [ -d "regressions/$target" ]; then
     cp "regressions/$target"/* "$corpus"/
   fi
   echo "== $target: ${seconds}s"
   if ! cargo +nightly fuzz run "$target" "$corpus" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
-      -dict=sip.dict -print_final_stats=1; then
+      -dict="$dict" -print_final_stats=1; then
     echo "== $target: FAILED (see artifacts/$target/)" >&2
     status=1
   fi

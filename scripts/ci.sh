@@ -34,6 +34,7 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p sip-lite --no-default-features --features defmt --target thumbv7em-none-eabihf -- -D warnings
+cargo clippy -p csta-core --no-default-features --features defmt --target thumbv7em-none-eabihf -- -D warnings
 
 step "tests"
 cargo test --workspace
@@ -45,6 +46,8 @@ step "no_std builds"
 for target in "${NO_STD_TARGETS[@]}"; do
     cargo build -p sip-lite --no-default-features --target "$target"
     cargo build -p sip-lite --no-default-features --release --target "$target"
+    cargo build -p csta-core --no-default-features --target "$target"
+    cargo build -p csta-core --no-default-features --release --target "$target"
 done
 
 step "firmware size probe (thumbv7em, opt-level s, LTO)"

@@ -1,4 +1,6 @@
-//! The corpus and the workloads behind the sip-lite comparison benchmarks.
+//! The corpus and the workloads behind the sip-lite comparison benchmarks, and (in
+//! [`csta`], with the quick-xml baseline in [`csta_baseline`]) those behind the csta-core
+//! comparison.
 //!
 //! Both the criterion bench (`benches/sip_parse.rs`) and the `sip-compare` table call the
 //! functions in this crate, so they measure exactly the same code. Every workload returns
@@ -52,6 +54,9 @@
 //! typed level could not then be compared.
 
 use std::hint::black_box;
+
+pub mod csta;
+pub mod csta_baseline;
 
 use sip_lite::wire::{
     CSeq, Contact, HeaderIndex, HeaderName, MediaType, Message, Method, NameAddr, SliceSink,

@@ -9,7 +9,7 @@
 //!   TR/87 over ECMA-269, XML of ECMA-323 editions 3 to 6), `CSTAErrorCode` and the
 //!   ECMA-354 application session messages. Decoding is lenient the way real peers need
 //!   (any namespace or prefix, any child order, unknown elements skipped) and reports
-//!   the peer's [`Edition`](message::Edition); encoding is strict (schema order, one
+//!   the peer's [`Edition`]; encoding is strict (schema order, one
 //!   edition, escaping).
 //! - [`framing`]: ECMA-323 Annex J.2 framing for CSTA over TCP.
 //! - [`json`]: the same messages as JSON, with serde-json-core.

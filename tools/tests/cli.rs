@@ -1,11 +1,12 @@
-//! Runs the built `sip-parse` binary on the samples and on hand-made messages and checks
-//! its exit status and the key lines of its output.
+//! Runs the built `sip-parse` and `csta-decode` binaries on the samples and on hand-made
+//! messages and checks their exit status and the key lines of their output.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sip-parse");
+const CSTA_BIN: &str = env!("CARGO_BIN_EXE_csta-decode");
 
 /// What one run of the binary produced.
 struct Run {
@@ -35,7 +36,11 @@ fn sample(name: &str) -> String {
 }
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Run {
-    let mut child = Command::new(BIN)
+    run_bin(BIN, args, stdin)
+}
+
+fn run_bin(bin: &str, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(bin)
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -45,13 +50,13 @@ fn run(args: &[&str], stdin: Option<&[u8]>) -> Run {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("sip-parse runs");
+        .expect("the binary runs");
     if let Some(input) = stdin {
         // Dropping the handle closes the pipe.
         let mut pipe = child.stdin.take().expect("piped stdin");
         pipe.write_all(input).expect("write stdin");
     }
-    let out = child.wait_with_output().expect("sip-parse finishes");
+    let out = child.wait_with_output().expect("the binary finishes");
     Run {
         code: out.status.code().expect("exit code"),
         stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
@@ -359,4 +364,194 @@ Content-Length: 0\r\n\r\n";
         .has_line("    nc: 10")
         .has_line("    scheme: Bearer")
         .has_line("    token68: mF_9.B5f-4.1JqM");
+}
+
+/// A file under `csta-core/tests/data/`.
+fn csta_data(name: &str) -> String {
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "csta-core",
+        "tests",
+        "data",
+        name,
+    ]
+    .iter()
+    .collect();
+    path.to_str().expect("UTF-8 path").to_owned()
+}
+
+#[test]
+fn test_csta_json() {
+    let r = run_bin(CSTA_BIN, &[&sample("MakeCall.xml")], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+    let line = r.stdout.trim_end();
+    assert!(
+        line.starts_with(r#"{"edition":"ed3","message":{"MakeCall":{"callingDevice":"#),
+        "{line}"
+    );
+    assert!(line.ends_with("}}}"), "{line}");
+    for part in [
+        "sip:201@pbx.example.com",
+        "tel:+14155550123",
+        r#""autoOriginate":"doNotPrompt""#,
+    ] {
+        assert!(line.contains(part), "no {part} in {line}");
+    }
+
+    // The same from standard input; no namespace gives a null edition.
+    let bytes = std::fs::read(sample("MakeCall.xml")).unwrap();
+    assert_eq!(run_bin(CSTA_BIN, &["-"], Some(&bytes)).stdout, r.stdout);
+    let r = run_bin(
+        CSTA_BIN,
+        &["-"],
+        Some(b"<MonitorStop><monitorCrossRefID>42</monitorCrossRefID></MonitorStop>"),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "{\"edition\":null,\"message\":{\"MonitorStop\":{\"monitorCrossRefID\":\"42\"}}}\n"
+    );
+}
+
+#[test]
+fn test_csta_encode() {
+    let r = run_bin(
+        CSTA_BIN,
+        &["--encode", "ed5", &sample("MakeCall.xml")],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+    assert!(r.stdout.starts_with("<?xml"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(r#"xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed5""#),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("tel:+14155550123"), "{}", r.stdout);
+    assert!(r.stdout.trim_end().ends_with("</MakeCall>"), "{}", r.stdout);
+
+    // The re-encoded XML decodes again, to the same JSON.
+    let json = run_bin(CSTA_BIN, &[&sample("MakeCall.xml")], None).stdout;
+    let again = run_bin(CSTA_BIN, &["-"], Some(r.stdout.as_bytes()));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.stdout, json.replace(r#""ed3""#, r#""ed5""#));
+}
+
+#[test]
+fn test_csta_framed() {
+    let path = csta_data("framed/osv-OriginatedEvent.ecma323-annexJ.bin");
+    let r = run_bin(CSTA_BIN, &["--framed", &path], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with(r#"{"invokeID":"9999","edition":"#),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(r#""message":{"OriginatedEvent":{"#),
+        "{}",
+        r.stdout
+    );
+
+    // Two frames in one stream, re-encoded: one document per line.
+    let mut stream = std::fs::read(&path).unwrap();
+    stream.extend(
+        std::fs::read(csta_data(
+            "framed/osv-ServiceInitiatedEvent.ecma323-annexJ.bin",
+        ))
+        .unwrap(),
+    );
+    let r = run_bin(
+        CSTA_BIN,
+        &["--framed", "--encode", "ed3", "-"],
+        Some(&stream),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert!(lines[0].ends_with("</OriginatedEvent>"), "{}", lines[0]);
+    assert!(
+        lines[1].ends_with("</ServiceInitiatedEvent>"),
+        "{}",
+        lines[1]
+    );
+
+    // A stream cut short: the first frame is shown, then the error.
+    let r = run_bin(
+        CSTA_BIN,
+        &["--framed", "-"],
+        Some(&stream[..stream.len() - 1]),
+    );
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .starts_with("error: frame 2 at octet 1091: incomplete frame"),
+        "{}",
+        r.stderr
+    );
+
+    // A bad header.
+    let r = run_bin(
+        CSTA_BIN,
+        &["--framed", "-"],
+        Some(b"\x01\x00\x00\x0c0001<a/>"),
+    );
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stderr,
+        "error: frame 1 at octet 0: frame header does not start with 00 00\n"
+    );
+}
+
+#[test]
+fn test_csta_errors() {
+    let r = run_bin(
+        CSTA_BIN,
+        &["-"],
+        Some(b"<MakeCall><callingDevice>201</MakeCall>"),
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+
+    let r = run_bin(CSTA_BIN, &["-"], Some(b"<Hello/>"));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.starts_with("error: unknown CSTA message at byte "),
+        "{}",
+        r.stderr
+    );
+
+    let r = run_bin(CSTA_BIN, &["--bogus", "x.xml"], None);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .starts_with("csta-decode: unknown option '--bogus'"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("usage: csta-decode"), "{}", r.stderr);
+    let r = run_bin(CSTA_BIN, &["--encode", "ed2", "x.xml"], None);
+    assert_eq!(r.code, 2);
+    let r = run_bin(CSTA_BIN, &[], None);
+    assert_eq!(r.code, 2);
+    let r = run_bin(CSTA_BIN, &["--help"], None);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.starts_with("usage: csta-decode"), "{}", r.stdout);
+    let r = run_bin(CSTA_BIN, &["/nonexistent/message.xml"], None);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .starts_with("csta-decode: cannot read /nonexistent/message.xml"),
+        "{}",
+        r.stderr
+    );
 }
