@@ -25,7 +25,7 @@ pub enum DecodeError {
     Xml(XmlError),
     /// The root element names no message this crate knows.
     UnknownMessage {
-        /// Offset of the root element.
+        /// Offset just after the root element's start tag.
         offset: usize,
     },
     /// A required element is missing.
