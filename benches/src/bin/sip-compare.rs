@@ -17,10 +17,9 @@
 //! timing (the exit status is non-zero only if a workload fails).
 #![allow(clippy::print_stdout)]
 
+use sip_benches::timing::{BATCH, RUNS, allocs, set_fixed_iters, time_ns};
 use std::hint::black_box;
 use std::process::ExitCode;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use alloc_counter::CountingAllocator;
 use sip_benches::{CORPUS, EMIT_BUF, EmitFixture, Outcome, PARSERS, corpus_bytes, self_check};
@@ -28,63 +27,10 @@ use sip_benches::{CORPUS, EMIT_BUF, EmitFixture, Outcome, PARSERS, corpus_bytes,
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-/// Minimum wall time of one timed batch.
-const BATCH: Duration = Duration::from_millis(25);
-/// Number of timed batches; the median is reported.
-const RUNS: usize = 15;
-
 /// The sip-lite goals from the issue, in ns per message.
 const GOAL_SPLIT_NS: f64 = 250.0;
 const GOAL_TYPED_NS: f64 = 600.0;
 const GOAL_EMIT_NS: f64 = 300.0;
-
-/// `--iters N`: a fixed number of calls instead of calibrated timing.
-static FIXED_ITERS: OnceLock<Option<u64>> = OnceLock::new();
-
-/// Median time of one call of `f`, in nanoseconds.
-fn time_ns(mut f: impl FnMut()) -> f64 {
-    if let Some(n) = FIXED_ITERS.get().copied().flatten() {
-        let t = Instant::now();
-        for _ in 0..n {
-            f();
-        }
-        return t.elapsed().as_nanos() as f64 / n.max(1) as f64;
-    }
-    // Warm up and find a batch size that takes at least BATCH.
-    let mut iters: u64 = 1;
-    loop {
-        let t = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        let e = t.elapsed();
-        if e >= BATCH {
-            break;
-        }
-        let scale = if e.is_zero() {
-            16.0
-        } else {
-            (BATCH.as_secs_f64() / e.as_secs_f64() * 1.2).clamp(1.5, 16.0)
-        };
-        iters = ((iters as f64) * scale).ceil() as u64;
-    }
-    let mut samples: Vec<f64> = (0..RUNS)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            t.elapsed().as_nanos() as f64 / iters as f64
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[RUNS / 2]
-}
-
-/// Allocations made by one call of `f` (after it has been warmed up by [`time_ns`]).
-fn allocs(f: impl FnOnce()) -> usize {
-    alloc_counter::allocations(f).1
-}
 
 /// One measured line.
 struct Row {
@@ -166,7 +112,7 @@ fn main() -> ExitCode {
         .position(|a| a == "--iters")
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse::<u64>().ok());
-    let _ = FIXED_ITERS.set(iters);
+    set_fixed_iters(iters);
     let wanted = |level: &str, parser: &str| {
         only.as_deref()
             .is_none_or(|f| format!("{level}/{parser}").contains(f))
