@@ -182,16 +182,16 @@ impl<'a, T: FlagTable> Field<'a> for FlagGroups<T> {
     ) -> Result<Self, DecodeError> {
         let mut groups = Self::new();
         children(r, |r, category| {
-            let Some(c) = T::CATEGORIES
-                .iter()
-                .position(|c| c.element == category.local_name())
-            else {
+            let name = category.local_name();
+            let Some(c) = T::CATEGORIES.iter().position(|c| c.element == name) else {
                 return Ok(false);
             };
             groups.categories |= 1 << c;
             let flags = T::CATEGORIES[c].flags;
             children(r, |r, flag| {
-                let Some(f) = flags.iter().position(|&f| f == flag.local_name()) else {
+                // Look the name up once, not once per candidate.
+                let name = flag.local_name();
+                let Some(f) = flags.iter().position(|&f| f == name) else {
                     return Ok(false);
                 };
                 if T::PRESENCE {

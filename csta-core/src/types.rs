@@ -231,7 +231,6 @@ impl<'a> Field<'a> for DeviceRef<'a> {
         loop {
             match r.next_event()? {
                 Event::Start(child) => {
-                    let at = r.offset();
                     let value = match child.local_name() {
                         "deviceIdentifier" => DeviceRef::DeviceIdentifier(DeviceId::decode(
                             r,
@@ -256,7 +255,6 @@ impl<'a> Field<'a> for DeviceRef<'a> {
                             }
                         }
                     };
-                    let _ = at;
                     found.get_or_insert(value);
                 }
                 Event::Text(t) if !t.trim().is_empty() => bare = Some(t.trim()),
