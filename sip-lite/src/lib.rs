@@ -43,6 +43,8 @@ extern crate std;
 
 pub mod digest;
 mod error;
+pub mod ids;
+pub mod time;
 pub mod wire;
 
 pub use error::{
