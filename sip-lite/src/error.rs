@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use crate::transaction::TxError;
 use crate::wire::{HeaderName, StatusCode};
 
 /// What a SIP element does with a message that failed parsing or validation.
@@ -371,6 +372,8 @@ pub enum Error {
     Emit(EmitError),
     /// Digest authentication.
     Digest(DigestError),
+    /// The transaction layer.
+    Transaction(TxError),
 }
 
 impl Error {
@@ -381,7 +384,7 @@ impl Error {
             Error::Parse(e) => Some(e.status()),
             Error::Value(_) | Error::Header(_) => Some(StatusCode::BAD_REQUEST),
             Error::Validation(e) => Some(e.status()),
-            Error::Emit(_) | Error::Digest(_) => None,
+            Error::Emit(_) | Error::Digest(_) | Error::Transaction(_) => None,
         }
     }
 }
@@ -395,6 +398,7 @@ impl fmt::Display for Error {
             Error::Validation(e) => e.fmt(f),
             Error::Emit(e) => e.fmt(f),
             Error::Digest(e) => e.fmt(f),
+            Error::Transaction(e) => e.fmt(f),
         }
     }
 }
@@ -417,5 +421,6 @@ from_family!(
     HeaderError => Header,
     ValidationError => Validation,
     EmitError => Emit,
-    DigestError => Digest
+    DigestError => Digest,
+    TxError => Transaction
 );

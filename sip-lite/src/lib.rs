@@ -45,6 +45,7 @@ pub mod digest;
 mod error;
 pub mod ids;
 pub mod time;
+pub mod transaction;
 pub mod wire;
 
 pub use error::{

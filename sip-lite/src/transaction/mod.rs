@@ -1,0 +1,1297 @@
+//! The transaction layer (RFC 3261 section 17, as updated by RFC 6026).
+//!
+//! [`Transactions`] holds up to `N` client and server transactions, each with a buffer of
+//! `B` octets for the one message it may have to send again: the request of a client
+//! transaction (then the ACK it generated for a non-2xx answer), the latest response of
+//! a server transaction. `A` is the caller's peer address type (`SocketAddr`,
+//! `IpEndpoint`, a connection id): the layer only copies and compares it.
+//!
+//! # Driving it
+//!
+//! The layer is sans-IO. Feed it:
+//! - [`Transactions::send_request`] for a request the transaction user (TU) wants sent,
+//!   [`Transactions::cancel`] to cancel an INVITE,
+//! - [`Transactions::receive`] for every message that arrives (parsed by the caller),
+//!   which says what the message is for ([`Received`]),
+//! - [`Transactions::respond`] for the TU's responses,
+//! - [`Transactions::handle_timeout`] when the deadline from
+//!   [`Transactions::poll_timeout`] has come,
+//! - [`Transactions::transport_error`] when sending for a transaction failed;
+//!
+//! and after each of these calls drain [`Transactions::poll_transmit`] (messages to put on
+//! the wire) and [`Transactions::poll_event`] (timeouts and transport failures for the TU)
+//! until they return `None`, then re-arm the timer from `poll_timeout`.
+//!
+//! ```
+//! use sip_lite::time::Instant;
+//! use sip_lite::transaction::{Config, Received, Transactions};
+//! use sip_lite::wire::{HeaderIndex, Message, SliceSink, StatusCode, Writer};
+//!
+//! let mut alice: Transactions<&str, 4, 1024> = Transactions::new(Config::DEFAULT);
+//! let mut bob: Transactions<&str, 4, 1024> = Transactions::new(Config::DEFAULT);
+//! let t0 = Instant::ZERO;
+//!
+//! let options = b"OPTIONS sip:bob@example.com SIP/2.0\r\n\
+//! Via: SIP/2.0/UDP alice.example.com;branch=z9hG4bK-1\r\n\
+//! From: <sip:alice@example.com>;tag=a\r\nTo: <sip:bob@example.com>\r\n\
+//! Call-ID: c1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+//! let client = alice.send_request(t0, "bob", false, options)?;
+//!
+//! // Alice's side puts the request on the wire; Bob's side receives it.
+//! let sent = alice.poll_transmit().unwrap();
+//! assert_eq!(sent.peer, "bob");
+//! let mut headers = [HeaderIndex::EMPTY; 16];
+//! let request = Message::parse(sent.bytes, &mut headers)?;
+//! let Received::Request(server) = bob.receive(t0, "alice", false, &request)? else {
+//!     unreachable!()
+//! };
+//!
+//! // Bob's TU answers; the response goes back to Alice.
+//! let mut buf = [0u8; 512];
+//! let w = Writer::response_to(SliceSink::new(&mut buf), &request, StatusCode::OK, "", Some("b"))?;
+//! let len = w.finish(b"")?.len();
+//! bob.respond(t0, server, &buf[..len])?;
+//! let sent = bob.poll_transmit().unwrap();
+//! let mut headers = [HeaderIndex::EMPTY; 16];
+//! let response = Message::parse(sent.bytes, &mut headers)?;
+//! assert_eq!(alice.receive(t0, "bob", false, &response)?, Received::Response(client));
+//! # Ok::<(), sip_lite::Error>(())
+//! ```
+//!
+//! # What the layer does and does not do
+//!
+//! It retransmits over unreliable transports (timers A, E, G) and not over reliable
+//! ones, absorbs retransmitted requests and replays the latest response, generates the
+//! ACK for non-2xx final responses, builds CANCEL requests (section 9.1, deferred until a
+//! provisional response arrived), matches CANCEL to the INVITE it cancels (section 9.2),
+//! keeps INVITE transactions in the RFC 6026 Accepted state after a 2xx so that 2xx
+//! retransmissions and their ACKs reach the TU, answers 503 with Retry-After when full
+//! and, for user agents, 482 to merged requests (section 8.2.2.2).
+//!
+//! Retransmitting a 2xx to INVITE and acknowledging it are the TU's (the dialog layer's)
+//! work, as in RFC 3261. Address resolution (RFC 3263) and connection handling belong to
+//! the caller: responses go back to the peer the request came from.
+//!
+//! Lookups scan the table, so their cost grows with `N`; a firmware has a handful of
+//! transactions, a server a few thousand.
+
+mod key;
+
+use core::fmt;
+use core::time::Duration;
+
+use heapless::Deque;
+
+use crate::error::EmitError;
+use crate::time::{Instant, Timers};
+use crate::wire::{HeaderIndex, HeaderName, Message, Method, StatusCode, Writer};
+use key::Key;
+
+/// How many header lines a message stored or received by the layer may have.
+pub const MAX_HEADERS: usize = 64;
+
+/// Settings of a transaction layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// T1, T2 and T4.
+    pub timers: Timers,
+    /// Answer every new INVITE with `100 Trying` at once. Section 17.2.1 requires a
+    /// provisional response within 200 ms unless the TU sends one; sending it from the
+    /// transaction is the simple way to keep that promise.
+    pub auto_trying: bool,
+    /// Answer merged requests with 482 (section 8.2.2.2). User agents want this;
+    /// proxies must turn it off, since forking legitimately brings the same request
+    /// twice.
+    pub detect_merged: bool,
+    /// The Retry-After of the 503 sent when the table is full, in seconds.
+    pub retry_after: u32,
+    /// How long a non-INVITE server transaction waits for the TU's final answer before
+    /// giving up (the client stopped waiting after 64*T1 in any case). INVITE server
+    /// transactions wait as long as the TU wants: a phone may ring for minutes.
+    pub server_answer_limit: Duration,
+}
+
+impl Config {
+    /// RFC 3261 timers, 100 Trying from the transaction, merged-request detection on,
+    /// Retry-After 5 s, 32 s for a non-INVITE answer.
+    pub const DEFAULT: Config = Config {
+        timers: Timers::DEFAULT,
+        auto_trying: true,
+        detect_merged: true,
+        retry_after: 5,
+        server_answer_limit: Duration::from_secs(32),
+    };
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::DEFAULT
+    }
+}
+
+/// The four transaction machines of section 17.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Kind {
+    /// Section 17.1.1.
+    InviteClient,
+    /// Section 17.1.2.
+    NonInviteClient,
+    /// Section 17.2.1.
+    InviteServer,
+    /// Section 17.2.2.
+    NonInviteServer,
+}
+
+impl Kind {
+    fn is_client(self) -> bool {
+        matches!(self, Kind::InviteClient | Kind::NonInviteClient)
+    }
+}
+
+/// The state of a transaction (figures 5 to 8 of RFC 3261, and the Accepted state of
+/// RFC 6026).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum State {
+    /// A CANCEL waiting for a provisional response to its INVITE (section 9.1).
+    Deferred,
+    /// INVITE client: request sent, nothing heard.
+    Calling,
+    /// Non-INVITE: request sent or received, no response yet.
+    Trying,
+    /// A provisional response was received or sent.
+    Proceeding,
+    /// A final response was received or sent (non-2xx for INVITE); waiting for
+    /// retransmissions to die out.
+    Completed,
+    /// INVITE server: the ACK for the non-2xx final response arrived.
+    Confirmed,
+    /// INVITE, RFC 6026: a 2xx was received or sent; its retransmissions and ACKs go
+    /// to the TU.
+    Accepted,
+}
+
+/// A handle on a slot: its index and the generation that was live when it was issued,
+/// so a handle to a transaction that has ended is recognised as stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct Handle {
+    index: u16,
+    generation: u16,
+}
+
+/// A client transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ClientTx(Handle);
+
+/// A server transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ServerTx(Handle);
+
+/// Either kind of transaction, as events name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Tx {
+    /// A client transaction.
+    Client(ClientTx),
+    /// A server transaction.
+    Server(ServerTx),
+}
+
+impl From<ClientTx> for Tx {
+    fn from(tx: ClientTx) -> Tx {
+        Tx::Client(tx)
+    }
+}
+
+impl From<ServerTx> for Tx {
+    fn from(tx: ServerTx) -> Tx {
+        Tx::Server(tx)
+    }
+}
+
+impl Tx {
+    fn handle(self) -> Handle {
+        match self {
+            Tx::Client(ClientTx(h)) | Tx::Server(ServerTx(h)) => h,
+        }
+    }
+}
+
+/// What an incoming message turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Received {
+    /// A new request; a server transaction now exists for it and the TU answers through
+    /// [`Transactions::respond`].
+    Request(ServerTx),
+    /// A CANCEL, in its own server transaction, and the INVITE server transaction it
+    /// refers to, if one exists. The TU answers the CANCEL with 200 (481 without an
+    /// INVITE) and, if the INVITE has no final answer yet, the INVITE with 487 (section
+    /// 9.2).
+    Cancel {
+        /// The CANCEL's transaction.
+        cancel: ServerTx,
+        /// The INVITE's transaction.
+        invite: Option<ServerTx>,
+    },
+    /// An ACK for a 2xx: it belongs to no transaction (or to an INVITE server
+    /// transaction in the Accepted state) and goes to the dialog (section 13.3.1.4).
+    Ack,
+    /// A response for a client transaction, to pass to the TU.
+    Response(ClientTx),
+    /// A further 2xx for an INVITE client transaction that already passed one up (RFC
+    /// 6026 section 7.2): the TU acknowledges it again.
+    Retransmitted2xx(ClientTx),
+    /// A retransmission the transaction absorbed; whatever it needs to send again is
+    /// queued for [`Transactions::poll_transmit`].
+    Absorbed,
+    /// The layer answered the request itself with this status: 503 when the table is
+    /// full, 482 for a merged request. The answer is queued.
+    Rejected(StatusCode),
+    /// A response that matches no client transaction. A user agent drops it (section
+    /// 18.1.2); a proxy forwards it statelessly (section 16.7).
+    Unmatched,
+}
+
+/// Something the TU must learn about, reported by [`Transactions::poll_event`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Event {
+    /// No final response came in time (timer B or F; the TU treats it as a 408), no ACK
+    /// came for a non-2xx final response (timer H), or the TU never answered a
+    /// non-INVITE request. The transaction has ended.
+    Timeout(Tx),
+    /// The caller reported that sending for this transaction failed. The transaction has
+    /// ended.
+    TransportError(Tx),
+}
+
+/// A message to put on the wire.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Transmit<'t, A> {
+    /// Where to send it.
+    pub peer: A,
+    /// Whether the transaction runs over a reliable transport.
+    pub reliable: bool,
+    /// The message.
+    pub bytes: &'t [u8],
+}
+
+/// Why the layer refused a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum TxError {
+    /// Every slot is in use. For a received request, the layer answers 503 itself and
+    /// does not return this.
+    Full,
+    /// The message is longer than a slot's buffer.
+    TooLarge,
+    /// The message cannot be parsed, or lacks what a transaction needs: a top Via with
+    /// a branch (an RFC 3261 branch for requests the TU sends), CSeq, Call-ID, From and
+    /// To, a CSeq method equal to the request method, or a valid status code.
+    Malformed,
+    /// The handle refers to a transaction that has ended.
+    Stale,
+    /// The call does not fit the transaction: an ACK to send as a transaction, a
+    /// response of the wrong kind or after the final one, a CANCEL for something other
+    /// than an INVITE still waiting for its final response, a response that does not
+    /// answer the transaction's request.
+    WrongState,
+}
+
+impl fmt::Display for TxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TxError::Full => "no free transaction slot",
+            TxError::TooLarge => "message larger than a transaction buffer",
+            TxError::Malformed => "message unusable for a transaction",
+            TxError::Stale => "transaction has ended",
+            TxError::WrongState => "not allowed in the transaction's state",
+        })
+    }
+}
+
+impl core::error::Error for TxError {}
+
+/// One live transaction.
+#[derive(Clone, Copy, Debug)]
+struct Machine<A> {
+    kind: Kind,
+    state: State,
+    peer: A,
+    reliable: bool,
+    /// The matching key (section 17.1.3 for clients, 17.2.3 for servers).
+    key: Key,
+    /// Server: From tag, Call-ID and CSeq, for merged-request detection.
+    merge: Key,
+    /// Server INVITE under RFC 2543 rules: the To tag of the final response sent, which
+    /// the ACK must carry.
+    ack_tag: Option<Key>,
+    /// When to send the stored message again (timers A, E, G).
+    retransmit_at: Option<Instant>,
+    /// The interval that produced `retransmit_at`.
+    interval: Duration,
+    /// When the state ends: timers B, D, F, H, I, J, K, L, M, or the answer limit.
+    deadline: Option<Instant>,
+    /// What happens at `deadline`.
+    on_deadline: Expiry,
+    /// INVITE client: the CANCEL waiting for a provisional response. CANCEL: its INVITE.
+    link: Option<Handle>,
+    /// Whether an entry for this slot sits in the transmit queue.
+    queued: bool,
+}
+
+/// What the deadline of a machine means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expiry {
+    /// The transaction failed: tell the TU.
+    Timeout,
+    /// The transaction has done its job and quietly ends.
+    End,
+}
+
+struct Slot<A, const B: usize> {
+    generation: u16,
+    machine: Option<Machine<A>>,
+    buf: heapless::Vec<u8, B>,
+}
+
+/// The transaction layer: up to `N` transactions with `B`-octet buffers, peers of type
+/// `A`. See the [module documentation](self).
+pub struct Transactions<A, const N: usize, const B: usize> {
+    config: Config,
+    slots: [Slot<A, B>; N],
+    /// Slots with a message to send, with the generation that queued it.
+    queue: Deque<Handle, N>,
+    /// A response the layer made without a transaction (503, 482), and where it goes.
+    stateless: heapless::Vec<u8, B>,
+    stateless_to: Option<(A, bool)>,
+    events: Deque<Event, N>,
+    /// Events that did not fit: only a caller that never drains the queue loses any.
+    events_lost: u32,
+}
+
+impl<A, const N: usize, const B: usize> fmt::Debug for Transactions<A, N, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transactions")
+            .field(
+                "live",
+                &self.slots.iter().filter(|s| s.machine.is_some()).count(),
+            )
+            .field("capacity", &N)
+            .field("buffer", &B)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses a message the layer stored (and therefore parsed once already).
+fn parse<'m>(bytes: &'m [u8], headers: &'m mut [HeaderIndex]) -> Result<Message<'m>, TxError> {
+    Message::parse(bytes, headers).map_err(|_| TxError::Malformed)
+}
+
+impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> {
+    const CHECK: () = assert!(
+        N > 0 && N < u16::MAX as usize,
+        "N must be between 1 and 65534"
+    );
+
+    /// An empty layer. `const`, so firmware can place it in a `static`.
+    pub const fn new(config: Config) -> Self {
+        let () = Self::CHECK;
+        Transactions {
+            config,
+            slots: [const {
+                Slot {
+                    generation: 0,
+                    machine: None,
+                    buf: heapless::Vec::new(),
+                }
+            }; N],
+            queue: Deque::new(),
+            stateless: heapless::Vec::new(),
+            stateless_to: None,
+            events: Deque::new(),
+            events_lost: 0,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// How many transactions are live.
+    pub fn len(&self) -> usize {
+        self.slots.iter().filter(|s| s.machine.is_some()).count()
+    }
+
+    /// Whether no transaction is live.
+    pub fn is_empty(&self) -> bool {
+        self.slots.iter().all(|s| s.machine.is_none())
+    }
+
+    /// Events dropped because the caller did not drain [`Self::poll_event`].
+    pub fn events_lost(&self) -> u32 {
+        self.events_lost
+    }
+
+    /// The state of a transaction, or `None` once it has ended.
+    pub fn state(&self, tx: impl Into<Tx>) -> Option<State> {
+        self.machine(tx.into().handle()).map(|m| m.state)
+    }
+
+    /// The message a transaction keeps: the request (or generated ACK) of a client
+    /// transaction, the latest response of a server transaction.
+    pub fn stored(&self, tx: impl Into<Tx>) -> Option<&[u8]> {
+        let h = tx.into().handle();
+        self.machine(h)?;
+        Some(&self.slots[usize::from(h.index)].buf)
+    }
+
+    fn machine(&self, h: Handle) -> Option<&Machine<A>> {
+        let slot = self.slots.get(usize::from(h.index))?;
+        if slot.generation != h.generation {
+            return None;
+        }
+        slot.machine.as_ref()
+    }
+
+    fn machine_mut(&mut self, h: Handle) -> Option<&mut Machine<A>> {
+        let slot = self.slots.get_mut(usize::from(h.index))?;
+        if slot.generation != h.generation {
+            return None;
+        }
+        slot.machine.as_mut()
+    }
+
+    fn handle(&self, index: usize) -> Handle {
+        Handle {
+            index: index as u16,
+            generation: self.slots[index].generation,
+        }
+    }
+
+    fn free_slot(&self) -> Option<usize> {
+        self.slots.iter().position(|s| s.machine.is_none())
+    }
+
+    /// Ends a transaction and frees its slot.
+    fn end(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        slot.machine = None;
+        slot.buf.clear();
+        // A new generation makes every outstanding handle and queue entry stale.
+        slot.generation = slot.generation.wrapping_add(1);
+    }
+
+    fn push_event(&mut self, event: Event) {
+        if self.events.push_back(event).is_err() {
+            self.events_lost = self.events_lost.saturating_add(1);
+        }
+    }
+
+    /// Queues the slot's stored message for sending.
+    fn queue(&mut self, index: usize) {
+        let h = self.handle(index);
+        if let Some(m) = self.slots[index].machine.as_mut()
+            && !m.queued
+        {
+            m.queued = true;
+            // One entry per slot at most, so the queue (capacity N) cannot overflow.
+            let _ = self.queue.push_back(h);
+        }
+    }
+
+    fn arm_retransmit(&mut self, index: usize, now: Instant, interval: Duration) {
+        if let Some(m) = self.slots[index].machine.as_mut() {
+            if m.reliable {
+                m.retransmit_at = None;
+            } else {
+                m.interval = interval;
+                m.retransmit_at = Some(now + interval);
+            }
+        }
+    }
+
+    fn set_deadline(&mut self, index: usize, at: Option<Instant>, on: Expiry) {
+        if let Some(m) = self.slots[index].machine.as_mut() {
+            m.deadline = at;
+            m.on_deadline = on;
+        }
+    }
+
+    /// Timers D, I, J, K: a wait for retransmissions on unreliable transports, none on
+    /// reliable ones.
+    fn linger(&self, reliable: bool, span: Duration) -> Duration {
+        if reliable { Duration::ZERO } else { span }
+    }
+
+    // ----- client side ---------------------------------------------------------------
+
+    /// Starts a client transaction for `request` (a complete message the TU built) and
+    /// queues it for sending to `peer`.
+    ///
+    /// The request needs a top Via with an RFC 3261 branch (see
+    /// [`crate::ids::IdGenerator::branch`]), a CSeq whose method is the request's, and
+    /// may not be an ACK: an ACK for a 2xx is sent by the TU without a transaction, and
+    /// the ACK for other final responses is generated here.
+    ///
+    /// # Errors
+    /// [`TxError::Malformed`], [`TxError::WrongState`] for an ACK or CANCEL (use
+    /// [`Self::cancel`]), [`TxError::TooLarge`], [`TxError::Full`].
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        peer: A,
+        reliable: bool,
+        request: &[u8],
+    ) -> Result<ClientTx, TxError> {
+        let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
+        let msg = parse(request, &mut headers)?;
+        let method = msg.method().ok_or(TxError::Malformed)?;
+        if matches!(method, Method::Ack | Method::Cancel) {
+            return Err(TxError::WrongState);
+        }
+        let via = msg.top_via().map_err(|_| TxError::Malformed)?;
+        let cseq = msg.cseq().map_err(|_| TxError::Malformed)?;
+        if !via.has_rfc3261_branch()
+            || cseq.method != method
+            || msg.call_id().is_err()
+            || msg.from().is_err()
+            || msg.to().is_err()
+        {
+            return Err(TxError::Malformed);
+        }
+        let branch = via.branch().unwrap_or("");
+        let kind = if method == Method::Invite {
+            Kind::InviteClient
+        } else {
+            Kind::NonInviteClient
+        };
+        let index = self.free_slot().ok_or(TxError::Full)?;
+        let buf = &mut self.slots[index].buf;
+        buf.clear();
+        buf.extend_from_slice(request)
+            .map_err(|_| TxError::TooLarge)?;
+        self.start_client(
+            index,
+            now,
+            peer,
+            reliable,
+            kind,
+            key::client(branch, method),
+        );
+        Ok(ClientTx(self.handle(index)))
+    }
+
+    fn start_client(
+        &mut self,
+        index: usize,
+        now: Instant,
+        peer: A,
+        reliable: bool,
+        kind: Kind,
+        key: Key,
+    ) {
+        let timers = self.config.timers;
+        self.slots[index].machine = Some(Machine {
+            kind,
+            state: if kind == Kind::InviteClient {
+                State::Calling
+            } else {
+                State::Trying
+            },
+            peer,
+            reliable,
+            key,
+            merge: Key::NONE,
+            ack_tag: None,
+            retransmit_at: None,
+            interval: timers.t1,
+            // Timer B or F.
+            deadline: Some(now + timers.t1_x64()),
+            on_deadline: Expiry::Timeout,
+            link: None,
+            queued: false,
+        });
+        self.arm_retransmit(index, now, timers.t1);
+        self.queue(index);
+    }
+
+    /// Cancels an INVITE client transaction (section 9.1): builds the CANCEL from the
+    /// stored INVITE and starts a client transaction for it. If no provisional response
+    /// has arrived yet, the CANCEL waits (state [`State::Deferred`]) and goes out with
+    /// the first one; if the INVITE gets its final response first, the CANCEL is
+    /// dropped. The INVITE transaction then ends with the 487 (or whatever final
+    /// response the server sends).
+    ///
+    /// # Errors
+    /// [`TxError::Stale`], [`TxError::WrongState`] when the transaction is not an INVITE
+    /// waiting for a final response or is already being cancelled, [`TxError::Full`],
+    /// [`TxError::TooLarge`].
+    pub fn cancel(&mut self, now: Instant, invite: ClientTx) -> Result<ClientTx, TxError> {
+        let h = invite.0;
+        let m = *self.machine(h).ok_or(TxError::Stale)?;
+        if m.kind != Kind::InviteClient
+            || !matches!(m.state, State::Calling | State::Proceeding)
+            || m.link.is_some()
+        {
+            return Err(TxError::WrongState);
+        }
+        let index = self.free_slot().ok_or(TxError::Full)?;
+        let (branch_key, built) = {
+            let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
+            let (invite_buf, cancel_buf) = two_bufs(&mut self.slots, usize::from(h.index), index);
+            let msg = parse(invite_buf, &mut headers)?;
+            cancel_buf.clear();
+            let built = build_cancel(&msg, cancel_buf);
+            let branch = msg
+                .top_via()
+                .ok()
+                .and_then(|v| v.branch())
+                .unwrap_or_default();
+            (key::client(branch, Method::Cancel), built)
+        };
+        built?;
+        self.start_client(
+            index,
+            now,
+            m.peer,
+            m.reliable,
+            Kind::NonInviteClient,
+            branch_key,
+        );
+        let cancel = self.handle(index);
+        if let Some(c) = self.slots[index].machine.as_mut() {
+            c.link = Some(h);
+        }
+        if m.state == State::Calling {
+            self.defer(index);
+        }
+        if let Some(inv) = self.machine_mut(h) {
+            inv.link = Some(cancel);
+        }
+        Ok(ClientTx(cancel))
+    }
+
+    /// Holds a freshly started CANCEL until its INVITE hears a provisional response.
+    fn defer(&mut self, index: usize) {
+        if let Some(m) = self.slots[index].machine.as_mut() {
+            m.state = State::Deferred;
+            m.retransmit_at = None;
+            m.deadline = None;
+            // Leave the queue entry stale: `poll_transmit` skips machines in Deferred.
+            m.queued = false;
+        }
+    }
+
+    /// Sends a deferred CANCEL now that its INVITE heard a provisional response.
+    fn release(&mut self, index: usize, now: Instant) {
+        let timers = self.config.timers;
+        if let Some(m) = self.slots[index].machine.as_mut()
+            && m.state == State::Deferred
+        {
+            m.state = State::Trying;
+            m.deadline = Some(now + timers.t1_x64());
+            m.on_deadline = Expiry::Timeout;
+            self.arm_retransmit(index, now, timers.t1);
+            self.queue(index);
+        }
+    }
+
+    fn client_response(
+        &mut self,
+        now: Instant,
+        index: usize,
+        msg: &Message<'_>,
+        status: StatusCode,
+    ) -> Result<Received, TxError> {
+        let timers = self.config.timers;
+        let h = self.handle(index);
+        let Some(m) = self.slots[index].machine else {
+            return Ok(Received::Unmatched);
+        };
+        let tx = ClientTx(h);
+        match (m.kind, m.state) {
+            (_, State::Deferred) => Ok(Received::Unmatched),
+            (Kind::InviteClient, State::Calling | State::Proceeding) => {
+                if status.is_provisional() {
+                    self.update(index, |m| {
+                        m.state = State::Proceeding;
+                        m.retransmit_at = None;
+                        // Timer B only runs in Calling.
+                        m.deadline = None;
+                    });
+                    if let Some(cancel) = m.link {
+                        self.release(usize::from(cancel.index), now);
+                    }
+                    return Ok(Received::Response(tx));
+                }
+                self.drop_deferred_cancel(m.link);
+                if status.is_success() {
+                    self.update(index, |m| {
+                        m.state = State::Accepted;
+                        m.retransmit_at = None;
+                    });
+                    // Timer M (RFC 6026).
+                    self.set_deadline(index, Some(now + timers.t1_x64()), Expiry::End);
+                } else {
+                    self.generate_ack(index, msg)?;
+                    self.update(index, |m| {
+                        m.state = State::Completed;
+                        m.retransmit_at = None;
+                    });
+                    // Timer D: at least 32 s on unreliable transports.
+                    let wait =
+                        self.linger(m.reliable, timers.t1_x64().max(Duration::from_secs(32)));
+                    self.set_deadline(index, Some(now + wait), Expiry::End);
+                    self.queue(index);
+                }
+                Ok(Received::Response(tx))
+            }
+            (Kind::InviteClient, State::Accepted) => Ok(if status.is_success() {
+                Received::Retransmitted2xx(tx)
+            } else {
+                Received::Absorbed
+            }),
+            (Kind::InviteClient, _) => {
+                // Completed: a retransmitted final response gets the ACK again.
+                if status.is_final() && !status.is_success() {
+                    self.queue(index);
+                }
+                Ok(Received::Absorbed)
+            }
+            (_, State::Trying | State::Proceeding) => {
+                if status.is_provisional() {
+                    self.update(index, |m| m.state = State::Proceeding);
+                } else {
+                    self.update(index, |m| {
+                        m.state = State::Completed;
+                        m.retransmit_at = None;
+                    });
+                    // Timer K.
+                    let wait = self.linger(m.reliable, timers.t4);
+                    self.set_deadline(index, Some(now + wait), Expiry::End);
+                }
+                Ok(Received::Response(tx))
+            }
+            _ => Ok(Received::Absorbed),
+        }
+    }
+
+    fn update(&mut self, index: usize, f: impl FnOnce(&mut Machine<A>)) {
+        if let Some(m) = self.slots[index].machine.as_mut() {
+            f(m);
+        }
+    }
+
+    fn drop_deferred_cancel(&mut self, link: Option<Handle>) {
+        if let Some(cancel) = link
+            && self
+                .machine(cancel)
+                .is_some_and(|c| c.state == State::Deferred)
+        {
+            self.end(usize::from(cancel.index));
+        }
+    }
+
+    /// Replaces the stored INVITE by the ACK for a non-2xx final response (section
+    /// 17.1.1.3).
+    fn generate_ack(&mut self, index: usize, response: &Message<'_>) -> Result<(), TxError> {
+        let mut ack: heapless::Vec<u8, B> = heapless::Vec::new();
+        {
+            let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
+            let invite = parse(&self.slots[index].buf, &mut headers)?;
+            build_ack(&invite, response, &mut ack)?;
+        }
+        self.slots[index].buf = ack;
+        Ok(())
+    }
+
+    // ----- server side ---------------------------------------------------------------
+
+    /// Takes an incoming message from `peer` (already parsed by the caller, who should
+    /// have checked it with [`Message::validate`](crate::wire::Message::validate)) and
+    /// says what it is for.
+    ///
+    /// # Errors
+    /// [`TxError::Malformed`] when the message lacks the fields matching needs; a
+    /// request that fails so deserves a 400 from the caller.
+    pub fn receive(
+        &mut self,
+        now: Instant,
+        peer: A,
+        reliable: bool,
+        msg: &Message<'_>,
+    ) -> Result<Received, TxError> {
+        if let Some(status) = msg.status() {
+            let via = msg.top_via().map_err(|_| TxError::Malformed)?;
+            let cseq = msg.cseq().map_err(|_| TxError::Malformed)?;
+            let Some(branch) = via.branch() else {
+                return Ok(Received::Unmatched);
+            };
+            let key = key::client(branch, cseq.method);
+            return match self.find(|m| m.kind.is_client() && m.key == key) {
+                Some(index) => self.client_response(now, index, msg, status),
+                None => Ok(Received::Unmatched),
+            };
+        }
+        let method = msg.method().ok_or(TxError::Malformed)?;
+        let keys = key::request(msg).ok_or(TxError::Malformed)?;
+        if msg.cseq().map_err(|_| TxError::Malformed)?.method != method {
+            return Err(TxError::Malformed);
+        }
+        let existing = self.find(|m| !m.kind.is_client() && m.key == keys.key);
+        if method == Method::Ack {
+            return Ok(match existing {
+                Some(index) => self.server_ack(now, index, msg, keys.rfc3261),
+                None => Received::Ack,
+            });
+        }
+        if let Some(index) = existing {
+            return Ok(self.server_retransmission(index));
+        }
+        if self.config.detect_merged
+            && msg.to().is_ok_and(|to| to.tag().is_none())
+            && self
+                .find(|m| !m.kind.is_client() && m.merge == keys.merge)
+                .is_some()
+        {
+            return self.reject(msg, peer, reliable, StatusCode::LOOP_DETECTED, &keys.key);
+        }
+        let Some(index) = self.free_slot() else {
+            return self.reject(
+                msg,
+                peer,
+                reliable,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &keys.key,
+            );
+        };
+        let kind = if method == Method::Invite {
+            Kind::InviteServer
+        } else {
+            Kind::NonInviteServer
+        };
+        let (deadline, on_deadline) = match kind {
+            Kind::NonInviteServer => (Some(now + self.config.server_answer_limit), Expiry::Timeout),
+            _ => (None, Expiry::End),
+        };
+        self.slots[index].buf.clear();
+        self.slots[index].machine = Some(Machine {
+            kind,
+            state: if kind == Kind::InviteServer {
+                State::Proceeding
+            } else {
+                State::Trying
+            },
+            peer,
+            reliable,
+            key: keys.key,
+            merge: keys.merge,
+            ack_tag: None,
+            retransmit_at: None,
+            interval: self.config.timers.t1,
+            deadline,
+            on_deadline,
+            link: None,
+            queued: false,
+        });
+        let tx = ServerTx(self.handle(index));
+        if kind == Kind::InviteServer && self.config.auto_trying {
+            let buf = &mut self.slots[index].buf;
+            let trying = Writer::response_to(&mut *buf, msg, StatusCode::TRYING, "", None)
+                .and_then(|w| w.finish(b"").map(drop));
+            if trying.is_ok() {
+                self.queue(index);
+            } else {
+                // A request whose headers do not fit a buffer gets no 100; the TU's own
+                // response will fail the same way and tell it.
+                self.slots[index].buf.clear();
+            }
+        }
+        if method == Method::Cancel {
+            let invite = self
+                .find(|m| m.kind == Kind::InviteServer && m.key == keys.invite)
+                .map(|i| ServerTx(self.handle(i)));
+            return Ok(Received::Cancel { cancel: tx, invite });
+        }
+        Ok(Received::Request(tx))
+    }
+
+    fn find(&self, mut pred: impl FnMut(&Machine<A>) -> bool) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|s| s.machine.as_ref().is_some_and(&mut pred))
+    }
+
+    /// A request that matched a live server transaction: replay the latest response
+    /// where the state machine says so (sections 17.2.1 and 17.2.2).
+    fn server_retransmission(&mut self, index: usize) -> Received {
+        let Some(m) = self.slots[index].machine else {
+            return Received::Absorbed;
+        };
+        let replay = match m.state {
+            // Non-INVITE Trying discards retransmissions; Confirmed and Accepted absorb
+            // them (the TU retransmits 2xx itself).
+            State::Proceeding | State::Completed => !self.slots[index].buf.is_empty(),
+            _ => false,
+        };
+        if replay {
+            self.queue(index);
+        }
+        Received::Absorbed
+    }
+
+    fn server_ack(
+        &mut self,
+        now: Instant,
+        index: usize,
+        msg: &Message<'_>,
+        rfc3261: bool,
+    ) -> Received {
+        let Some(m) = self.slots[index].machine else {
+            return Received::Ack;
+        };
+        if m.kind != Kind::InviteServer {
+            return Received::Ack;
+        }
+        // Under the RFC 2543 rules the ACK must also carry the To tag of our response.
+        if !rfc3261 {
+            let tag = msg.to().ok().and_then(|to| to.tag()).map(key::tag);
+            if m.ack_tag.is_some() && tag != m.ack_tag {
+                return Received::Ack;
+            }
+        }
+        match m.state {
+            State::Completed => {
+                self.update(index, |m| {
+                    m.state = State::Confirmed;
+                    m.retransmit_at = None;
+                });
+                // Timer I.
+                let wait = self.linger(m.reliable, self.config.timers.t4);
+                self.set_deadline(index, Some(now + wait), Expiry::End);
+                Received::Absorbed
+            }
+            State::Accepted | State::Proceeding => Received::Ack,
+            _ => Received::Absorbed,
+        }
+    }
+
+    /// Answers a request without a transaction.
+    fn reject(
+        &mut self,
+        msg: &Message<'_>,
+        peer: A,
+        reliable: bool,
+        status: StatusCode,
+        key: &Key,
+    ) -> Result<Received, TxError> {
+        // One stateless answer waits at a time; under a flood the extra ones are
+        // dropped, which the peers' retransmissions make up for.
+        if self.stateless_to.is_some() {
+            return Ok(Received::Rejected(status));
+        }
+        let tag = key.hex8();
+        let tag = core::str::from_utf8(&tag).unwrap_or("0");
+        self.stateless.clear();
+        let mut w = Writer::response_to(&mut self.stateless, msg, status, "", Some(tag))
+            .map_err(|_| TxError::TooLarge)?;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            let mut n = [0u8; 10];
+            w.header("Retry-After", fmt_u32(self.config.retry_after, &mut n))
+                .map_err(|_| TxError::TooLarge)?;
+        }
+        match w.finish(b"") {
+            Ok(_) => self.stateless_to = Some((peer, reliable)),
+            Err(_) => self.stateless.clear(),
+        }
+        Ok(Received::Rejected(status))
+    }
+
+    /// Sends the TU's response on a server transaction and moves the machine on.
+    ///
+    /// The response is queued for [`Self::poll_transmit`]. A provisional response still
+    /// waiting there when the next response is given is superseded by it: provisional
+    /// responses are unreliable and only the latest one matters (a final response is
+    /// never superseded, since nothing but a repeated 2xx may follow it).
+    ///
+    /// # Errors
+    /// [`TxError::Stale`]; [`TxError::Malformed`] for bytes that are not a response;
+    /// [`TxError::WrongState`] for a response after the final one (except further 2xx
+    /// to an INVITE, which RFC 6026 lets through) or whose CSeq does not match;
+    /// [`TxError::TooLarge`].
+    pub fn respond(&mut self, now: Instant, tx: ServerTx, response: &[u8]) -> Result<(), TxError> {
+        let h = tx.0;
+        let m = *self.machine(h).ok_or(TxError::Stale)?;
+        let index = usize::from(h.index);
+        let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
+        let msg = parse(response, &mut headers)?;
+        let status = msg.status().ok_or(TxError::Malformed)?;
+        if !status.is_valid() {
+            return Err(TxError::Malformed);
+        }
+        let allowed = match (m.kind, m.state) {
+            (Kind::InviteServer, State::Proceeding) => true,
+            (Kind::InviteServer, State::Accepted) => status.is_success(),
+            (Kind::NonInviteServer, State::Trying | State::Proceeding) => true,
+            _ => false,
+        };
+        if !allowed {
+            return Err(TxError::WrongState);
+        }
+        let buf = &mut self.slots[index].buf;
+        buf.clear();
+        buf.extend_from_slice(response)
+            .map_err(|_| TxError::TooLarge)?;
+        let timers = self.config.timers;
+        if status.is_provisional() {
+            if m.kind == Kind::NonInviteServer {
+                self.update(index, |m| m.state = State::Proceeding);
+            }
+        } else if m.kind == Kind::NonInviteServer {
+            self.update(index, |m| m.state = State::Completed);
+            // Timer J.
+            let wait = self.linger(m.reliable, timers.t1_x64());
+            self.set_deadline(index, Some(now + wait), Expiry::End);
+        } else if status.is_success() {
+            if m.state == State::Proceeding {
+                self.update(index, |m| m.state = State::Accepted);
+                // Timer L (RFC 6026).
+                self.set_deadline(index, Some(now + timers.t1_x64()), Expiry::End);
+            }
+        } else {
+            let tag = msg.to().ok().and_then(|to| to.tag()).map(key::tag);
+            self.update(index, |m| {
+                m.state = State::Completed;
+                m.ack_tag = tag;
+            });
+            // Timers G and H.
+            self.arm_retransmit(index, now, timers.t1);
+            self.set_deadline(index, Some(now + timers.t1_x64()), Expiry::Timeout);
+        }
+        self.queue(index);
+        Ok(())
+    }
+
+    /// Reports that sending a message of `tx` failed (section 17.1.4 and 17.2.4): the
+    /// transaction ends and [`Event::TransportError`] tells the TU.
+    ///
+    /// # Errors
+    /// [`TxError::Stale`].
+    pub fn transport_error(&mut self, tx: impl Into<Tx>) -> Result<(), TxError> {
+        let tx = tx.into();
+        let h = tx.handle();
+        let m = *self.machine(h).ok_or(TxError::Stale)?;
+        self.drop_deferred_cancel(m.link);
+        self.end(usize::from(h.index));
+        self.push_event(Event::TransportError(tx));
+        Ok(())
+    }
+
+    // ----- output --------------------------------------------------------------------
+
+    /// The next message to send, if any. Call until it returns `None`.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit<'_, A>> {
+        if let Some((peer, reliable)) = self.stateless_to.take() {
+            return Some(Transmit {
+                peer,
+                reliable,
+                bytes: &self.stateless,
+            });
+        }
+        let index = loop {
+            let h = self.queue.pop_front()?;
+            let slot = &mut self.slots[usize::from(h.index)];
+            if slot.generation != h.generation {
+                continue;
+            }
+            let Some(m) = slot.machine.as_mut() else {
+                continue;
+            };
+            let send = m.queued && m.state != State::Deferred && !slot.buf.is_empty();
+            m.queued = false;
+            if send {
+                break usize::from(h.index);
+            }
+        };
+        let slot = &self.slots[index];
+        let m = slot.machine.as_ref()?;
+        Some(Transmit {
+            peer: m.peer,
+            reliable: m.reliable,
+            bytes: &slot.buf,
+        })
+    }
+
+    /// The next event for the TU, if any. Call until it returns `None`.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Self::handle_timeout`] must be called next, if ever.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.machine.as_ref())
+            .flat_map(|m| [m.retransmit_at, m.deadline])
+            .flatten()
+            .min()
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let t2 = self.config.timers.t2;
+        for index in 0..N {
+            let Some(m) = self.slots[index].machine else {
+                continue;
+            };
+            if m.deadline.is_some_and(|d| d <= now) {
+                // A final message still waiting to go out (timers J and K of zero on
+                // reliable transports) is sent before the slot is freed.
+                if m.queued && m.on_deadline == Expiry::End {
+                    continue;
+                }
+                let h = self.handle(index);
+                let tx = if m.kind.is_client() {
+                    Tx::Client(ClientTx(h))
+                } else {
+                    Tx::Server(ServerTx(h))
+                };
+                self.drop_deferred_cancel(m.link);
+                self.end(index);
+                if m.on_deadline == Expiry::Timeout {
+                    self.push_event(Event::Timeout(tx));
+                }
+                continue;
+            }
+            if let Some(at) = m.retransmit_at
+                && at <= now
+            {
+                // Timer A doubles without bound (timer B ends it); E and G double up to
+                // T2, and E stays at T2 once a provisional response came.
+                let next = match (m.kind, m.state) {
+                    (Kind::InviteClient, _) => m.interval.saturating_mul(2),
+                    (Kind::NonInviteClient, State::Proceeding) => t2,
+                    _ => m.interval.saturating_mul(2).min(t2),
+                };
+                self.arm_retransmit(index, now, next);
+                self.queue(index);
+            }
+        }
+    }
+}
+
+/// Borrows two distinct slots' buffers: the first to read, the second to write.
+fn two_bufs<A, const B: usize>(
+    slots: &mut [Slot<A, B>],
+    read: usize,
+    write: usize,
+) -> (&heapless::Vec<u8, B>, &mut heapless::Vec<u8, B>) {
+    if read < write {
+        let (a, b) = slots.split_at_mut(write);
+        (&a[read].buf, &mut b[0].buf)
+    } else {
+        let (a, b) = slots.split_at_mut(read);
+        (&b[0].buf, &mut a[write].buf)
+    }
+}
+
+/// Formats `v` in decimal into `buf`.
+fn fmt_u32(mut v: u32, buf: &mut [u8; 10]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    core::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
+/// The headers a CANCEL or an ACK copies from the INVITE, in order (sections 9.1 and
+/// 17.1.1.3), after the top Via.
+fn copy_invite_headers<S: crate::wire::Sink>(
+    invite: &Message<'_>,
+    w: &mut Writer<S>,
+    to: Option<&str>,
+    method: Method<'_>,
+) -> Result<(), EmitError> {
+    let top_via = invite
+        .header_lines(HeaderName::Via)
+        .next()
+        .ok_or(EmitError::InvalidHeader)?;
+    // Only the first value of a comma-joined Via line.
+    let top_via = crate::wire::CommaSplit::new(top_via)
+        .next()
+        .unwrap_or(top_via);
+    w.header("Via", top_via)?;
+    w.header("Max-Forwards", "70")?;
+    for name in [HeaderName::From, HeaderName::To, HeaderName::CallId] {
+        let value = match (name, to) {
+            (HeaderName::To, Some(to)) => to,
+            _ => invite.header(name).ok_or(EmitError::InvalidHeader)?,
+        };
+        w.header(name.as_str(), value)?;
+    }
+    let cseq = invite.cseq().map_err(|_| EmitError::InvalidHeader)?;
+    w.header_typed(
+        HeaderName::CSeq,
+        &crate::wire::CSeq {
+            seq: cseq.seq,
+            method,
+        },
+    )?;
+    for route in invite.header_lines(HeaderName::Route) {
+        w.header("Route", route)?;
+    }
+    Ok(())
+}
+
+fn build_cancel<const B: usize>(
+    invite: &Message<'_>,
+    out: &mut heapless::Vec<u8, B>,
+) -> Result<(), TxError> {
+    let uri = invite.request_uri_str().ok_or(TxError::Malformed)?;
+    let mut build = || -> Result<(), EmitError> {
+        let mut w = Writer::request_str(&mut *out, Method::Cancel, uri)?;
+        copy_invite_headers(invite, &mut w, None, Method::Cancel)?;
+        w.finish(b"")?;
+        Ok(())
+    };
+    build().map_err(emit_error)
+}
+
+fn build_ack<const B: usize>(
+    invite: &Message<'_>,
+    response: &Message<'_>,
+    out: &mut heapless::Vec<u8, B>,
+) -> Result<(), TxError> {
+    let uri = invite.request_uri_str().ok_or(TxError::Malformed)?;
+    let to = response.header(HeaderName::To).ok_or(TxError::Malformed)?;
+    let mut build = || -> Result<(), EmitError> {
+        let mut w = Writer::request_str(&mut *out, Method::Ack, uri)?;
+        copy_invite_headers(invite, &mut w, Some(to), Method::Ack)?;
+        w.finish(b"")?;
+        Ok(())
+    };
+    build().map_err(emit_error)
+}
+
+fn emit_error(e: EmitError) -> TxError {
+    match e {
+        EmitError::InsufficientSize { .. } => TxError::TooLarge,
+        _ => TxError::Malformed,
+    }
+}
