@@ -113,7 +113,7 @@ pub struct Config {
     /// The refresher we pick when we answer a request that supports timers but leaves
     /// the choice to us (section 9). Default [`Party::Remote`]: the UAC asked for the
     /// timer, so it does the work, and the 2xx tells it so with `Require: timer`.
-    pub uas_refresher: Option<Party>,
+    pub uas_refresher: Party,
     /// The refresher we ask for in our initial request (`refresher=uac` for
     /// [`Party::Local`], `uas` for [`Party::Remote`]). Default `None`: section 7.1
     /// recommends leaving the choice to the negotiation.
@@ -139,7 +139,7 @@ impl Config {
     pub const DEFAULT: Config = Config {
         session_expires: 1800,
         min_se: MIN_INTERVAL,
-        uas_refresher: Some(Party::Remote),
+        uas_refresher: Party::Remote,
         uac_refresher: None,
         method: RefreshMethod::Invite,
         uas_wants_timer: true,
@@ -631,7 +631,7 @@ impl SessionRefresh {
         let refresher = match asked_refresher {
             Some(Refresher::Uac) => Party::Remote,
             Some(Refresher::Uas) => Party::Local,
-            None if supported => self.config.uas_refresher.unwrap_or(Party::Local),
+            None if supported => self.config.uas_refresher,
             // A UAC that does not know the extension cannot refresh.
             None => Party::Local,
         };

@@ -237,7 +237,7 @@ fn test_uas_expires_at_1768_without_refresh() {
 fn test_uas_refresher() {
     let mut alice = SessionRefresh::new(Config::DEFAULT);
     let mut bob = SessionRefresh::new(Config {
-        uas_refresher: Some(Party::Local),
+        uas_refresher: Party::Local,
         method: RefreshMethod::Update,
         ..Config::DEFAULT
     });
