@@ -11,6 +11,8 @@
 //!   into a caller's buffer or any [`wire::Sink`].
 //! - [`digest`]: HTTP digest authentication for SIP (RFC 2617, 7616, 8760), client and
 //!   server side, with MD5, SHA-256 and SHA-512/256.
+//! - [`session_timer`]: session timers (RFC 4028): the Session-Expires/Min-SE
+//!   negotiation on both sides of a dialog and the refresh and expiry timers.
 //!
 //! Transactions, dialogs, registration and session timers build on these layers.
 //!
@@ -44,6 +46,7 @@ extern crate std;
 pub mod digest;
 mod error;
 pub mod ids;
+pub mod session_timer;
 pub mod time;
 pub mod transaction;
 pub mod wire;
