@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use crate::session_timer::SessionTimerError;
 use crate::transaction::TxError;
 use crate::wire::{HeaderName, StatusCode};
 
@@ -374,6 +375,8 @@ pub enum Error {
     Digest(DigestError),
     /// The transaction layer.
     Transaction(TxError),
+    /// Session-timer negotiation.
+    SessionTimer(SessionTimerError),
 }
 
 impl Error {
@@ -384,6 +387,7 @@ impl Error {
             Error::Parse(e) => Some(e.status()),
             Error::Value(_) | Error::Header(_) => Some(StatusCode::BAD_REQUEST),
             Error::Validation(e) => Some(e.status()),
+            Error::SessionTimer(e) => e.status(),
             Error::Emit(_) | Error::Digest(_) | Error::Transaction(_) => None,
         }
     }
@@ -399,6 +403,7 @@ impl fmt::Display for Error {
             Error::Emit(e) => e.fmt(f),
             Error::Digest(e) => e.fmt(f),
             Error::Transaction(e) => e.fmt(f),
+            Error::SessionTimer(e) => e.fmt(f),
         }
     }
 }
@@ -422,5 +427,6 @@ from_family!(
     ValidationError => Validation,
     EmitError => Emit,
     DigestError => Digest,
-    TxError => Transaction
+    TxError => Transaction,
+    SessionTimerError => SessionTimer
 );

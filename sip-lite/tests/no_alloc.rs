@@ -185,3 +185,100 @@ fn test_emit_does_not_allocate() {
     assert_eq!(count, 0);
     assert!(text.starts_with("SIP/2.0/TCP client.atlanta.example.com:5060"));
 }
+
+const OPTIONS: &[u8] = b"OPTIONS sip:bob@biloxi.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP alice.example.com;branch=z9hG4bK-na1\r\n\
+Max-Forwards: 70\r\nFrom: <sip:alice@atlanta.example.com>;tag=a\r\n\
+To: <sip:bob@biloxi.example.com>\r\nCall-ID: na1\r\nCSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n";
+
+const INVITE_BUSY: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP alice.example.com;branch=z9hG4bK-na2\r\n\
+Max-Forwards: 70\r\nFrom: <sip:alice@atlanta.example.com>;tag=a\r\n\
+To: <sip:bob@biloxi.example.com>\r\nCall-ID: na2\r\nCSeq: 1 INVITE\r\n\
+Route: <sip:p.example.com;lr>\r\nContent-Length: 0\r\n\r\n";
+
+/// Passes every queued message of `from` to `to` (peers are 0 and 1) and returns what
+/// the last one was.
+fn pump(
+    now: sip_lite::time::Instant,
+    from: &mut sip_lite::transaction::Transactions<u8, 4, 1024>,
+    to: &mut sip_lite::transaction::Transactions<u8, 4, 1024>,
+    peer: u8,
+    copy: &mut [u8; 1024],
+) -> Option<sip_lite::transaction::Received> {
+    let mut last = None;
+    loop {
+        let len = match from.poll_transmit() {
+            Some(t) => {
+                copy[..t.bytes.len()].copy_from_slice(t.bytes);
+                t.bytes.len()
+            }
+            None => return last,
+        };
+        let mut headers = [HeaderIndex::EMPTY; 32];
+        let msg = Message::parse(&copy[..len], &mut headers).unwrap();
+        last = Some(to.receive(now, peer, false, &msg).unwrap());
+    }
+}
+
+/// Writes the response to `request` into `out` and returns its length.
+fn answer(request: &[u8], status: StatusCode, out: &mut [u8]) -> usize {
+    let mut headers = [HeaderIndex::EMPTY; 32];
+    let req = Message::parse(request, &mut headers).unwrap();
+    Writer::response_to(SliceSink::new(out), &req, status, "", Some("b"))
+        .unwrap()
+        .finish(b"")
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn test_transactions_do_not_allocate() {
+    use sip_lite::time::Instant;
+    use sip_lite::transaction::{Config, Received, Transactions};
+
+    let mut alice: Transactions<u8, 4, 1024> = Transactions::new(Config::DEFAULT);
+    let mut bob: Transactions<u8, 4, 1024> = Transactions::new(Config::DEFAULT);
+    let mut copy = [0u8; 1024];
+    let mut out = [0u8; 1024];
+    let count = allocations(|| {
+        let t0 = Instant::ZERO;
+        // OPTIONS / 200.
+        let client = alice.send_request(t0, 1, false, OPTIONS).unwrap();
+        let Some(Received::Request(server)) = pump(t0, &mut alice, &mut bob, 0, &mut copy) else {
+            panic!("OPTIONS not delivered")
+        };
+        let len = answer(OPTIONS, StatusCode::OK, &mut out);
+        bob.respond(t0, server, &out[..len]).unwrap();
+        assert_eq!(
+            pump(t0, &mut bob, &mut alice, 1, &mut copy),
+            Some(Received::Response(client))
+        );
+        // INVITE / 100 / 486 / generated ACK.
+        alice.send_request(t0, 1, false, INVITE_BUSY).unwrap();
+        let Some(Received::Request(server)) = pump(t0, &mut alice, &mut bob, 0, &mut copy) else {
+            panic!("INVITE not delivered")
+        };
+        let len = answer(INVITE_BUSY, StatusCode::BUSY_HERE, &mut out);
+        bob.respond(t0, server, &out[..len]).unwrap();
+        assert!(matches!(
+            pump(t0, &mut bob, &mut alice, 1, &mut copy),
+            Some(Received::Response(_))
+        ));
+        assert_eq!(
+            pump(t0, &mut alice, &mut bob, 0, &mut copy),
+            Some(Received::Absorbed)
+        );
+        // Run every timer out.
+        for layer in [&mut alice, &mut bob] {
+            while let Some(at) = layer.poll_timeout() {
+                layer.handle_timeout(at);
+                while layer.poll_transmit().is_some() {}
+                while layer.poll_event().is_some() {}
+            }
+        }
+    });
+    assert_eq!(count, 0);
+    assert!(alice.is_empty() && bob.is_empty());
+}
