@@ -2,8 +2,8 @@
 # Builds every fuzz target and runs each for SECONDS seconds, starting from the committed
 # seeds (and the inputs kept under regressions/, if any) copied into a scratch corpus.
 #
-# The sip_* targets start from seeds/*.sip with sip.dict; the csta_* targets from
-# seeds/<target>/ with csta.dict.
+# Targets with a directory seeds/<target>/ start from it, the others from seeds/*.sip;
+# the csta_* targets use csta.dict, the others sip.dict.
 #
 # usage: fuzz/run.sh SECONDS
 #
@@ -23,9 +23,14 @@ status=0
 for target in $(cargo +nightly fuzz list); do
   corpus=corpus/$target
   mkdir -p "$corpus" "artifacts/$target"
+  if [ -d "seeds/$target" ]; then
+    cp "seeds/$target"/* "$corpus"/
+  else
+    cp seeds/*.sip "$corpus"/
+  fi
   case $target in
-    csta_*) cp "seeds/$target"/* "$corpus"/; dict=csta.dict ;;
-    *) cp seeds/*.sip "$corpus"/; dict=sip.dict ;;
+    csta_*) dict=csta.dict ;;
+    *) dict=sip.dict ;;
   esac
   if [ -d "regressions/$target" ]; then
     cp "regressions/$target"/* "$corpus"/
