@@ -11,6 +11,8 @@
 //!   into a caller's buffer or any [`wire::Sink`].
 //! - [`digest`]: HTTP digest authentication for SIP (RFC 2617, 7616, 8760), client and
 //!   server side, with MD5, SHA-256 and SHA-512/256.
+//! - [`dialog`]: RFC 3261 dialogs in a fixed-capacity set: creation, requests within a
+//!   dialog, target refresh, CSeq ordering, and the 2xx/ACK retransmission of the TU.
 //!
 //! Transactions, dialogs, registration and session timers build on these layers.
 //!
@@ -41,6 +43,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod dialog;
 pub mod digest;
 mod error;
 pub mod ids;
