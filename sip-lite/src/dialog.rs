@@ -520,25 +520,15 @@ impl<const S: usize> Dialog<S> {
     /// Early to confirmed on a 2xx (section 13.2.2.4): the route set is recomputed from
     /// the 2xx's Record-Route, reversed.
     fn confirm_from_2xx(&mut self, response: &Message<'_>) -> Result<(), DialogError> {
+        if response.contacts().next().is_none() {
+            // A 2xx to INVITE must carry a Contact (section 13.3.1.4); without one there
+            // is no new target to place after the recomputed route set, so the early
+            // dialog's routes and target are kept rather than losing the call.
+            self.state = DialogState::Confirmed;
+            return Ok(());
+        }
         let routes = Self::record_route(response)?;
-        let target = match contact_uri(response) {
-            Ok(t) => t,
-            Err(e) => {
-                // Keep the old target if the 2xx has none; refuse a broken one.
-                if response.contacts().next().is_some() {
-                    return Err(e);
-                }
-                let saved = self.remote_target;
-                let mut copy = heapless::Vec::<u8, S>::new();
-                copy.extend_from_slice(self.text(saved).as_bytes())
-                    .map_err(|_| DialogError::TooLong)?;
-                let text = core::str::from_utf8(&copy).unwrap_or("");
-                let uri = Uri::parse(text).map_err(|_| DialogError::InvalidContact)?;
-                self.set_routes_and_target(Some((&routes, true)), &uri)?;
-                self.state = DialogState::Confirmed;
-                return Ok(());
-            }
-        };
+        let target = contact_uri(response)?;
         self.set_routes_and_target(Some((&routes, true)), &target)?;
         self.state = DialogState::Confirmed;
         Ok(())
@@ -1416,5 +1406,154 @@ impl<const N: usize, const S: usize, const M: usize> Dialogs<N, S, M> {
             s.ack_timeout = false;
         }
         Some(DialogEvent::AckTimeout(self.handle_of(index)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::format;
+    use std::string::String;
+
+    const INVITE: &str = "INVITE sip:bob@b.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n\
+From: <sip:alice@a.example.com>;tag=lt\r\n\
+To: <sip:bob@b.example.com>\r\n\
+Call-ID: c1\r\n\
+CSeq: 7 INVITE\r\n\
+Contact: <sip:alice@192.0.2.1>\r\n\
+{rr}\
+Content-Length: 0\r\n\r\n";
+
+    fn invite(rr: &str) -> String {
+        INVITE.replace("{rr}", rr)
+    }
+
+    #[test]
+    fn test_refresh_keeps_fixed_strings_and_route_set() {
+        let req = invite("Record-Route: <sip:p1;lr>, <sip:p2;lr>\r\n");
+        let mut hs = [HeaderIndex::EMPTY; 16];
+        let m = Message::parse(req.as_bytes(), &mut hs).unwrap();
+        let mut d = Dialog::<256>::new_uas(&m, "rt", "sip:bob@192.0.2.2").unwrap();
+        assert_eq!(d.remote_target(), "sip:alice@192.0.2.1");
+        let refresh = req.replace("sip:alice@192.0.2.1>", "sip:alice@[2001:db8::1]:5070>");
+        let mut hs2 = [HeaderIndex::EMPTY; 16];
+        let m2 = Message::parse(refresh.as_bytes(), &mut hs2).unwrap();
+        d.refresh_target(&m2).unwrap();
+        assert_eq!(d.remote_target(), "sip:alice@[2001:db8::1]:5070");
+        assert_eq!(d.call_id(), "c1");
+        assert_eq!(d.local_tag(), "rt");
+        assert_eq!(d.remote_tag(), "lt");
+        assert_eq!(d.local_contact(), "sip:bob@192.0.2.2");
+        let routes: std::vec::Vec<&str> = d.route_set().collect();
+        assert_eq!(routes, ["<sip:p1;lr>", "<sip:p2;lr>"]);
+        // Refreshing back to a shorter target reuses the space.
+        d.refresh_target(&m).unwrap();
+        assert_eq!(d.remote_target(), "sip:alice@192.0.2.1");
+        assert_eq!(
+            d.arena.len(),
+            usize::from(d.remote_target.start + d.remote_target.len)
+        );
+    }
+
+    #[test]
+    fn test_refresh_too_long_keeps_old_target() {
+        let req = invite("");
+        let mut hs = [HeaderIndex::EMPTY; 16];
+        let m = Message::parse(req.as_bytes(), &mut hs).unwrap();
+        let mut d = Dialog::<128>::new_uas(&m, "rt", "sip:bob@192.0.2.2").unwrap();
+        let long = format!("sip:{}@192.0.2.1", "x".repeat(100));
+        let refresh = req.replace("sip:alice@192.0.2.1", &long);
+        let mut hs2 = [HeaderIndex::EMPTY; 16];
+        let m2 = Message::parse(refresh.as_bytes(), &mut hs2).unwrap();
+        assert_eq!(d.refresh_target(&m2), Err(DialogError::TooLong));
+        assert_eq!(d.remote_target(), "sip:alice@192.0.2.1");
+        // A Contact that is not SIP is refused; no Contact changes nothing.
+        let tel = req.replace("<sip:alice@192.0.2.1>", "<tel:+1555>");
+        let m3 = Message::parse(tel.as_bytes(), &mut hs2).unwrap();
+        assert_eq!(d.refresh_target(&m3), Err(DialogError::InvalidContact));
+        let none = req.replace("Contact: <sip:alice@192.0.2.1>\r\n", "");
+        let m4 = Message::parse(none.as_bytes(), &mut hs2).unwrap();
+        assert_eq!(d.refresh_target(&m4), Ok(()));
+        assert_eq!(d.remote_target(), "sip:alice@192.0.2.1");
+    }
+
+    #[test]
+    fn test_too_many_routes() {
+        let rr: String = (0..=MAX_ROUTES)
+            .map(|i| format!("Record-Route: <sip:p{i};lr>\r\n"))
+            .collect();
+        let req = invite(&rr);
+        let mut hs = [HeaderIndex::EMPTY; 32];
+        let m = Message::parse(req.as_bytes(), &mut hs).unwrap();
+        assert_eq!(
+            Dialog::<1024>::new_uas(&m, "rt", "sip:bob@h").err(),
+            Some(DialogError::TooManyRoutes)
+        );
+        assert_eq!(
+            Dialog::<1024>::new_uas(&m, "rt", "<sip:bob@h>").err(),
+            Some(DialogError::InvalidContact)
+        );
+    }
+
+    #[test]
+    fn test_cseq_limits_and_ack_without_invite() {
+        let req = invite("");
+        let mut hs = [HeaderIndex::EMPTY; 16];
+        let m = Message::parse(req.as_bytes(), &mut hs).unwrap();
+        let mut d = Dialog::<256>::new_uas(&m, "rt", "sip:bob@h").unwrap();
+        let mut ids = IdGenerator::new([0; 32]);
+        let mut buf = [0u8; 512];
+        assert!(matches!(
+            d.request(Method::Ack, "SIP/2.0/UDP h", &mut ids, &mut buf),
+            Err(DialogError::NoInvite)
+        ));
+        d.local_cseq = Some(0x7fff_ffff);
+        assert!(matches!(
+            d.request(Method::Info, "SIP/2.0/UDP h", &mut ids, &mut buf),
+            Err(DialogError::CSeqExhausted)
+        ));
+        // A failed write does not count.
+        d.local_cseq = Some(10);
+        assert!(matches!(
+            d.request(Method::Info, "SIP/2.0/UDP h", &mut ids, &mut [0u8; 40]),
+            Err(DialogError::Emit(EmitError::InsufficientSize { .. }))
+        ));
+        assert!(matches!(
+            d.request(Method::Info, "SIP/2.0/UDP h\r\nX: y", &mut ids, &mut buf),
+            Err(DialogError::Emit(EmitError::InvalidHeader))
+        ));
+        assert_eq!(d.local_cseq(), Some(10));
+        for _ in 0..1000 {
+            let c = initial_cseq(&mut ids);
+            assert!((1..1 << 28).contains(&c));
+        }
+    }
+
+    #[test]
+    fn test_rfc2543_peer_without_from_tag() {
+        let req = invite("").replace(";tag=lt", "");
+        let mut hs = [HeaderIndex::EMPTY; 16];
+        let m = Message::parse(req.as_bytes(), &mut hs).unwrap();
+        let mut d = Dialog::<256>::new_uas(&m, "rt", "sip:bob@h").unwrap();
+        assert_eq!(d.remote_tag(), "");
+        let mut ids = IdGenerator::new([0; 32]);
+        let mut buf = [0u8; 512];
+        let n = d
+            .request(Method::Bye, "SIP/2.0/UDP h", &mut ids, &mut buf)
+            .unwrap()
+            .finish(b"")
+            .unwrap()
+            .len();
+        let mut hs = [HeaderIndex::EMPTY; 16];
+        let bye = Message::parse(&buf[..n], &mut hs).unwrap();
+        assert_eq!(
+            bye.header(HeaderName::To),
+            Some("<sip:alice@a.example.com>")
+        );
+        assert_eq!(
+            bye.header(HeaderName::From),
+            Some("<sip:bob@b.example.com>;tag=rt")
+        );
     }
 }

@@ -895,3 +895,34 @@ fn no_allocations_in_a_whole_call() {
     assert_eq!(alice.len(), 1);
     assert!(bob.is_empty());
 }
+
+/// Section 13.2.2.4 with a 2xx that lacks its mandatory Contact: the early dialog is
+/// confirmed with the target and route set it had; a broken Contact is refused.
+#[test]
+fn rfc3261_13_2_2_4_2xx_without_contact_keeps_early_target() {
+    let mut alice = Set::new(Timers::DEFAULT);
+    let (mut h1, mut h2) = ([HeaderIndex::EMPTY; 32], [HeaderIndex::EMPTY; 32]);
+    let inv = parse(INVITE_SENT, &mut h1);
+    let r180 = ringing("t");
+    let ResponseOutcome::Created(a) = alice
+        .handle_response(Some(&inv), &parse(&r180, &mut h2))
+        .unwrap()
+    else {
+        panic!()
+    };
+    let broken = response("200 OK", "t", "Contact: <tel:+1555>\r\n");
+    assert_eq!(
+        alice.handle_response(None, &parse(&broken, &mut h2)),
+        Err(DialogError::InvalidContact)
+    );
+    assert_eq!(alice.get(a).unwrap().state(), DialogState::Early);
+    let bare = response("200 OK", "t", "");
+    assert_eq!(
+        alice.handle_response(None, &parse(&bare, &mut h2)).unwrap(),
+        ResponseOutcome::Updated(a)
+    );
+    let d = alice.get(a).unwrap();
+    assert_eq!(d.state(), DialogState::Confirmed);
+    assert_eq!(d.remote_target(), "sip:bob@192.0.2.4");
+    assert_eq!(d.route_set().count(), 2);
+}
