@@ -870,16 +870,19 @@ impl<const N: usize, const S: usize, const M: usize> fmt::Debug for Dialogs<N, S
 }
 
 impl<const N: usize, const S: usize, const M: usize> Dialogs<N, S, M> {
-    /// An empty set using `timers` for 2xx retransmission.
-    pub fn new(timers: Timers) -> Self {
+    /// An empty set using `timers` for 2xx retransmission. A `const fn`, so that
+    /// firmware can place the set in a `static`.
+    pub const fn new(timers: Timers) -> Self {
         Dialogs {
-            slots: core::array::from_fn(|_| Slot {
-                generation: 0,
-                dialog: None,
-                reliable: Reliable::None,
-                bytes: heapless::Vec::new(),
-                ack_timeout: false,
-            }),
+            slots: [const {
+                Slot {
+                    generation: 0,
+                    dialog: None,
+                    reliable: Reliable::None,
+                    bytes: heapless::Vec::new(),
+                    ack_timeout: false,
+                }
+            }; N],
             timers,
         }
     }
@@ -1528,6 +1531,15 @@ Content-Length: 0\r\n\r\n";
             let c = initial_cseq(&mut ids);
             assert!((1..1 << 28).contains(&c));
         }
+    }
+
+    /// Firmware keeps the set in a static.
+    static SET: Dialogs<2, 64, 64> = Dialogs::new(Timers::DEFAULT);
+
+    #[test]
+    fn test_const_new() {
+        assert!(SET.is_empty());
+        assert_eq!(SET.poll_timeout(), None);
     }
 
     #[test]
