@@ -11,10 +11,21 @@
 //!   into a caller's buffer or any [`wire::Sink`].
 //! - [`digest`]: HTTP digest authentication for SIP (RFC 2617, 7616, 8760), client and
 //!   server side, with MD5, SHA-256 and SHA-512/256.
+//! - [`transaction`]: the four transaction machines of RFC 3261 section 17 (with RFC
+//!   6026), matching, retransmission and CANCEL, in a fixed-capacity table.
+//! - [`dialog`]: RFC 3261 dialogs in a fixed-capacity set: creation, requests within a
+//!   dialog, target refresh, CSeq ordering, and the 2xx/ACK retransmission of the TU.
+//! - [`registration`]: a registration client (RFC 3261 section 10, RFC 5626) that
+//!   answers digest challenges, refreshes, backs off and unregisters.
 //! - [`session_timer`]: session timers (RFC 4028): the Session-Expires/Min-SE
 //!   negotiation on both sides of a dialog and the refresh and expiry timers.
+//! - [`time`] and [`ids`]: the caller's clock and the caller-seeded identifiers every
+//!   layer above uses.
 //!
-//! Transactions, dialogs, registration and session timers build on these layers.
+//! The layers above [`wire`] are sans-IO state machines: inputs are method calls that
+//! carry `now`, outputs are polled (`poll_transmit`, `poll_event`, `poll_timeout`) after
+//! every input until nothing is left; storage is fixed at compile time and addressed
+//! by small handles.
 //!
 //! # Guarantees
 //!
@@ -43,6 +54,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod dialog;
 pub mod digest;
 mod error;
 pub mod ids;
