@@ -11,6 +11,9 @@
 //!   into a caller's buffer or any [`wire::Sink`].
 //! - [`digest`]: HTTP digest authentication for SIP (RFC 2617, 7616, 8760), client and
 //!   server side, with MD5, SHA-256 and SHA-512/256.
+//! - [`registration`]: the registration client (RFC 3261 section 10, RFC 5626): a sans-IO
+//!   machine that keeps one contact registered, answering digest challenges, refreshing
+//!   and backing off.
 //!
 //! Transactions, dialogs, registration and session timers build on these layers.
 //!
@@ -44,6 +47,7 @@ extern crate std;
 pub mod digest;
 mod error;
 pub mod ids;
+pub mod registration;
 pub mod time;
 pub mod wire;
 
