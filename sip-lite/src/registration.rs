@@ -33,12 +33,18 @@
 //!
 //! # Authentication
 //!
-//! A 401 or 407 is answered with the strongest challenge offered
-//! ([`digest::select_challenge`]); the challenge is kept and answered preemptively on every
-//! later REGISTER with an increasing nonce count, until the server challenges again.
+//! A 401 or 407 is answered with the challenge [`digest::select_challenge`] picks (the
+//! topmost one this crate implements: servers list their preferred algorithm first,
+//! RFC 8760 section 2.4). The challenge is kept and answered preemptively on every later
+//! REGISTER with a new cnonce and an increasing nonce count, until the server challenges
+//! again. A registrar's (401) and a proxy's (407) challenge are kept side by side, so a
+//! REGISTER can carry both `Authorization` and `Proxy-Authorization`.
+//!
 //! A `stale=true` challenge is answered at once and is not a failure. A challenge that
 //! follows a fresh answer (or repeats the nonce just answered) without `stale=true` means
-//! the credentials are wrong: [`FailureReason::AuthRejected`].
+//! the credentials are wrong: [`FailureReason::AuthRejected`]. A preemptive answer that
+//! meets a new nonce without `stale=true` (many registrars forget the flag) is retried
+//! once with it.
 //!
 //! ```
 //! use sip_lite::digest::Secret;
@@ -396,13 +402,53 @@ struct Span {
     len: u32,
 }
 
-/// The challenge being answered.
+/// Who challenged: the registrar (401, `WWW-Authenticate`, answered in
+/// `Authorization`) or a proxy on the way (407, `Proxy-Authenticate`, answered in
+/// `Proxy-Authorization`). Both may be answered in the same REGISTER.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Www = 0,
+    Proxy = 1,
+}
+
+impl Kind {
+    const BOTH: [Kind; 2] = [Kind::Www, Kind::Proxy];
+
+    fn of(status: StatusCode) -> Kind {
+        if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+            Kind::Proxy
+        } else {
+            Kind::Www
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        match self {
+            Kind::Www => StatusCode::UNAUTHORIZED,
+            Kind::Proxy => StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        }
+    }
+
+    fn challenge_header(self) -> HeaderName {
+        match self {
+            Kind::Www => HeaderName::WwwAuthenticate,
+            Kind::Proxy => HeaderName::ProxyAuthenticate,
+        }
+    }
+
+    fn credentials_header(self) -> HeaderName {
+        match self {
+            Kind::Www => HeaderName::Authorization,
+            Kind::Proxy => HeaderName::ProxyAuthorization,
+        }
+    }
+}
+
+/// A challenge being answered.
 #[derive(Debug, Clone, Copy)]
 struct Stored {
     /// The selected WWW-Authenticate / Proxy-Authenticate value, in the arena.
     span: Span,
-    /// Answered in Proxy-Authorization (407) rather than Authorization (401).
-    proxy: bool,
     /// The last nonce count sent with this nonce.
     nc: u32,
 }
@@ -411,20 +457,21 @@ struct Stored {
 #[derive(Debug, Clone, Copy)]
 struct Outstanding {
     cseq: u32,
-    /// It carried credentials for the stored challenge.
-    with_auth: bool,
+    /// It carried credentials for the stored challenge of each [`Kind`].
+    with_auth: [bool; 2],
     /// It was a de-registration (Expires: 0).
     unregister: bool,
 }
 
 /// A registration client for one contact with one registrar.
 ///
-/// `N` is the storage, in octets, for the configured strings plus the challenge being
-/// answered (a typical challenge needs 100 to 250 octets).
+/// `N` is the storage, in octets, for the configured strings plus the challenges being
+/// answered (a typical challenge needs 100 to 250 octets; a registrar's and a proxy's
+/// may be stored at once).
 #[derive(Debug)]
 pub struct Registration<const N: usize = 768> {
     arena: heapless::Vec<u8, N>,
-    /// Length of the configuration part of the arena; the challenge follows it.
+    /// Length of the configuration part of the arena; the challenges follow it.
     config_len: usize,
     registrar: Span,
     aor: Span,
@@ -448,10 +495,12 @@ pub struct Registration<const N: usize = 768> {
     /// When the next REGISTER goes out; due once `now` reaches it.
     send_at: Option<Instant>,
     outstanding: Option<Outstanding>,
-    challenge: Option<Stored>,
-    /// The outstanding request answers a challenge received in this attempt (not a
-    /// preemptive reuse): being challenged again means the credentials are wrong.
-    fresh_answer: bool,
+    /// The challenges being answered, by [`Kind`].
+    challenges: [Option<Stored>; 2],
+    /// By [`Kind`]: the outstanding request answers a challenge received in this
+    /// attempt (not a preemptive reuse), so being challenged again means the
+    /// credentials are wrong.
+    fresh_answer: [bool; 2],
     stale_retries: u8,
     interval_retries: u8,
     /// Consecutive failed attempts (RFC 5626 section 4.5).
@@ -565,8 +614,8 @@ impl<const N: usize> Registration<N> {
             cseq: 0,
             send_at: None,
             outstanding: None,
-            challenge: None,
-            fresh_answer: false,
+            challenges: [None; 2],
+            fresh_answer: [false; 2],
             stale_retries: 0,
             interval_retries: 0,
             failures: 0,
@@ -675,12 +724,13 @@ impl<const N: usize> Registration<N> {
         self.unregister_requested = false;
         self.state = RegistrationState::Unregistering;
         self.send_at = Some(now);
-        self.reset_attempt();
+        // A 423 raised the registration's expiry; it does not concern the removal.
+        self.interval_retries = 0;
     }
 
     /// Forgets the per-attempt counters.
     fn reset_attempt(&mut self) {
-        self.fresh_answer = false;
+        self.fresh_answer = [false; 2];
         self.stale_retries = 0;
         self.interval_retries = 0;
     }
@@ -744,8 +794,8 @@ impl<const N: usize> Registration<N> {
         let cseq = self.cseq.wrapping_add(1).max(1);
         let branch = ids.branch();
         let unregister = self.state == RegistrationState::Unregistering;
-        let nc = self.challenge.map(|c| c.nc.saturating_add(1));
-        let cnonce = ids.token();
+        let nc = self.challenges.map(|c| c.map(|c| c.nc.saturating_add(1)));
+        let cnonce = self.challenges.map(|c| c.map(|_| ids.token()));
         let fields = RequestFields {
             call_id: &call_id,
             from_tag: &from_tag,
@@ -753,31 +803,28 @@ impl<const N: usize> Registration<N> {
             branch: &branch,
             expires: if unregister { 0 } else { self.expires },
             cnonce: &cnonce,
-            nc: nc.unwrap_or(1),
+            nc,
         };
         match self.write_register(&fields, buf) {
             Ok(len) => {
                 self.cseq = cseq;
-                if let (Some(c), Some(nc)) = (self.challenge.as_mut(), nc) {
-                    c.nc = nc;
+                for (c, nc) in self.challenges.iter_mut().zip(nc) {
+                    if let (Some(c), Some(nc)) = (c, nc) {
+                        c.nc = nc;
+                    }
                 }
                 self.outstanding = Some(Outstanding {
                     cseq,
-                    with_auth: self.challenge.is_some(),
+                    with_auth: self.challenges.map(|c| c.is_some()),
                     unregister,
                 });
                 self.send_at = None;
                 Ok(Some(len))
             }
             Err(WriteError::Emit(e)) => Err(e.into()),
-            Err(WriteError::Digest) => {
-                let status = if self.challenge.is_some_and(|c| c.proxy) {
-                    StatusCode::PROXY_AUTHENTICATION_REQUIRED
-                } else {
-                    StatusCode::UNAUTHORIZED
-                };
-                self.clear_challenge();
-                self.fail(now, FailureReason::Challenge(status), None, ids);
+            Err(WriteError::Digest(kind)) => {
+                self.remove_challenge(kind);
+                self.fail(now, FailureReason::Challenge(kind.status()), None, ids);
                 Ok(None)
             }
         }
@@ -817,29 +864,32 @@ impl<const N: usize> Registration<N> {
         if let Some(ua) = self.user_agent {
             w.header("User-Agent", self.text(ua))?;
         }
-        if let Some(c) = self.challenge {
-            let challenge = Challenge::parse(self.text(c.span)).map_err(|_| WriteError::Digest)?;
+        for kind in Kind::BOTH {
+            let (Some(c), Some(cnonce), Some(nc)) = (
+                self.challenges[kind as usize],
+                f.cnonce[kind as usize].as_deref(),
+                f.nc[kind as usize],
+            ) else {
+                continue;
+            };
+            let digest_error = WriteError::Digest(kind);
+            let challenge = Challenge::parse(self.text(c.span)).map_err(|_| digest_error)?;
             let request = Request::new("REGISTER", registrar, b"");
             let secret = match (self.password, self.ha1) {
                 (Some(p), _) => Secret::Password(self.text(p)),
                 (None, Some(d)) => Secret::Ha1(d),
-                (None, None) => return Err(WriteError::Digest),
+                (None, None) => return Err(digest_error),
             };
             let answer = CredentialsRepr::answer(
                 &challenge,
                 &request,
                 self.text(self.username),
                 secret,
-                f.cnonce,
-                f.nc,
+                cnonce,
+                nc,
             )
-            .map_err(|_| WriteError::Digest)?;
-            let name = if c.proxy {
-                HeaderName::ProxyAuthorization
-            } else {
-                HeaderName::Authorization
-            };
-            w.header_typed(name, &answer)?;
+            .map_err(|_| digest_error)?;
+            w.header_typed(kind.credentials_header(), &answer)?;
         }
         Ok(w.finish(b"")?.len())
     }
@@ -997,15 +1047,11 @@ impl<const N: usize> Registration<N> {
         out: Outstanding,
         ids: &mut IdGenerator,
     ) {
-        let proxy = status == StatusCode::PROXY_AUTHENTICATION_REQUIRED;
-        let name = if proxy {
-            HeaderName::ProxyAuthenticate
-        } else {
-            HeaderName::WwwAuthenticate
-        };
+        let kind = Kind::of(status);
+        let k = kind as usize;
         // The raw text of the challenge `select_challenge` picks: the first usable one.
         let Some(raw) = msg
-            .header_lines(name)
+            .header_lines(kind.challenge_header())
             .find(|v| digest::select_challenge(core::iter::once(*v)).is_some())
         else {
             self.fail(now, FailureReason::Challenge(status), None, ids);
@@ -1016,54 +1062,73 @@ impl<const N: usize> Registration<N> {
             return;
         };
         let stale = challenge.stale();
-        let same_nonce = self.challenge.is_some_and(|c| {
-            c.proxy == proxy
-                && Challenge::parse(self.text(c.span))
-                    .ok()
-                    .and_then(|old| old.nonce())
-                    .zip(challenge.nonce())
-                    .is_some_and(|(a, b)| a == b)
+        let same_nonce = self.challenges[k].is_some_and(|c| {
+            Challenge::parse(self.text(c.span))
+                .ok()
+                .and_then(|old| old.nonce())
+                .zip(challenge.nonce())
+                .is_some_and(|(a, b)| a == b)
         });
-        if out.with_auth && !stale && (self.fresh_answer || same_nonce) {
+        let answered = out.with_auth.get(k).copied().unwrap_or(false);
+        let fresh = self.fresh_answer.get(k).copied().unwrap_or(false);
+        if answered && !stale && (fresh || same_nonce) {
             // Our answer was computed from a current challenge and still refused.
-            self.clear_challenge();
+            self.remove_challenge(kind);
             self.fail(now, FailureReason::AuthRejected(status), None, ids);
             return;
         }
         if stale {
             self.stale_retries += 1;
             if self.stale_retries > MAX_STALE_RETRIES {
-                self.clear_challenge();
+                self.remove_challenge(kind);
                 self.fail(now, FailureReason::AuthRejected(status), None, ids);
                 return;
             }
         }
-        if self.store_challenge(raw, proxy).is_err() {
+        if self.store_challenge(kind, raw).is_err() {
             self.fail(now, FailureReason::Challenge(status), None, ids);
             return;
         }
-        self.fresh_answer = true;
+        self.fresh_answer[k] = true;
         self.send_at = Some(now);
     }
 
-    fn store_challenge(&mut self, raw: &str, proxy: bool) -> Result<(), ()> {
-        self.clear_challenge();
-        let start = u32::try_from(self.config_len).map_err(|_| ())?;
+    /// Keeps `raw` as the challenge of `kind`, replacing the previous one.
+    fn store_challenge(&mut self, kind: Kind, raw: &str) -> Result<(), ()> {
+        self.remove_challenge(kind);
+        let start = u32::try_from(self.arena.len()).map_err(|_| ())?;
         let len = u32::try_from(raw.len()).map_err(|_| ())?;
         self.arena
             .extend_from_slice(raw.as_bytes())
             .map_err(|_| ())?;
-        self.challenge = Some(Stored {
+        self.challenges[kind as usize] = Some(Stored {
             span: Span { start, len },
-            proxy,
             nc: 0,
         });
         Ok(())
     }
 
-    fn clear_challenge(&mut self) {
-        self.arena.truncate(self.config_len);
-        self.challenge = None;
+    /// Forgets the challenge of `kind`, moving the other one down in the arena.
+    fn remove_challenge(&mut self, kind: Kind) {
+        let Some(old) = self.challenges[kind as usize].take() else {
+            return;
+        };
+        let start = old.span.start as usize;
+        let end = start.saturating_add(old.span.len as usize);
+        let total = self.arena.len();
+        if start < self.config_len || end > total {
+            // Cannot happen; start over with no challenge rather than misread one.
+            self.arena.truncate(self.config_len);
+            self.challenges = [None; 2];
+            return;
+        }
+        self.arena.copy_within(end..total, start);
+        self.arena.truncate(total - (end - start));
+        for other in self.challenges.iter_mut().flatten() {
+            if other.span.start as usize >= end {
+                other.span.start -= old.span.len;
+            }
+        }
     }
 
     fn on_interval_too_brief(&mut self, now: Instant, msg: &Message<'_>, ids: &mut IdGenerator) {
@@ -1111,7 +1176,8 @@ impl<const N: usize> Registration<N> {
         }
         self.failures = self.failures.saturating_add(1);
         let wait = match retry_after {
-            Some(secs) => Duration::from_secs(u64::from(secs)),
+            // At least a second: `Retry-After: 0` on every answer must not make a loop.
+            Some(secs) => Duration::from_secs(u64::from(secs.max(1))),
             None => {
                 let bound = self.timing.backoff_bound(self.failures);
                 randomized(bound, random_u32(ids))
@@ -1186,14 +1252,17 @@ struct RequestFields<'a> {
     cseq: u32,
     branch: &'a str,
     expires: u32,
-    cnonce: &'a str,
-    nc: u32,
+    /// By [`Kind`], for each stored challenge.
+    cnonce: &'a [Option<Token>; 2],
+    /// By [`Kind`], for each stored challenge.
+    nc: [Option<u32>; 2],
 }
 
+#[derive(Clone, Copy)]
 enum WriteError {
     Emit(EmitError),
-    /// The stored challenge cannot be answered with the configured secret.
-    Digest,
+    /// The stored challenge of this kind cannot be answered with the configured secret.
+    Digest(Kind),
 }
 
 impl From<EmitError> for WriteError {
@@ -1250,5 +1319,158 @@ impl Emit for ContactValue<'_> {
         }
         out.put(b";expires=")?;
         out.put_u32(self.expires)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::ToOwned;
+    use std::string::ToString;
+
+    #[test]
+    fn test_refresh_rule() {
+        let t = Timing::DEFAULT;
+        // Half the interval for short ones, the margin for long ones, a floor.
+        assert_eq!(t.refresh_delay(3600), Duration::from_secs(3568));
+        assert_eq!(t.refresh_delay(120), Duration::from_secs(88));
+        assert_eq!(t.refresh_delay(60), Duration::from_secs(30));
+        assert_eq!(t.refresh_delay(6), Duration::from_secs(5));
+        assert_eq!(t.refresh_delay(0), Duration::from_secs(5));
+        assert_eq!(
+            t.refresh_delay(u32::MAX),
+            Duration::from_secs(u64::from(u32::MAX) - 32)
+        );
+    }
+
+    #[test]
+    fn test_backoff_bound() {
+        let t = Timing::DEFAULT;
+        assert_eq!(t.backoff_bound(0), Duration::from_secs(30));
+        assert_eq!(t.backoff_bound(1), Duration::from_secs(60));
+        assert_eq!(t.backoff_bound(3), Duration::from_secs(240));
+        assert_eq!(t.backoff_bound(6), Duration::from_secs(1800));
+        assert_eq!(t.backoff_bound(40), Duration::from_secs(1800));
+        assert_eq!(t.backoff_bound(u32::MAX), Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn test_randomized_range() {
+        let w = Duration::from_secs(60);
+        assert_eq!(randomized(w, 0), Duration::from_secs(30));
+        assert_eq!(randomized(w, u32::MAX), Duration::from_millis(59_999));
+        assert_eq!(randomized(w, 1 << 31), Duration::from_secs(45));
+        assert_eq!(randomized(Duration::ZERO, 12345), Duration::ZERO);
+        let mut ids = IdGenerator::new([3; 32]);
+        let (mut low, mut high) = (false, false);
+        for _ in 0..200 {
+            let d = randomized(w, random_u32(&mut ids));
+            assert!(d >= Duration::from_secs(30) && d < w);
+            low |= d < Duration::from_secs(40);
+            high |= d > Duration::from_secs(50);
+        }
+        assert!(low && high, "the draw spreads over the range");
+    }
+
+    #[test]
+    fn test_dec() {
+        let mut b = [0u8; 10];
+        assert_eq!(dec(&mut b, 0), "0");
+        assert_eq!(dec(&mut b, 70), "70");
+        assert_eq!(dec(&mut b, u32::MAX), "4294967295");
+    }
+
+    fn machine() -> Registration<512> {
+        let c = Config::new(
+            "sip:r.example.com",
+            "sip:a@example.com",
+            "sip:a@192.0.2.1",
+            "SIP/2.0/UDP 192.0.2.1",
+            "a",
+            Secret::Password("p"),
+        );
+        Registration::new(&c).unwrap()
+    }
+
+    #[test]
+    fn test_challenge_slots_shift() {
+        let mut r = machine();
+        let base = r.arena.len();
+        r.store_challenge(Kind::Proxy, "Digest realm=\"p\", nonce=\"1\"")
+            .unwrap();
+        r.store_challenge(Kind::Www, "Digest realm=\"w\", nonce=\"2\"")
+            .unwrap();
+        let text = |r: &Registration<512>, k: Kind| {
+            r.text(r.challenges[k as usize].unwrap().span).to_owned()
+        };
+        assert_eq!(text(&r, Kind::Www), "Digest realm=\"w\", nonce=\"2\"");
+        // Replacing the first moves the second down.
+        r.store_challenge(Kind::Proxy, "Digest realm=\"p\", nonce=\"333\"")
+            .unwrap();
+        assert_eq!(text(&r, Kind::Www), "Digest realm=\"w\", nonce=\"2\"");
+        assert_eq!(text(&r, Kind::Proxy), "Digest realm=\"p\", nonce=\"333\"");
+        assert_eq!(
+            r.challenges[Kind::Www as usize].unwrap().span.start as usize,
+            base
+        );
+        r.remove_challenge(Kind::Www);
+        r.remove_challenge(Kind::Proxy);
+        assert_eq!(r.arena.len(), base);
+        // Too long for the storage left: refused, nothing stored.
+        let long = "x".repeat(600);
+        assert!(r.store_challenge(Kind::Www, &long).is_err());
+        assert!(r.challenges[Kind::Www as usize].is_none());
+        assert_eq!(r.arena.len(), base);
+    }
+
+    #[test]
+    fn test_contact_matching() {
+        let ours = Uri::parse("sip:alice@Host.Example.COM:5060;transport=tcp").unwrap();
+        let is = |c: &str| is_our_contact(&Contact::parse(c).unwrap(), Some(&ours), None, None);
+        assert!(is("<sip:alice@host.example.com:5060;transport=TCP>"));
+        assert!(is("<SIP:alice@host.example.com:5060>;expires=10"));
+        assert!(!is("<sip:Alice@host.example.com:5060;transport=tcp>"));
+        assert!(!is("<sip:alice@host.example.com;transport=tcp>"));
+        assert!(!is("<sips:alice@host.example.com:5060;transport=tcp>"));
+        assert!(!is("*"));
+        let urn = "urn:uuid:00000000-0000-1000-8000-000A95A0E128";
+        let by_instance = |c: &str, reg_id| {
+            is_our_contact(&Contact::parse(c).unwrap(), Some(&ours), Some(urn), reg_id)
+        };
+        let rewritten = "<sip:x@203.0.113.9>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\";reg-id=2";
+        assert!(by_instance(rewritten, Some(2)));
+        assert!(!by_instance(rewritten, Some(1)));
+        assert!(!by_instance(rewritten, None));
+    }
+
+    #[test]
+    fn test_event_queue_keeps_newest() {
+        let mut r = machine();
+        for _ in 0..EVENT_CAPACITY {
+            r.push_event(RegistrationEvent::Refreshing);
+        }
+        r.push_event(RegistrationEvent::Unregistered);
+        let mut last = None;
+        let mut n = 0;
+        while let Some(e) = r.poll_event() {
+            last = Some(e);
+            n += 1;
+        }
+        assert_eq!(n, EVENT_CAPACITY);
+        assert_eq!(last, Some(RegistrationEvent::Unregistered));
+    }
+
+    #[test]
+    fn test_errors_display() {
+        assert_eq!(
+            RegistrationError::from(EmitError::InsufficientSize { required: 9 }),
+            RegistrationError::BufferTooSmall { required: 9 }
+        );
+        assert!(!ConfigError::TooLong.to_string().is_empty());
+        assert!(
+            FailureReason::Status(StatusCode::FORBIDDEN)
+                .to_string()
+                .contains("403")
+        );
     }
 }

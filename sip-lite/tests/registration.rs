@@ -840,6 +840,182 @@ fn sha256_and_proxy_challenges() {
 }
 
 #[test]
+fn proxy_and_registrar_challenges_together() {
+    let mut ua = Ua::new(&config());
+    let mut c = [0u8; 256];
+    ua.send();
+    ua.respond(
+        407,
+        &[(
+            "Proxy-Authenticate",
+            challenge(&mut c, "p1", Algorithm::Md5, false),
+        )],
+    )
+    .unwrap();
+    ua.send();
+    assert_eq!(
+        ua.verify(
+            HeaderName::ProxyAuthorization,
+            "p1",
+            Algorithm::Md5,
+            "secret"
+        ),
+        Ok(1)
+    );
+    assert_eq!(ua.header(HeaderName::Authorization), None);
+    ua.respond(
+        401,
+        &[(
+            "WWW-Authenticate",
+            challenge(&mut c, "n1", Algorithm::Md5, false),
+        )],
+    )
+    .unwrap();
+    assert_eq!(ua.event(), None);
+    ua.send();
+    assert_eq!(ua.cseq(), 3);
+    assert_eq!(
+        ua.verify(
+            HeaderName::ProxyAuthorization,
+            "p1",
+            Algorithm::Md5,
+            "secret"
+        ),
+        Ok(2)
+    );
+    assert_eq!(
+        ua.verify(HeaderName::Authorization, "n1", Algorithm::Md5, "secret"),
+        Ok(1)
+    );
+    ua.respond(
+        200,
+        &[("Contact", "<sip:alice@192.0.2.10:5060>;expires=300")],
+    )
+    .unwrap();
+    assert!(matches!(
+        ua.event(),
+        Some(RegistrationEvent::Registered { expires: 300, .. })
+    ));
+
+    // Refresh: both answered preemptively; the proxy's nonce went stale. The
+    // registrar's challenge, stored after the proxy's, must survive the replacement.
+    ua.advance(refresh_after(300));
+    assert_eq!(ua.event(), Some(RegistrationEvent::Refreshing));
+    ua.send();
+    assert_eq!(
+        ua.verify(
+            HeaderName::ProxyAuthorization,
+            "p1",
+            Algorithm::Md5,
+            "secret"
+        ),
+        Ok(3)
+    );
+    assert_eq!(
+        ua.verify(HeaderName::Authorization, "n1", Algorithm::Md5, "secret"),
+        Ok(2)
+    );
+    ua.respond(
+        407,
+        &[(
+            "Proxy-Authenticate",
+            challenge(&mut c, "p2-longer-nonce", Algorithm::Md5, true),
+        )],
+    )
+    .unwrap();
+    ua.send();
+    assert_eq!(
+        ua.verify(
+            HeaderName::ProxyAuthorization,
+            "p2-longer-nonce",
+            Algorithm::Md5,
+            "secret"
+        ),
+        Ok(1)
+    );
+    assert_eq!(
+        ua.verify(HeaderName::Authorization, "n1", Algorithm::Md5, "secret"),
+        Ok(3)
+    );
+    ua.respond(200, &[]).unwrap();
+    assert!(matches!(
+        ua.event(),
+        Some(RegistrationEvent::Registered { .. })
+    ));
+    assert_eq!(ua.event(), None);
+}
+
+#[test]
+fn stored_ha1() {
+    let ha1 = sip_lite::digest::ha1(Algorithm::Md5, "alice", REALM, "secret");
+    let mut ua = Ua::new(&Config {
+        secret: Secret::Ha1(ha1),
+        ..config()
+    });
+    let mut c = [0u8; 256];
+    ua.send();
+    ua.respond(
+        401,
+        &[(
+            "WWW-Authenticate",
+            challenge(&mut c, "h1", Algorithm::Md5, false),
+        )],
+    )
+    .unwrap();
+    ua.send();
+    assert_eq!(
+        ua.verify(HeaderName::Authorization, "h1", Algorithm::Md5, "secret"),
+        Ok(1)
+    );
+    ua.respond(200, &[]).unwrap();
+    assert!(matches!(
+        ua.event(),
+        Some(RegistrationEvent::Registered { .. })
+    ));
+
+    // An MD5 HA1 cannot answer a SHA-256 challenge: a failure, and the next attempt
+    // goes out without credentials.
+    ua.advance(refresh_after(3600));
+    ua.event();
+    ua.send();
+    ua.respond(
+        401,
+        &[(
+            "WWW-Authenticate",
+            challenge(&mut c, "h2", Algorithm::Sha256, false),
+        )],
+    )
+    .unwrap();
+    assert_eq!(ua.event(), None);
+    ua.nothing_due();
+    let Some(RegistrationEvent::Failed {
+        reason: FailureReason::Challenge(StatusCode::UNAUTHORIZED),
+        retry_at: Some(t),
+    }) = ua.event()
+    else {
+        panic!("expected a failure");
+    };
+    assert_backoff(ua.now, t, 1);
+    ua.at(t);
+    ua.send();
+    assert_eq!(ua.header(HeaderName::Authorization), None);
+}
+
+#[test]
+fn retry_after_zero_waits_a_second() {
+    let mut ua = Ua::new(&config());
+    ua.send();
+    ua.respond(503, &[("Retry-After", "0")]).unwrap();
+    assert_eq!(
+        ua.event(),
+        Some(RegistrationEvent::Failed {
+            reason: FailureReason::Status(StatusCode::SERVICE_UNAVAILABLE),
+            retry_at: Some(ua.now + Duration::from_secs(1))
+        })
+    );
+}
+
+#[test]
 fn unregister_removes_the_binding() {
     let mut ua = Ua::new(&config());
     registered(&mut ua, "<sip:alice@192.0.2.10:5060>;expires=3600");
