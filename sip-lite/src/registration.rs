@@ -468,7 +468,6 @@ struct Outstanding {
 /// `N` is the storage, in octets, for the configured strings plus the challenges being
 /// answered (a typical challenge needs 100 to 250 octets; a registrar's and a proxy's
 /// may be stored at once).
-#[derive(Debug)]
 pub struct Registration<const N: usize = 768> {
     arena: heapless::Vec<u8, N>,
     /// Length of the configuration part of the arena; the challenges follow it.
@@ -510,6 +509,22 @@ pub struct Registration<const N: usize = 768> {
     /// The expiry granted by the last 2xx.
     granted: Option<u32>,
     events: Deque<RegistrationEvent, EVENT_CAPACITY>,
+}
+
+impl<const N: usize> fmt::Debug for Registration<N> {
+    /// Shows where the registration stands; never the arena, which holds the password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("state", &self.state)
+            .field("call_id", &self.call_id)
+            .field("cseq", &self.cseq)
+            .field("expires", &self.expires)
+            .field("granted", &self.granted)
+            .field("send_at", &self.send_at)
+            .field("outstanding", &self.outstanding)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Whether `s` can go into a header value unchanged.
@@ -777,8 +792,8 @@ impl<const N: usize> Registration<N> {
     /// why a generator is needed here.
     ///
     /// # Errors
-    /// [`RegistrationError::BufferTooSmall`]: nothing changed; call again with a larger
-    /// buffer.
+    /// [`RegistrationError::BufferTooSmall`]: the REGISTER stays due (with the same
+    /// CSeq); call again with a larger buffer.
     pub fn poll_request(
         &mut self,
         now: Instant,
@@ -1458,6 +1473,23 @@ mod tests {
         }
         assert_eq!(n, EVENT_CAPACITY);
         assert_eq!(last, Some(RegistrationEvent::Unregistered));
+    }
+
+    #[test]
+    fn test_debug_hides_the_password() {
+        let c = Config::new(
+            "sip:r.example.com",
+            "sip:a@example.com",
+            "sip:a@192.0.2.1",
+            "SIP/2.0/UDP 192.0.2.1",
+            "a",
+            Secret::Password("hunter2"),
+        );
+        let r: Registration = Registration::new(&c).unwrap();
+        let shown = std::format!("{r:?} {c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("104, 117, 110"), "{shown}");
+        assert!(shown.contains("Idle"), "{shown}");
     }
 
     #[test]
