@@ -508,6 +508,8 @@ pub struct Registration<const N: usize = 768> {
     unregister_requested: bool,
     /// The expiry granted by the last 2xx.
     granted: Option<u32>,
+    /// The last 2xx carried `Require: outbound` (RFC 5626 section 4.2.1).
+    outbound: bool,
     events: Deque<RegistrationEvent, EVENT_CAPACITY>,
 }
 
@@ -636,6 +638,7 @@ impl<const N: usize> Registration<N> {
             failures: 0,
             unregister_requested: false,
             granted: None,
+            outbound: false,
             events: Deque::new(),
         })
     }
@@ -686,6 +689,14 @@ impl<const N: usize> Registration<N> {
     #[must_use]
     pub fn granted_expires(&self) -> Option<u32> {
         self.granted
+    }
+
+    /// Whether the registrar took the binding as an RFC 5626 flow: the last 2xx
+    /// carried `Require: outbound` (section 4.2.1), so the flow must be kept alive
+    /// (section 4.4). Always `false` without [`Config::reg_id`].
+    #[must_use]
+    pub fn outbound(&self) -> bool {
+        self.outbound
     }
 
     /// Consecutive failed attempts.
@@ -1029,6 +1040,7 @@ impl<const N: usize> Registration<N> {
         }
         self.failures = 0;
         self.granted = Some(granted);
+        self.outbound = self.reg_id.is_some() && msg.has_token(HeaderName::Require, "outbound");
         let refresh_at = now + self.timing.refresh_delay(granted);
         self.send_at = Some(refresh_at);
         self.state = RegistrationState::Registered;
@@ -1167,6 +1179,7 @@ impl<const N: usize> Registration<N> {
         self.state = RegistrationState::Unregistered;
         self.send_at = None;
         self.granted = None;
+        self.outbound = false;
         self.unregister_requested = false;
         self.push_event(RegistrationEvent::Unregistered);
     }

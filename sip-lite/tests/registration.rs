@@ -680,6 +680,7 @@ fn outbound_parameters() {
         ua.header(HeaderName::UserAgent).as_deref(),
         Some("uCSTA/0.1")
     );
+    assert!(!ua.reg.outbound());
     // The registrar rewrote the URI (an edge proxy's flow token); instance and reg-id
     // identify the binding.
     ua.respond(
@@ -687,13 +688,20 @@ fn outbound_parameters() {
         &[(
             "Contact",
             "<sip:alice@203.0.113.1:40000;ob>;+sip.instance=\"<urn:uuid:F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6>\";reg-id=1;expires=300",
-        ), ("Expires", "3600")],
+        ), ("Expires", "3600"), ("Require", "outbound")],
     )
     .unwrap();
     assert!(matches!(
         ua.event(),
         Some(RegistrationEvent::Registered { expires: 300, .. })
     ));
+    assert!(ua.reg.outbound());
+    // A registrar without outbound support answers without `Require: outbound`.
+    ua.advance(refresh_after(300));
+    ua.event();
+    ua.send();
+    ua.respond(200, &[]).unwrap();
+    assert!(!ua.reg.outbound());
 }
 
 #[test]
