@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use crate::dialog::DialogError;
+use crate::registration::{ConfigError as RegistrationConfigError, RegistrationError};
 use crate::session_timer::SessionTimerError;
 use crate::transaction::TxError;
 use crate::wire::{HeaderName, StatusCode};
@@ -377,6 +379,12 @@ pub enum Error {
     Transaction(TxError),
     /// Session-timer negotiation.
     SessionTimer(SessionTimerError),
+    /// The dialog layer.
+    Dialog(DialogError),
+    /// The registration client.
+    Registration(RegistrationError),
+    /// A registration client's configuration.
+    RegistrationConfig(RegistrationConfigError),
 }
 
 impl Error {
@@ -388,7 +396,12 @@ impl Error {
             Error::Value(_) | Error::Header(_) => Some(StatusCode::BAD_REQUEST),
             Error::Validation(e) => Some(e.status()),
             Error::SessionTimer(e) => e.status(),
-            Error::Emit(_) | Error::Digest(_) | Error::Transaction(_) => None,
+            Error::Emit(_)
+            | Error::Digest(_)
+            | Error::Transaction(_)
+            | Error::Dialog(_)
+            | Error::Registration(_)
+            | Error::RegistrationConfig(_) => None,
         }
     }
 }
@@ -404,6 +417,9 @@ impl fmt::Display for Error {
             Error::Digest(e) => e.fmt(f),
             Error::Transaction(e) => e.fmt(f),
             Error::SessionTimer(e) => e.fmt(f),
+            Error::Dialog(e) => e.fmt(f),
+            Error::Registration(e) => e.fmt(f),
+            Error::RegistrationConfig(e) => e.fmt(f),
         }
     }
 }
@@ -428,5 +444,8 @@ from_family!(
     EmitError => Emit,
     DigestError => Digest,
     TxError => Transaction,
-    SessionTimerError => SessionTimer
+    SessionTimerError => SessionTimer,
+    DialogError => Dialog,
+    RegistrationError => Registration,
+    RegistrationConfigError => RegistrationConfig
 );

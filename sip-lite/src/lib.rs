@@ -58,6 +58,7 @@ pub mod dialog;
 pub mod digest;
 mod error;
 pub mod ids;
+pub mod registration;
 pub mod session_timer;
 pub mod time;
 pub mod transaction;
