@@ -57,6 +57,7 @@ use std::hint::black_box;
 
 pub mod csta;
 pub mod csta_baseline;
+pub mod sip_txn;
 pub mod timing;
 
 use sip_lite::wire::{
