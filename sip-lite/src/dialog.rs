@@ -1358,7 +1358,9 @@ impl<const N: usize, const S: usize, const M: usize> Dialogs<N, S, M> {
                 } else if now >= *next {
                     *due = true;
                     *interval = interval.saturating_mul(2).min(t2);
-                    *next = *next + *interval;
+                    // From `now`, not from the missed deadline: after a clock jump one
+                    // retransmission goes out and the next is a whole interval away.
+                    *next = now + *interval;
                 }
             }
         }

@@ -680,6 +680,22 @@ fn rfc3261_13_3_1_4_2xx_retransmitted_until_64_t1() {
     assert_eq!(events, [(32000, DialogEvent::AckTimeout(b))]);
 }
 
+/// A caller that wakes late (a clock jump over several intervals) gets one
+/// retransmission and the next deadline a whole interval after `now`, never an overdue
+/// one (found by the `sip_layers` fuzz target).
+#[test]
+fn rfc3261_13_3_1_4_late_wakeup_leaves_no_overdue_timer() {
+    let (_, _, mut bob, b) = both_sides();
+    let ok = response("200 OK", "8321234356", "Contact: <sip:bob@192.0.2.4>\r\n");
+    bob.sent_2xx(b, Instant::ZERO, &ok).unwrap();
+    let late = Instant::from_millis(9_000);
+    bob.handle_timeout(late);
+    let mut buf = [0u8; 1024];
+    assert!(bob.poll_transmit(late, &mut buf).unwrap().is_some());
+    assert_eq!(bob.poll_transmit(late, &mut buf).unwrap(), None);
+    assert_eq!(bob.poll_timeout(), Some(Instant::from_millis(10_000)));
+}
+
 #[test]
 fn rfc3261_13_3_1_4_ack_stops_2xx_retransmission() {
     let (_, _, mut bob, b) = both_sides();
