@@ -105,6 +105,8 @@ struct Net {
     delay_once: Vec<(u8, String, u64)>,
     /// `"<ms> <from>><to> <summary>"` for every message sent (lost or not).
     trace: Vec<String>,
+    /// The same for every message delivered, at its arrival.
+    delivered: Vec<String>,
 }
 
 impl Net {
@@ -120,6 +122,7 @@ impl Net {
             cut: [false; 3],
             delay_once: Vec::new(),
             trace: Vec::new(),
+            delivered: Vec::new(),
         }
     }
 
@@ -186,6 +189,13 @@ impl Net {
     fn pop(&mut self) -> Option<(Instant, u8, u8, Vec<u8>)> {
         let (&key, _) = self.queue.iter().next()?;
         let (from, to, bytes) = self.queue.remove(&key)?;
+        self.delivered.push(format!(
+            "{} {}>{} {}",
+            key.0.as_millis(),
+            node_name(from),
+            node_name(to),
+            summary(&bytes)
+        ));
         Some((key.0, from, to, bytes))
     }
 }
@@ -750,17 +760,31 @@ impl Ua {
         let mut hs = [HeaderIndex::EMPTY; 64];
         let msg = lay!(self.allocs, Message::parse(bytes, &mut hs)).expect("parses");
         let received = lay!(self.allocs, self.tx.receive(now, from, false, &msg)).expect("usable");
+        // `STACK_DEBUG=1 cargo test --test stack -- --nocapture` shows every
+        // classification, to study a failing seed.
+        if std::env::var("STACK_DEBUG").is_ok() {
+            eprintln!(
+                "{} {} got {} -> {received:?}",
+                now.as_millis(),
+                self.id,
+                summary(bytes)
+            );
+        }
         match received {
             Received::Request(stx) => self.on_request(now, from, stx, &msg, bytes),
             Received::Cancel { cancel, invite } => self.on_cancel(now, cancel, invite, bytes),
             Received::Ack => self.on_ack(now, &msg),
             Received::Response(ctx) => self.on_response(now, ctx, &msg),
             Received::Retransmitted2xx(_) => {
-                // Section 13.2.2.4 (RFC 6026 section 7.2): the same ACK again.
+                // Section 13.2.2.4 (RFC 6026 section 7.2): the same ACK again, unless
+                // the dialog has ended meanwhile (a BYE crossed the retransmission).
                 let outcome = lay!(self.allocs, self.dialogs.handle_response(None, &msg));
+                let gone = lay!(self.allocs, self.dialogs.find_for_response(&msg)).is_none();
                 assert!(
-                    matches!(outcome, Ok(ResponseOutcome::ResendAck(_))),
-                    "{outcome:?}"
+                    matches!(outcome, Ok(ResponseOutcome::ResendAck(_)))
+                        || (gone && outcome == Ok(ResponseOutcome::NoDialog)),
+                    "{outcome:?} {:?}",
+                    self.log,
                 );
             }
             Received::Absorbed | Received::Rejected(_) | Received::Unmatched => {}
@@ -1375,7 +1399,14 @@ impl World {
     /// Runs until `done` holds; panics if the clock passes `limit` first.
     fn run_until(&mut self, limit: Instant, done: impl Fn(&World) -> bool) {
         while !done(self) {
-            assert!(self.step(), "nothing left to do at {:?}", self.now);
+            assert!(
+                self.step(),
+                "nothing left to do at {:?}\nalice {:?}\nbob {:?}\n{:?}",
+                self.now,
+                self.ua[0].log,
+                self.ua[1].log,
+                self.net.trace
+            );
             assert!(self.now <= limit, "not done by {limit:?}");
         }
     }
@@ -1756,6 +1787,105 @@ fn call_lossy_network() {
         resent_2xx > 10 && resent_acks > 10,
         "{resent_2xx} {resent_acks}"
     );
+}
+
+/// Bob (the UAS) takes the refresher's duty (RFC 4028 section 9, `refresher=uas`): his
+/// re-INVITE goes the other way, Alice answers it from her UAC dialog and retransmits
+/// that 2xx until Bob's ACK (RFC 3261 section 13.3.1.4 applies to any 2xx to INVITE).
+fn call_refreshed_by_uas(net: Net) -> World {
+    let mut w = World::new(net);
+    let limit = ms(300_000);
+    w.bob().timer_config.uas_refresher = session_timer::Party::Local;
+    w.alice().invite(Instant::ZERO, BOB, "sip:bob@example.com");
+    w.run_until(limit, |w| has_call(&w.ua[0]) && has_call(&w.ua[1]));
+    w.probe_timers();
+    // Over a lossy network every transmission of the re-INVITE may be lost: then the
+    // session expires on both sides instead (checked by the lossy test).
+    w.run_until(limit, |w| {
+        (w.ua[1].count("INVITE 200") == 1 && w.ua[0].count("refreshed by peer (INVITE)") == 1)
+            || w.ua[1].count("INVITE timeout") == 1
+    });
+    if w.ua[1].count("INVITE timeout") == 1 {
+        w.settle();
+        return w;
+    }
+    w.probe_timers();
+    let now = w.now;
+    let h = w.alice().first_call().unwrap();
+    w.alice().send_in_dialog(now, h, Method::Bye);
+    w.run_until(limit, |w| {
+        w.ua[0].dialogs.is_empty() && w.ua[1].dialogs.is_empty()
+    });
+    w.settle();
+    w
+}
+
+#[test]
+fn call_refreshed_by_uas_perfect_network() {
+    let w = call_refreshed_by_uas(Net::perfect());
+    // Bob's 2xx left at 1010: he refreshes at 1010 + 45 s.
+    let refresh = 1_010 + 45_000;
+    assert_eq!(
+        w.net.trace[4..],
+        [
+            format!("{refresh} B>A INVITE"),
+            format!("{} A>B 200 INVITE", refresh + 10),
+            format!("{} B>A ACK", refresh + 20),
+            format!("{} A>B BYE", refresh + 20),
+            format!("{} B>A 200 BYE", refresh + 30),
+        ]
+    );
+    assert_eq!(
+        w.probe,
+        [
+            "1030 A: refresh None expires Some(61020) by Some(Remote)".to_string(),
+            "1030 B: refresh Some(46010) expires Some(61010) by Some(Local)".into(),
+            format!(
+                "{} A: refresh None expires Some({}) by Some(Remote)",
+                refresh + 20,
+                refresh + 10 + 60_000
+            ),
+            format!(
+                "{} B: refresh Some({}) expires Some({}) by Some(Local)",
+                refresh + 20,
+                refresh + 20 + 45_000,
+                refresh + 20 + 60_000
+            ),
+        ]
+    );
+    w.assert_idle();
+}
+
+#[test]
+fn call_refreshed_by_uas_lossy_network() {
+    let mut refresh_lost = 0;
+    for (seed, net) in lossy_nets() {
+        let w = call_refreshed_by_uas(net);
+        let ctx = format!("seed {seed}: {:?} {:?}", w.ua[0].log, w.ua[1].log);
+        if w.ua[1].count("INVITE timeout") == 1 {
+            // Every transmission of the refresh was lost (timer A, section 17.1.1.2):
+            // both sides end the session at its expiry (RFC 4028 section 10).
+            assert!(
+                !w.net
+                    .delivered
+                    .iter()
+                    .skip(4)
+                    .any(|l| l.ends_with("B>A INVITE")),
+                "{ctx}"
+            );
+            assert_eq!(w.ua[0].count("session expired"), 1, "{ctx}");
+            assert_eq!(w.ua[1].count("session expired"), 1, "{ctx}");
+            w.assert_idle();
+            refresh_lost += 1;
+            continue;
+        }
+        assert_eq!(w.ua[1].count("refresh"), 1, "{ctx}");
+        assert_eq!(w.ua[0].count("refreshed by peer (INVITE)"), 1, "{ctx}");
+        assert_eq!(w.ua[0].count("BYE 200"), 1, "{ctx}");
+        assert_eq!(w.ua[1].count("hung up by peer"), 1, "{ctx}");
+        w.assert_idle();
+    }
+    assert!(refresh_lost <= 2, "{refresh_lost} refreshes lost");
 }
 
 // ----- 3. session expiry ------------------------------------------------------------------
