@@ -294,14 +294,7 @@ fn build_response(
     .expect("response");
     if let Some(c) = contact {
         let mut v = [0u8; 128];
-        let n = {
-            let mut s = SliceSink::new(&mut v);
-            sip_lite::wire::Sink::put(&mut s, b"<").unwrap();
-            sip_lite::wire::Sink::put(&mut s, c.as_bytes()).unwrap();
-            sip_lite::wire::Sink::put(&mut s, b">").unwrap();
-            s.into_written().len()
-        };
-        w.header("Contact", core::str::from_utf8(&v[..n]).unwrap())
+        w.header("Contact", concat(&mut v, &["<", c, ">"]))
             .expect("contact");
     }
     if let Some(t) = timer {
