@@ -80,6 +80,15 @@ impl<'a> Text<'a> {
         }
     }
 
+    /// XML character data that the tokenizer has checked, when the tokenizer already
+    /// knows whether it holds a reference or markup (`escaped`).
+    pub(crate) fn from_checked_xml(raw: &'a str, escaped: bool) -> Self {
+        Text {
+            raw,
+            form: if escaped { Form::Xml } else { Form::Plain },
+        }
+    }
+
     /// The inside of a JSON string literal whose escapes have been checked.
     pub(crate) fn from_json(raw: &'a str) -> Self {
         let needs_decoding = raw.as_bytes().contains(&b'\\');
@@ -167,9 +176,18 @@ impl<'a> Text<'a> {
     /// The text without leading and trailing XML white space (space, tab, CR, LF), as
     /// schema types with collapsed white space (numbers, booleans, enumerations) read it.
     pub fn trim(&self) -> Text<'a> {
-        let raw = self
-            .raw
-            .trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+        // XML white space is ASCII, so byte offsets are character boundaries.
+        let bytes = self.raw.as_bytes();
+        let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+        let start = bytes
+            .iter()
+            .position(|b| !is_space(b))
+            .unwrap_or(bytes.len());
+        let end = bytes
+            .iter()
+            .rposition(|b| !is_space(b))
+            .map_or(start, |i| i + 1);
+        let raw = &self.raw[start..end];
         Text {
             raw,
             form: self.form,
