@@ -164,7 +164,8 @@ impl Leaf<'_> for bool {
         }
     }
     fn write_text(&self, w: &mut Writer<'_>) {
-        w.text_str(if *self { "true" } else { "false" });
+        // Neither spelling needs escaping.
+        w.raw(if *self { "true" } else { "false" });
     }
 }
 

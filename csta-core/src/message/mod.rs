@@ -71,6 +71,17 @@ impl Edition {
     /// (`ecma-international.org`, `ecmainternational.org`, `ecma.ch`), a trailing
     /// `/privN` and a trailing slash; the edition is the `edN` path segment.
     pub fn from_namespace(uri: &str) -> Option<Edition> {
+        // Nearly every peer writes the namespace exactly as this crate does.
+        const EXACT: [Edition; 5] = [
+            Edition::Ed3,
+            Edition::Ed4,
+            Edition::Ed5,
+            Edition::Ed6,
+            Edition::Ed2,
+        ];
+        if let Some(&edition) = EXACT.iter().find(|e| e.namespace() == uri) {
+            return Some(edition);
+        }
         uri.split('/').rev().find_map(|segment| match segment {
             "ed2" => Some(Edition::Ed2),
             "ed3" => Some(Edition::Ed3),

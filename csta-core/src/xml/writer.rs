@@ -61,20 +61,66 @@ pub struct Writer<'b> {
     unrepresentable: bool,
 }
 
-/// Bytes that text and attribute values must escape.
-const ESCAPE: [bool; 256] = {
+/// Bytes that character data must escape (or cannot carry at all): markup
+/// characters, CR (parsers would turn it into LF) and the other C0 controls but tab
+/// and LF.
+const TEXT_ESCAPE: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 0x20 {
-        t[b] = true;
+        t[b] = !matches!(b as u8, b'\t' | b'\n');
         b += 1;
     }
     t[b'<' as usize] = true;
     t[b'>' as usize] = true;
     t[b'&' as usize] = true;
-    t[b'"' as usize] = true;
     t
 };
+
+/// Bytes that attribute values must escape: those of [`TEXT_ESCAPE`], the quote and
+/// tab and LF (parsers would turn them into spaces).
+const ATTRIBUTE_ESCAPE: [bool; 256] = {
+    let mut t = TEXT_ESCAPE;
+    t[b'"' as usize] = true;
+    t[b'\t' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+};
+
+/// The offset of the first byte of `bytes` at or after `from` that `escape` marks.
+fn find_escape(bytes: &[u8], from: usize, escape: &[bool; 256]) -> Option<usize> {
+    // Clean stretches are skipped eight bytes at a time: the eight table lookups are
+    // combined without branching, leaving one branch per chunk instead of one per
+    // byte. The byte loop then finds the exact position.
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        if chunk
+            .iter()
+            .fold(false, |any, &b| any | escape[usize::from(b)])
+        {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| escape[usize::from(b)])
+        .map(|n| at + n)
+}
+
+/// Whether `s` can be written as character data as it is (no byte of it needs
+/// escaping); lets fixed spellings skip the escaper, checked at compile time.
+pub(crate) const fn needs_no_escaping(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if TEXT_ESCAPE[bytes[i] as usize] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 impl<'b> Writer<'b> {
     /// A writer that starts at the beginning of `buf`.
@@ -105,17 +151,30 @@ impl<'b> Writer<'b> {
         self.len = end;
     }
 
+    /// Writes `before`, `name` and `after` with one bounds check: markup pieces are a
+    /// few bytes each, so one check and one copy of the name beat three separate
+    /// [`raw`](Self::raw) calls (the constant pieces compile to plain stores).
+    #[inline(always)]
+    fn wrapped(&mut self, before: &str, name: &str, after: &str) {
+        let end = self.len + before.len() + name.len() + after.len();
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            let (dst_before, rest) = dst.split_at_mut(before.len());
+            let (dst_name, dst_after) = rest.split_at_mut(name.len());
+            dst_before.copy_from_slice(before.as_bytes());
+            dst_name.copy_from_slice(name.as_bytes());
+            dst_after.copy_from_slice(after.as_bytes());
+        }
+        self.len = end;
+    }
+
     /// `<name`: a start tag to which attributes may follow.
     pub fn start(&mut self, name: &str) {
-        self.raw("<");
-        self.raw(name);
+        self.wrapped("<", name, "");
     }
 
     /// ` name="value"`, the value escaped.
     pub fn attribute(&mut self, name: &str, value: &Text<'_>) {
-        self.raw(" ");
-        self.raw(name);
-        self.raw("=\"");
+        self.wrapped(" ", name, "=\"");
         self.escaped(value, true);
         self.raw("\"");
     }
@@ -132,21 +191,17 @@ impl<'b> Writer<'b> {
 
     /// `<name>`.
     pub fn open(&mut self, name: &str) {
-        self.start(name);
-        self.end_start();
+        self.wrapped("<", name, ">");
     }
 
     /// `</name>`.
     pub fn end(&mut self, name: &str) {
-        self.raw("</");
-        self.raw(name);
-        self.raw(">");
+        self.wrapped("</", name, ">");
     }
 
     /// `<name/>`.
     pub fn empty(&mut self, name: &str) {
-        self.start(name);
-        self.end_empty();
+        self.wrapped("<", name, "/>");
     }
 
     /// `<name>text</name>`.
@@ -176,34 +231,35 @@ impl<'b> Writer<'b> {
     fn escaped(&mut self, text: &Text<'_>, attribute: bool) {
         match text.as_str() {
             Some(s) => self.escaped_str(s, attribute),
-            None => {
-                let mut utf8 = [0u8; 4];
-                for c in text.chars() {
-                    self.escaped_str(c.encode_utf8(&mut utf8), attribute);
-                }
-            }
+            // Decoded in runs (not character by character), so the unescaped
+            // stretches between references are escaped and copied in bulk.
+            None => text.for_each_run(|run| self.escaped_str(run, attribute)),
         }
     }
 
     fn escaped_str(&mut self, s: &str, attribute: bool) {
+        let escape = if attribute {
+            &ATTRIBUTE_ESCAPE
+        } else {
+            &TEXT_ESCAPE
+        };
         let bytes = s.as_bytes();
+        // Start of the stretch not yet written; stretches that need no escaping
+        // (nearly all of any value) are copied in one piece.
         let mut run = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            if !ESCAPE[usize::from(b)] {
-                continue;
-            }
-            let replacement = match b {
+        let mut i = 0;
+        while let Some(at) = find_escape(bytes, i, escape) {
+            i = at;
+            let replacement = match bytes[i] {
                 b'<' => "&lt;",
                 b'>' => "&gt;",
                 b'&' => "&amp;",
-                b'"' if attribute => "&quot;",
-                b'"' => continue,
+                b'"' => "&quot;",
                 // Parsers turn CR (and, in attributes, tab and LF) into other white
                 // space; references keep them.
                 b'\r' => "&#13;",
-                b'\t' if attribute => "&#9;",
-                b'\n' if attribute => "&#10;",
-                b'\t' | b'\n' => continue,
+                b'\t' => "&#9;",
+                b'\n' => "&#10;",
                 _ => {
                     self.unrepresentable = true;
                     ""
@@ -211,7 +267,8 @@ impl<'b> Writer<'b> {
             };
             self.raw(&s[run..i]);
             self.raw(replacement);
-            run = i + 1;
+            i += 1;
+            run = i;
         }
         self.raw(&s[run..]);
     }
@@ -275,6 +332,36 @@ mod tests {
             write(|w| w.leaf("d", &t)).unwrap(),
             "<d>N&lt;1&gt;&amp;</d>"
         );
+    }
+
+    #[test]
+    fn test_escaping_decoded_text_with_markup() {
+        // References before the markup are decoded in runs, the rest by characters.
+        let t = Text::from_xml("a&amp;b\"<![CDATA[<&>\"]]><!--c-->d&#x3E;");
+        assert_eq!(
+            write(|w| w.leaf("d", &t)).unwrap(),
+            "<d>a&amp;b\"&lt;&amp;&gt;\"d&gt;</d>"
+        );
+        assert_eq!(
+            write(|w| {
+                w.start("d");
+                w.attribute("x", &t);
+                w.end_empty();
+            })
+            .unwrap(),
+            "<d x=\"a&amp;b&quot;&lt;&amp;&gt;&quot;d&gt;\"/>"
+        );
+    }
+
+    #[test]
+    fn test_escaping_long_runs() {
+        // Long enough for the eight-byte chunks, with the special byte in each place.
+        for at in 0..20 {
+            let mut s = std::string::String::from("abcdefghijklmnopqrst");
+            s.replace_range(at..at + 1, "<");
+            let expected = s.replace('<', "&lt;");
+            assert_eq!(write(|w| w.text_str(&s)).unwrap(), expected);
+        }
     }
 
     #[test]
