@@ -543,11 +543,7 @@ impl Message<'_> {
         } else {
             options.edition.namespace()
         };
-        w.raw("<");
-        w.raw(name);
-        w.raw(" xmlns=\"");
-        w.raw(namespace);
-        w.raw("\">");
+        w.open_with_namespace(name, namespace);
         self.encode_children(w);
         w.end(name);
     }

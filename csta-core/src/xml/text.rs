@@ -166,51 +166,9 @@ impl<'a> Text<'a> {
         core::str::from_utf8(&buf[..at]).map_err(|_| TextTooLong { required: at })
     }
 
-    /// Calls `f` with the decoded value in consecutive pieces: the unescaped stretches
-    /// of the source as they are, each reference (and, past any markup, each
-    /// character) decoded on its own. Faster than [`chars`](Self::chars) for writing
-    /// the value out, as most of it is copied in stretches.
-    pub(crate) fn for_each_run(&self, mut f: impl FnMut(&str)) {
-        let mut rest = self.raw;
-        if self.form == Form::Xml {
-            // Stretches up to the next reference are plain characters; from the first
-            // markup (CDATA, comment, processing instruction, lone `<`) on, the
-            // character iterator takes over.
-            while let Some(at) = rest.bytes().position(|b| b == b'&' || b == b'<') {
-                if at > 0 {
-                    f(&rest[..at]);
-                }
-                rest = &rest[at..];
-                if !rest.starts_with('&') {
-                    break;
-                }
-                // The tokenizer checked the reference, so it ends with `;`.
-                let Some(end) = rest.find(';') else { break };
-                let Some((c, _)) = super::reader::reference(&rest[1..end]) else {
-                    break;
-                };
-                f(c.encode_utf8(&mut [0u8; 4]));
-                rest = &rest[end + 1..];
-            }
-            if !rest.starts_with('<') {
-                if !rest.is_empty() {
-                    f(rest);
-                }
-                return;
-            }
-        } else if self.form == Form::Plain {
-            f(rest);
-            return;
-        }
-        let mut utf8 = [0u8; 4];
-        for c in (Text {
-            raw: rest,
-            form: self.form,
-        })
-        .chars()
-        {
-            f(c.encode_utf8(&mut utf8));
-        }
+    /// Whether the raw string is XML character data with references or markup.
+    pub(crate) fn is_xml(&self) -> bool {
+        self.form == Form::Xml
     }
 
     /// Whether the decoded value equals `other`.

@@ -87,6 +87,40 @@ const ATTRIBUTE_ESCAPE: [bool; 256] = {
     t
 };
 
+/// Copies `src` into `dst` (of the same length), tuned for element and attribute
+/// names (a few to a few dozen bytes).
+///
+/// Up to 32 bytes, two fixed-size copies that overlap in the middle cover the whole
+/// length: fixed sizes compile to a few loads and stores, where `copy_from_slice` of a
+/// variable length is a call to `memcpy`, which costs more than the copy itself at
+/// these sizes.
+#[inline(always)]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    let dst = &mut dst[..n];
+    match n {
+        0 => {}
+        1..=3 => {
+            dst[0] = src[0];
+            dst[n / 2] = src[n / 2];
+            dst[n - 1] = src[n - 1];
+        }
+        4..=7 => {
+            dst[..4].copy_from_slice(&src[..4]);
+            dst[n - 4..].copy_from_slice(&src[n - 4..]);
+        }
+        8..=15 => {
+            dst[..8].copy_from_slice(&src[..8]);
+            dst[n - 8..].copy_from_slice(&src[n - 8..]);
+        }
+        16..=32 => {
+            dst[..16].copy_from_slice(&src[..16]);
+            dst[n - 16..].copy_from_slice(&src[n - 16..]);
+        }
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 /// The offset of the first byte of `bytes` at or after `from` that `escape` marks.
 fn find_escape(bytes: &[u8], from: usize, escape: &[bool; 256]) -> Option<usize> {
     // Clean stretches are skipped eight bytes at a time: the eight table lookups are
@@ -161,10 +195,19 @@ impl<'b> Writer<'b> {
             let (dst_before, rest) = dst.split_at_mut(before.len());
             let (dst_name, dst_after) = rest.split_at_mut(name.len());
             dst_before.copy_from_slice(before.as_bytes());
-            dst_name.copy_from_slice(name.as_bytes());
+            copy_short(dst_name, name.as_bytes());
             dst_after.copy_from_slice(after.as_bytes());
         }
         self.len = end;
+    }
+
+    /// `<name>text</name>` for a `text` that needs no escaping (a fixed spelling).
+    /// Inlined, so a constant `text` is written with plain stores.
+    #[inline(always)]
+    pub(crate) fn leaf_verbatim(&mut self, name: &str, text: &str) {
+        self.wrapped("<", name, ">");
+        self.wrapped("", text, "</");
+        self.wrapped("", name, ">");
     }
 
     /// `<name`: a start tag to which attributes may follow.
@@ -177,6 +220,13 @@ impl<'b> Writer<'b> {
         self.wrapped(" ", name, "=\"");
         self.escaped(value, true);
         self.raw("\"");
+    }
+
+    /// `<name xmlns="namespace">`, for a `namespace` that needs no escaping (a fixed
+    /// URI).
+    pub(crate) fn open_with_namespace(&mut self, name: &str, namespace: &str) {
+        self.wrapped("<", name, " xmlns=\"");
+        self.wrapped("", namespace, "\">");
     }
 
     /// `>`: ends a start tag begun with [`start`](Self::start).
@@ -231,46 +281,114 @@ impl<'b> Writer<'b> {
     fn escaped(&mut self, text: &Text<'_>, attribute: bool) {
         match text.as_str() {
             Some(s) => self.escaped_str(s, attribute),
-            // Decoded in runs (not character by character), so the unescaped
-            // stretches between references are escaped and copied in bulk.
-            None => text.for_each_run(|run| self.escaped_str(run, attribute)),
+            None if text.is_xml() => self.escaped_xml(text.raw(), attribute),
+            None => {
+                let mut utf8 = [0u8; 4];
+                for c in text.chars() {
+                    self.escaped_str(c.encode_utf8(&mut utf8), attribute);
+                }
+            }
+        }
+    }
+
+    /// The escape table for character data or attribute values.
+    fn escape_table(attribute: bool) -> &'static [bool; 256] {
+        if attribute {
+            &ATTRIBUTE_ESCAPE
+        } else {
+            &TEXT_ESCAPE
+        }
+    }
+
+    /// Writes the byte `b` that its escape table marks.
+    fn escape_byte(&mut self, b: u8) {
+        let replacement = match b {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'"' => "&quot;",
+            // Parsers turn CR (and, in attributes, tab and LF) into other white
+            // space; references keep them.
+            b'\r' => "&#13;",
+            b'\t' => "&#9;",
+            b'\n' => "&#10;",
+            _ => {
+                self.unrepresentable = true;
+                ""
+            }
+        };
+        self.raw(replacement);
+    }
+
+    /// Writes the stretch `s[from..to]` unless it is empty.
+    fn run(&mut self, s: &str, from: usize, to: usize) {
+        if to > from {
+            self.raw(&s[from..to]);
         }
     }
 
     fn escaped_str(&mut self, s: &str, attribute: bool) {
-        let escape = if attribute {
-            &ATTRIBUTE_ESCAPE
-        } else {
-            &TEXT_ESCAPE
-        };
+        let escape = Self::escape_table(attribute);
         let bytes = s.as_bytes();
         // Start of the stretch not yet written; stretches that need no escaping
         // (nearly all of any value) are copied in one piece.
         let mut run = 0;
+        while let Some(at) = find_escape(bytes, run, escape) {
+            self.run(s, run, at);
+            self.escape_byte(bytes[at]);
+            run = at + 1;
+        }
+        self.run(s, run, bytes.len());
+    }
+
+    /// Writes XML character data as the tokenizer checked it (see [`Text`]), escaped.
+    ///
+    /// The references `&lt;`, `&gt;` and `&amp;` are exactly what the escaper would
+    /// write for their characters, so they stay inside the stretch copied as it is;
+    /// only other references are decoded and re-escaped. From the first markup
+    /// (CDATA section, comment, processing instruction, or a lone `<`) on, the text
+    /// is decoded character by character.
+    fn escaped_xml(&mut self, s: &str, attribute: bool) {
+        let escape = Self::escape_table(attribute);
+        let bytes = s.as_bytes();
+        let mut run = 0;
         let mut i = 0;
         while let Some(at) = find_escape(bytes, i, escape) {
-            i = at;
-            let replacement = match bytes[i] {
-                b'<' => "&lt;",
-                b'>' => "&gt;",
-                b'&' => "&amp;",
-                b'"' => "&quot;",
-                // Parsers turn CR (and, in attributes, tab and LF) into other white
-                // space; references keep them.
-                b'\r' => "&#13;",
-                b'\t' => "&#9;",
-                b'\n' => "&#10;",
-                _ => {
-                    self.unrepresentable = true;
-                    ""
+            match bytes[at] {
+                b'&' => {
+                    // The tokenizer checked the reference, so it ends with `;`.
+                    let end = at + bytes[at..].iter().position(|&b| b == b';').unwrap_or(0);
+                    let name = &s[at + 1..end.max(at + 1)];
+                    i = end + 1;
+                    if matches!(name, "lt" | "gt" | "amp") {
+                        continue;
+                    }
+                    self.run(s, run, at);
+                    let mut utf8 = [0u8; 4];
+                    match super::reader::reference(name) {
+                        Some((c, _)) => self.escaped_str(c.encode_utf8(&mut utf8), attribute),
+                        // Not a checked reference after all: write it as text.
+                        None => self.escaped_str(&s[at..i], attribute),
+                    }
+                    run = i;
                 }
-            };
-            self.raw(&s[run..i]);
-            self.raw(replacement);
-            i += 1;
-            run = i;
+                b'<' => {
+                    self.run(s, run, at);
+                    let mut utf8 = [0u8; 4];
+                    for c in Text::from_xml(&s[at..]).chars() {
+                        self.escaped_str(c.encode_utf8(&mut utf8), attribute);
+                    }
+                    return;
+                }
+                b => {
+                    self.run(s, run, at);
+                    self.escape_byte(b);
+                    i = at + 1;
+                    run = i;
+                }
+            }
         }
-        self.raw(&s[run..]);
+        self.run(s, run, bytes.len());
     }
 
     /// The number of bytes written.
