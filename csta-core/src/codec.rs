@@ -110,6 +110,13 @@ pub(crate) trait Leaf<'a>: Sized {
     fn from_text(text: Text<'a>) -> Option<Self>;
     /// Writes the value as character data.
     fn write_text(&self, w: &mut Writer<'_>);
+    /// Writes the value as element `name`; leaves with fixed spellings write the
+    /// whole element at once.
+    fn encode_leaf(&self, w: &mut Writer<'_>, name: &str) {
+        w.open(name);
+        self.write_text(w);
+        w.end(name);
+    }
 }
 
 /// A value carried as one element.
@@ -139,9 +146,7 @@ impl<'a, T: Leaf<'a>> Field<'a> for T {
     }
 
     fn encode(&self, w: &mut Writer<'_>, name: &str) {
-        w.open(name);
-        self.write_text(w);
-        w.end(name);
+        self.encode_leaf(w, name);
     }
 }
 
@@ -164,7 +169,16 @@ impl Leaf<'_> for bool {
         }
     }
     fn write_text(&self, w: &mut Writer<'_>) {
-        w.text_str(if *self { "true" } else { "false" });
+        // Neither spelling needs escaping.
+        w.raw(if *self { "true" } else { "false" });
+    }
+    fn encode_leaf(&self, w: &mut Writer<'_>, name: &str) {
+        // Two calls, so each writes a constant spelling.
+        if *self {
+            w.leaf_verbatim(name, "true");
+        } else {
+            w.leaf_verbatim(name, "false");
+        }
     }
 }
 

@@ -228,9 +228,7 @@ impl<'a, T: FlagTable> Field<'a> for FlagGroups<T> {
                 if T::PRESENCE && self.values[c] >> f & 1 == 1 {
                     w.empty(flag);
                 } else if !T::PRESENCE && self.present[c] >> f & 1 == 1 {
-                    w.open(flag);
-                    (self.values[c] >> f & 1 == 1).write_text(w);
-                    w.end(flag);
+                    (self.values[c] >> f & 1 == 1).encode_leaf(w, flag);
                 }
             }
             w.end(cat.element);

@@ -57,12 +57,17 @@ macro_rules! names {
             }
         }
 
+        // The spellings are written without escaping: checked at compile time.
+        const _: () = {
+            $( assert!($crate::xml::needs_no_escaping($text)); )+
+        };
+
         impl<'a> $crate::codec::Leaf<'a> for $name {
             fn from_text(text: $crate::xml::Text<'a>) -> Option<Self> {
                 $crate::codec::with_str(text.trim(), Self::from_name).flatten()
             }
             fn write_text(&self, w: &mut $crate::xml::Writer<'_>) {
-                w.text_str(self.as_str());
+                w.raw(self.as_str());
             }
         }
 
@@ -150,9 +155,17 @@ macro_rules! names {
                 (!text.is_empty()).then(|| $name::from_text(text))
             }
             fn write_text(&self, w: &mut $crate::xml::Writer<'_>) {
-                w.text(&self.as_text());
+                match self {
+                    $name::Other(text) => w.text(text),
+                    // The spellings need no escaping (checked below).
+                    known => w.raw(known.as_text().raw()),
+                }
             }
         }
+
+        const _: () = {
+            $( assert!($crate::xml::needs_no_escaping($text)); )+
+        };
 
         required_in_json!($name<'_>);
 

@@ -123,12 +123,25 @@ impl<'a> DeviceId<'a> {
         element: &'static str,
         offset: usize,
     ) -> Result<Self, DecodeError> {
-        Ok(DeviceId {
-            id: checked_len(text, DEVICE_ID_MAX, element, offset)?,
-            type_of_number: start.attribute("typeOfNumber"),
-            media_class: start.attribute("mediaClass"),
-            bit_rate: start.attribute("bitRate"),
-        })
+        let mut device = DeviceId::new("");
+        device.id = checked_len(text, DEVICE_ID_MAX, element, offset)?;
+        // One pass over the attributes (usually none); as with
+        // `Element::attribute`, the first one of each name counts.
+        for a in start.attributes() {
+            if a.is_namespace_declaration() {
+                continue;
+            }
+            let slot = match a.local_name() {
+                "typeOfNumber" => &mut device.type_of_number,
+                "mediaClass" => &mut device.media_class,
+                "bitRate" => &mut device.bit_rate,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(a.value);
+            }
+        }
+        Ok(device)
     }
 
     fn encode_start(&self, w: &mut Writer<'_>, name: &str) {

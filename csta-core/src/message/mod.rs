@@ -71,6 +71,17 @@ impl Edition {
     /// (`ecma-international.org`, `ecmainternational.org`, `ecma.ch`), a trailing
     /// `/privN` and a trailing slash; the edition is the `edN` path segment.
     pub fn from_namespace(uri: &str) -> Option<Edition> {
+        // Nearly every peer writes the namespace exactly as this crate does.
+        const EXACT: [Edition; 5] = [
+            Edition::Ed3,
+            Edition::Ed4,
+            Edition::Ed5,
+            Edition::Ed6,
+            Edition::Ed2,
+        ];
+        if let Some(&edition) = EXACT.iter().find(|e| e.namespace() == uri) {
+            return Some(edition);
+        }
         uri.split('/').rev().find_map(|segment| match segment {
             "ed2" => Some(Edition::Ed2),
             "ed3" => Some(Edition::Ed3),
@@ -142,21 +153,44 @@ macro_rules! messages {
                 $( (stringify!($variant), Kind::$kind), )+
             ];
 
+            /// Whether `name` is exactly the name of a message.
+            fn is_name(name: &str) -> bool {
+                matches!(name, $( stringify!($variant) )|+)
+            }
+
+            /// Decodes the message whose root element `root` was just read, and the
+            /// rest of the document.
+            ///
+            /// The message is built right in the returned [`Decoded`] (no intermediate
+            /// `Result<Message>`): messages are kilobytes, and each move is a copy.
             fn decode_root(
                 r: &mut Reader<'a>,
                 root: Element<'a>,
+                edition: Option<Edition>,
                 lenient_case: bool,
-            ) -> Result<Self, DecodeError> {
-                let name = root.local_name();
-                let offset = r.offset();
-                $(
-                    if name == stringify!($variant)
-                        || (lenient_case && name.eq_ignore_ascii_case(stringify!($variant)))
+            ) -> Result<Decoded<'a>, DecodeError> {
+                let mut name = root.local_name();
+                if lenient_case && !Self::is_name(name) {
+                    if let Some(&(known, _)) =
+                        Self::NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name))
                     {
-                        return Ok(Message::$variant(<$ty as Field<'a>>::decode(r, root, stringify!($variant))?));
+                        name = known;
                     }
-                )+
-                Err(DecodeError::UnknownMessage { offset })
+                }
+                let offset = r.offset();
+                match name {
+                    $(
+                        stringify!($variant) => {
+                            let message = Message::$variant(
+                                <$ty as Field<'a>>::decode(r, root, stringify!($variant))?,
+                            );
+                            // The rest must be well-formed too.
+                            while r.next_event()? != Event::Eof {}
+                            Ok(Decoded { message, edition })
+                        }
+                    )+
+                    _ => Err(DecodeError::UnknownMessage { offset }),
+                }
             }
 
             fn encode_children(&self, w: &mut Writer<'_>) {
@@ -411,14 +445,12 @@ pub fn decode_with<'a>(xml: &'a [u8], options: &DecodeOptions) -> Result<Decoded
     let edition = root
         .namespace()
         .and_then(|ns| crate::codec::with_str(ns, Edition::from_namespace).flatten());
-    let message = Message::decode_root(
+    Message::decode_root(
         &mut r,
         root,
+        edition,
         options.leniency.contains(Leniency::ROOT_NAME_CASE),
-    )?;
-    // The rest must be well-formed too.
-    while r.next_event()? != Event::Eof {}
-    Ok(Decoded { message, edition })
+    )
 }
 
 /// Why a message could not be encoded.
@@ -511,11 +543,7 @@ impl Message<'_> {
         } else {
             options.edition.namespace()
         };
-        w.raw("<");
-        w.raw(name);
-        w.raw(" xmlns=\"");
-        w.raw(namespace);
-        w.raw("\">");
+        w.open_with_namespace(name, namespace);
         self.encode_children(w);
         w.end(name);
     }

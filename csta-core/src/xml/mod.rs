@@ -17,4 +17,5 @@ pub use reader::{
 };
 pub(crate) use text::check_json;
 pub use text::{Chars, Text, TextTooLong};
+pub(crate) use writer::needs_no_escaping;
 pub use writer::{WriteError, Writer};

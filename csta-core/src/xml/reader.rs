@@ -193,6 +193,11 @@ pub enum Event<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Element<'a> {
     name: &'a str,
+    /// Where the local name starts in `name`: 0, or one past the last `:` (recorded
+    /// while the tokenizer reads the name, so matching by local name costs nothing).
+    local: u16,
+    /// The raw attribute list, possibly surrounded by white space; empty when the tag
+    /// has no attributes (the common case, answered without any scanning).
     attrs: &'a str,
     empty: bool,
 }
@@ -205,12 +210,13 @@ impl<'a> Element<'a> {
 
     /// The name without its prefix: how the codec matches elements.
     pub fn local_name(&self) -> &'a str {
-        local_name(self.name)
+        &self.name[usize::from(self.local)..]
     }
 
     /// The prefix, if the name has one.
     pub fn prefix(&self) -> Option<&'a str> {
-        self.name.split_once(':').map(|(p, _)| p)
+        let local = usize::from(self.local);
+        (local > 0).then(|| &self.name[..local - 1])
     }
 
     /// Whether this was an empty-element tag (`<a/>`).
@@ -276,23 +282,49 @@ impl<'a> Iterator for Attributes<'a> {
     type Item = Attribute<'a>;
 
     fn next(&mut self) -> Option<Attribute<'a>> {
-        // The tokenizer checked the syntax, so this only has to split.
-        let s = self.rest.trim_start_matches(is_space_char);
-        let eq = s.find('=')?;
-        let name = s[..eq].trim_end_matches(is_space_char);
-        let s = s[eq + 1..].trim_start_matches(is_space_char);
-        let quote = s.chars().next()?;
-        let end = s[1..].find(quote)? + 1;
-        self.rest = &s[end + 1..];
+        // The tokenizer checked the syntax, so this only has to split. Every byte
+        // looked for is ASCII, so each offset found is a character boundary.
+        let s = self.rest;
+        let bytes = s.as_bytes();
+        let start = skip_space_bytes(bytes, 0);
+        let eq = start + bytes[start..].iter().position(|&b| b == b'=')?;
+        let mut name_end = eq;
+        while name_end > start && is_space(bytes[name_end - 1]) {
+            name_end -= 1;
+        }
+        let open = skip_space_bytes(bytes, eq + 1);
+        let quote = *bytes.get(open)?;
+        // One pass to the closing quote that also notes references (a raw `<` cannot
+        // occur: the tokenizer refused it), so the value needs no second scan.
+        let mut close = open + 1;
+        let mut escaped = false;
+        loop {
+            close = skip_unmarked(bytes, close, &ATTR_SPECIAL);
+            match *bytes.get(close)? {
+                b if b == quote => break,
+                b'&' => escaped = true,
+                _ => {}
+            }
+            close += 1;
+        }
+        self.rest = &s[close + 1..];
         Some(Attribute {
-            name,
-            value: Text::from_xml(&s[1..end]),
+            name: &s[start..name_end],
+            value: Text::from_checked_xml(&s[open + 1..close], escaped),
         })
     }
 }
 
 fn local_name(name: &str) -> &str {
     name.rsplit_once(':').map_or(name, |(_, l)| l)
+}
+
+/// The offset of the first byte at or after `at` that is not XML white space.
+fn skip_space_bytes(bytes: &[u8], mut at: usize) -> usize {
+    while at < bytes.len() && is_space(bytes[at]) {
+        at += 1;
+    }
+    at
 }
 
 fn is_space_char(c: char) -> bool {
@@ -303,12 +335,34 @@ const fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// [`NAME_CHAR`] bit: the byte may start a name.
+const NAME_START: u8 = 1;
+/// [`NAME_CHAR`] bit: the byte may continue a name.
+const NAME_REST: u8 = 2;
+
+/// Name classes of every byte, so the name loops cost one load per byte. Bytes from
+/// 0x80 are parts of non-ASCII characters, all allowed (UTF-8 was checked up front).
+const NAME_CHAR: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphabetic() || c == b'_' || c == b':' || c >= 0x80 {
+            t[b] = NAME_START | NAME_REST;
+        } else if c.is_ascii_digit() || c == b'-' || c == b'.' {
+            t[b] = NAME_REST;
+        }
+        b += 1;
+    }
+    t
+};
+
 const fn is_name_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b == b':' || b >= 0x80
+    NAME_CHAR[b as usize] & NAME_START != 0
 }
 
 const fn is_name_char(b: u8) -> bool {
-    is_name_start(b) || b.is_ascii_digit() || b == b'-' || b == b'.'
+    NAME_CHAR[b as usize] & NAME_REST != 0
 }
 
 /// Bytes that end a run of character data or need a closer look inside one.
@@ -321,6 +375,36 @@ const TEXT_SPECIAL: [bool; 256] = {
     }
     t[b'<' as usize] = true;
     t[b'&' as usize] = true;
+    t
+};
+
+/// The offset of the first byte at or after `at` that `table` marks, or the length.
+///
+/// Character data and attribute values are long stretches of unmarked bytes, so they
+/// are checked eight bytes at a time: the eight table lookups are combined without
+/// branching, leaving one branch per chunk instead of one per byte.
+fn skip_unmarked(bytes: &[u8], mut at: usize, table: &[bool; 256]) -> usize {
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        if chunk
+            .iter()
+            .fold(false, |any, &b| any | table[usize::from(b)])
+        {
+            break;
+        }
+        at += 8;
+    }
+    while at < bytes.len() && !table[usize::from(bytes[at])] {
+        at += 1;
+    }
+    at
+}
+
+/// Bytes that end an attribute value or need a closer look inside one: those of
+/// [`TEXT_SPECIAL`] and both quote characters.
+const ATTR_SPECIAL: [bool; 256] = {
+    let mut t = TEXT_SPECIAL;
+    t[b'"' as usize] = true;
+    t[b'\'' as usize] = true;
     t
 };
 
@@ -511,23 +595,35 @@ impl<'a> Reader<'a> {
     }
 
     fn text(&mut self) -> Result<Event<'a>, XmlError> {
+        self.scan_text().map(Event::Text)
+    }
+
+    /// Reads character data up to the next markup (or the end of the input).
+    fn scan_text(&mut self) -> Result<Text<'a>, XmlError> {
         let bytes = self.bytes();
         let start = self.pos;
         let mut i = start;
+        // Whether a reference or a raw `<` was seen, so the text knows it needs
+        // decoding without scanning itself again.
+        let mut escaped = false;
         loop {
-            while i < bytes.len() && !TEXT_SPECIAL[usize::from(bytes[i])] {
-                i += 1;
-            }
+            i = skip_unmarked(bytes, i, &TEXT_SPECIAL);
             match bytes.get(i) {
                 None => break,
-                Some(b'&') => i = self.check_reference(i)?,
-                Some(b'<') if !self.starts_markup(i) => i += 1,
+                Some(b'&') => {
+                    escaped = true;
+                    i = self.check_reference(i)?;
+                }
+                Some(b'<') if !self.starts_markup(i) => {
+                    escaped = true;
+                    i += 1;
+                }
                 Some(b'<') => break,
                 Some(_) => return self.err(XmlErrorKind::InvalidChar, i),
             }
         }
         self.pos = i;
-        Ok(Event::Text(Text::from_xml(&self.input[start..i])))
+        Ok(Text::from_checked_xml(&self.input[start..i], escaped))
     }
 
     /// Checks the reference starting with the `&` at `at`; returns the offset after it.
@@ -543,8 +639,9 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads a name at `at`; returns its end.
-    fn name_end(&self, at: usize) -> Result<usize, XmlError> {
+    /// Reads a name at `at`; returns its end and where its local name starts (one past
+    /// the last `:`, or `at`).
+    fn name_end(&self, at: usize) -> Result<(usize, usize), XmlError> {
         let bytes = self.bytes();
         if !bytes.get(at).is_some_and(|&b| is_name_start(b)) {
             return self.err(
@@ -556,14 +653,18 @@ impl<'a> Reader<'a> {
                 at,
             );
         }
+        let mut local = if bytes[at] == b':' { at + 1 } else { at };
         let mut end = at + 1;
         while end < bytes.len() && is_name_char(bytes[end]) {
+            if bytes[end] == b':' {
+                local = end + 1;
+            }
             end += 1;
         }
         if end - at > usize::from(self.limits.max_name) {
             return self.err(XmlErrorKind::NameTooLong, at);
         }
-        Ok(end)
+        Ok((end, local))
     }
 
     fn skip_space(&self, mut at: usize) -> usize {
@@ -580,7 +681,7 @@ impl<'a> Reader<'a> {
         }
         let bytes = self.bytes();
         let name_start = self.pos + 1;
-        let name_end = self.name_end(name_start)?;
+        let (name_end, local) = self.name_end(name_start)?;
         let attrs_start = name_end;
         let mut at = name_end;
         let mut count = 0usize;
@@ -613,7 +714,13 @@ impl<'a> Reader<'a> {
         let name = &self.input[name_start..name_end];
         let element = Element {
             name,
-            attrs: &self.input[attrs_start..attrs_end],
+            // `max_name` is a u16, so the offset fits.
+            local: (local - name_start) as u16,
+            attrs: if count == 0 {
+                ""
+            } else {
+                &self.input[attrs_start..attrs_end]
+            },
             empty,
         };
         if self.depth >= usize::from(self.limits.max_depth).min(MAX_DEPTH) {
@@ -632,7 +739,7 @@ impl<'a> Reader<'a> {
     /// Checks one attribute at `at`; returns the offset after its closing quote.
     fn attribute(&self, at: usize, attrs_start: usize) -> Result<usize, XmlError> {
         let bytes = self.bytes();
-        let name_end = self.name_end(at)?;
+        let (name_end, _) = self.name_end(at)?;
         let name = &self.input[at..name_end];
         let eq = self.skip_space(name_end);
         if bytes.get(eq) != Some(&b'=') {
@@ -645,6 +752,7 @@ impl<'a> Reader<'a> {
         };
         let mut i = open + 1;
         loop {
+            i = skip_unmarked(bytes, i, &ATTR_SPECIAL);
             match bytes.get(i) {
                 None => return self.err(XmlErrorKind::UnexpectedEof, i),
                 Some(&b) if b == quote => break,
@@ -653,6 +761,7 @@ impl<'a> Reader<'a> {
                 Some(&b) if TEXT_SPECIAL[usize::from(b)] => {
                     return self.err(XmlErrorKind::InvalidChar, i);
                 }
+                // The other quote character.
                 Some(_) => i += 1,
             }
         }
@@ -667,7 +776,26 @@ impl<'a> Reader<'a> {
 
     fn end_tag(&mut self) -> Result<Event<'a>, XmlError> {
         let name_start = self.pos + 2;
-        let name_end = self.name_end(name_start)?;
+        // The fast path: the end tag is `</` and the open element's name, then `>`.
+        // Anything else (white space before `>`, a mismatch, an error) takes the full
+        // path below, which reports exactly what is wrong.
+        if let Some(depth) = self.depth.checked_sub(1) {
+            let (open_at, open_len) = self.open[depth];
+            let (open_at, open_len) = (open_at as usize, usize::from(open_len));
+            let bytes = self.bytes();
+            let close = name_start + open_len;
+            if bytes.get(close) == Some(&b'>')
+                && bytes[name_start..close] == bytes[open_at..open_at + open_len]
+            {
+                self.depth = depth;
+                if depth == 0 {
+                    self.seen_root = true;
+                }
+                self.pos = close + 1;
+                return Ok(Event::End(&self.input[name_start..close]));
+            }
+        }
+        let (name_end, _) = self.name_end(name_start)?;
         let close = self.skip_space(name_end);
         match self.bytes().get(close) {
             Some(b'>') => {}
@@ -728,11 +856,24 @@ impl<'a> Reader<'a> {
 
     fn processing_instruction(&mut self) -> Result<Event<'a>, XmlError> {
         let body = &self.input[self.pos + 2..];
-        let Some(end) = body.find("?>") else {
-            return self.err(XmlErrorKind::MalformedMarkup, self.pos);
-        };
-        let target_end = body.find(|c: char| !(c.is_alphanumeric() || "_:-.".contains(c)));
-        let target = &body[..target_end.unwrap_or(end).min(end)];
+        // Byte searches: `?>` and the target's end are ASCII, so the offsets found
+        // are character boundaries.
+        let mut end = 0;
+        loop {
+            let Some(q) = body[end..].find('?') else {
+                return self.err(XmlErrorKind::MalformedMarkup, self.pos);
+            };
+            end += q;
+            if body.as_bytes().get(end + 1) == Some(&b'>') {
+                break;
+            }
+            end += 1;
+        }
+        let target_end = body
+            .char_indices()
+            .find(|&(_, c)| !(c.is_alphanumeric() || matches!(c, '_' | ':' | '-' | '.')))
+            .map_or(body.len(), |(i, _)| i);
+        let target = &body[..target_end.min(end)];
         if target.is_empty() {
             return self.err(XmlErrorKind::InvalidName, self.pos + 2);
         }
@@ -771,6 +912,16 @@ impl<'a> Reader<'a> {
             return Ok(Text::EMPTY);
         }
         let start = self.pos;
+        // The common case: one run of character data, then the end tag.
+        if self.depth > 0 {
+            let text = self.scan_text()?;
+            if self.bytes().get(self.pos..self.pos + 2) == Some(b"</") {
+                self.end_tag()?;
+                return Ok(text);
+            }
+            // Markup inside the text, or the end of the input: the general path.
+            self.pos = start;
+        }
         let mut simple = true;
         loop {
             let at = self.pos;

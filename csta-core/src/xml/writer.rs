@@ -61,20 +61,100 @@ pub struct Writer<'b> {
     unrepresentable: bool,
 }
 
-/// Bytes that text and attribute values must escape.
-const ESCAPE: [bool; 256] = {
+/// Bytes that character data must escape (or cannot carry at all): markup
+/// characters, CR (parsers would turn it into LF) and the other C0 controls but tab
+/// and LF.
+const TEXT_ESCAPE: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 0x20 {
-        t[b] = true;
+        t[b] = !matches!(b as u8, b'\t' | b'\n');
         b += 1;
     }
     t[b'<' as usize] = true;
     t[b'>' as usize] = true;
     t[b'&' as usize] = true;
-    t[b'"' as usize] = true;
     t
 };
+
+/// Bytes that attribute values must escape: those of [`TEXT_ESCAPE`], the quote and
+/// tab and LF (parsers would turn them into spaces).
+const ATTRIBUTE_ESCAPE: [bool; 256] = {
+    let mut t = TEXT_ESCAPE;
+    t[b'"' as usize] = true;
+    t[b'\t' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+};
+
+/// Copies `src` into `dst` (of the same length), tuned for element and attribute
+/// names (a few to a few dozen bytes).
+///
+/// Up to 32 bytes, two fixed-size copies that overlap in the middle cover the whole
+/// length: fixed sizes compile to a few loads and stores, where `copy_from_slice` of a
+/// variable length is a call to `memcpy`, which costs more than the copy itself at
+/// these sizes.
+#[inline(always)]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    let dst = &mut dst[..n];
+    match n {
+        0 => {}
+        1..=3 => {
+            dst[0] = src[0];
+            dst[n / 2] = src[n / 2];
+            dst[n - 1] = src[n - 1];
+        }
+        4..=7 => {
+            dst[..4].copy_from_slice(&src[..4]);
+            dst[n - 4..].copy_from_slice(&src[n - 4..]);
+        }
+        8..=15 => {
+            dst[..8].copy_from_slice(&src[..8]);
+            dst[n - 8..].copy_from_slice(&src[n - 8..]);
+        }
+        16..=32 => {
+            dst[..16].copy_from_slice(&src[..16]);
+            dst[n - 16..].copy_from_slice(&src[n - 16..]);
+        }
+        _ => dst.copy_from_slice(src),
+    }
+}
+
+/// The offset of the first byte of `bytes` at or after `from` that `escape` marks.
+fn find_escape(bytes: &[u8], from: usize, escape: &[bool; 256]) -> Option<usize> {
+    // Clean stretches are skipped eight bytes at a time: the eight table lookups are
+    // combined without branching, leaving one branch per chunk instead of one per
+    // byte. The byte loop then finds the exact position.
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        if chunk
+            .iter()
+            .fold(false, |any, &b| any | escape[usize::from(b)])
+        {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| escape[usize::from(b)])
+        .map(|n| at + n)
+}
+
+/// Whether `s` can be written as character data as it is (no byte of it needs
+/// escaping); lets fixed spellings skip the escaper, checked at compile time.
+pub(crate) const fn needs_no_escaping(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if TEXT_ESCAPE[bytes[i] as usize] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 impl<'b> Writer<'b> {
     /// A writer that starts at the beginning of `buf`.
@@ -105,19 +185,48 @@ impl<'b> Writer<'b> {
         self.len = end;
     }
 
+    /// Writes `before`, `name` and `after` with one bounds check: markup pieces are a
+    /// few bytes each, so one check and one copy of the name beat three separate
+    /// [`raw`](Self::raw) calls (the constant pieces compile to plain stores).
+    #[inline(always)]
+    fn wrapped(&mut self, before: &str, name: &str, after: &str) {
+        let end = self.len + before.len() + name.len() + after.len();
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            let (dst_before, rest) = dst.split_at_mut(before.len());
+            let (dst_name, dst_after) = rest.split_at_mut(name.len());
+            dst_before.copy_from_slice(before.as_bytes());
+            copy_short(dst_name, name.as_bytes());
+            dst_after.copy_from_slice(after.as_bytes());
+        }
+        self.len = end;
+    }
+
+    /// `<name>text</name>` for a `text` that needs no escaping (a fixed spelling).
+    /// Inlined, so a constant `text` is written with plain stores.
+    #[inline(always)]
+    pub(crate) fn leaf_verbatim(&mut self, name: &str, text: &str) {
+        self.wrapped("<", name, ">");
+        self.wrapped("", text, "</");
+        self.wrapped("", name, ">");
+    }
+
     /// `<name`: a start tag to which attributes may follow.
     pub fn start(&mut self, name: &str) {
-        self.raw("<");
-        self.raw(name);
+        self.wrapped("<", name, "");
     }
 
     /// ` name="value"`, the value escaped.
     pub fn attribute(&mut self, name: &str, value: &Text<'_>) {
-        self.raw(" ");
-        self.raw(name);
-        self.raw("=\"");
+        self.wrapped(" ", name, "=\"");
         self.escaped(value, true);
         self.raw("\"");
+    }
+
+    /// `<name xmlns="namespace">`, for a `namespace` that needs no escaping (a fixed
+    /// URI).
+    pub(crate) fn open_with_namespace(&mut self, name: &str, namespace: &str) {
+        self.wrapped("<", name, " xmlns=\"");
+        self.wrapped("", namespace, "\">");
     }
 
     /// `>`: ends a start tag begun with [`start`](Self::start).
@@ -131,25 +240,27 @@ impl<'b> Writer<'b> {
     }
 
     /// `<name>`.
+    // `open`, `end`, `leaf` and `text` are what every element is written with;
+    // inlined, each call site writes its tag without two levels of calls
+    // (measured: encode corpus mean -6%).
+    #[inline]
     pub fn open(&mut self, name: &str) {
-        self.start(name);
-        self.end_start();
+        self.wrapped("<", name, ">");
     }
 
     /// `</name>`.
+    #[inline]
     pub fn end(&mut self, name: &str) {
-        self.raw("</");
-        self.raw(name);
-        self.raw(">");
+        self.wrapped("</", name, ">");
     }
 
     /// `<name/>`.
     pub fn empty(&mut self, name: &str) {
-        self.start(name);
-        self.end_empty();
+        self.wrapped("<", name, "/>");
     }
 
     /// `<name>text</name>`.
+    #[inline]
     pub fn leaf(&mut self, name: &str, text: &Text<'_>) {
         self.open(name);
         self.text(text);
@@ -164,6 +275,7 @@ impl<'b> Writer<'b> {
     }
 
     /// Character data, escaped.
+    #[inline]
     pub fn text(&mut self, text: &Text<'_>) {
         self.escaped(text, false);
     }
@@ -176,6 +288,7 @@ impl<'b> Writer<'b> {
     fn escaped(&mut self, text: &Text<'_>, attribute: bool) {
         match text.as_str() {
             Some(s) => self.escaped_str(s, attribute),
+            None if text.is_xml() => self.escaped_xml(text.raw(), attribute),
             None => {
                 let mut utf8 = [0u8; 4];
                 for c in text.chars() {
@@ -185,35 +298,104 @@ impl<'b> Writer<'b> {
         }
     }
 
+    /// The escape table for character data or attribute values.
+    fn escape_table(attribute: bool) -> &'static [bool; 256] {
+        if attribute {
+            &ATTRIBUTE_ESCAPE
+        } else {
+            &TEXT_ESCAPE
+        }
+    }
+
+    /// Writes the byte `b` that its escape table marks.
+    fn escape_byte(&mut self, b: u8) {
+        let replacement = match b {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'"' => "&quot;",
+            // Parsers turn CR (and, in attributes, tab and LF) into other white
+            // space; references keep them.
+            b'\r' => "&#13;",
+            b'\t' => "&#9;",
+            b'\n' => "&#10;",
+            _ => {
+                self.unrepresentable = true;
+                ""
+            }
+        };
+        self.raw(replacement);
+    }
+
+    /// Writes the stretch `s[from..to]` unless it is empty.
+    fn run(&mut self, s: &str, from: usize, to: usize) {
+        if to > from {
+            self.raw(&s[from..to]);
+        }
+    }
+
     fn escaped_str(&mut self, s: &str, attribute: bool) {
+        let escape = Self::escape_table(attribute);
+        let bytes = s.as_bytes();
+        // Start of the stretch not yet written; stretches that need no escaping
+        // (nearly all of any value) are copied in one piece.
+        let mut run = 0;
+        while let Some(at) = find_escape(bytes, run, escape) {
+            self.run(s, run, at);
+            self.escape_byte(bytes[at]);
+            run = at + 1;
+        }
+        self.run(s, run, bytes.len());
+    }
+
+    /// Writes XML character data as the tokenizer checked it (see [`Text`]), escaped.
+    ///
+    /// The references `&lt;`, `&gt;` and `&amp;` are exactly what the escaper would
+    /// write for their characters, so they stay inside the stretch copied as it is;
+    /// only other references are decoded and re-escaped. From the first markup
+    /// (CDATA section, comment, processing instruction, or a lone `<`) on, the text
+    /// is decoded character by character.
+    fn escaped_xml(&mut self, s: &str, attribute: bool) {
+        let escape = Self::escape_table(attribute);
         let bytes = s.as_bytes();
         let mut run = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            if !ESCAPE[usize::from(b)] {
-                continue;
-            }
-            let replacement = match b {
-                b'<' => "&lt;",
-                b'>' => "&gt;",
-                b'&' => "&amp;",
-                b'"' if attribute => "&quot;",
-                b'"' => continue,
-                // Parsers turn CR (and, in attributes, tab and LF) into other white
-                // space; references keep them.
-                b'\r' => "&#13;",
-                b'\t' if attribute => "&#9;",
-                b'\n' if attribute => "&#10;",
-                b'\t' | b'\n' => continue,
-                _ => {
-                    self.unrepresentable = true;
-                    ""
+        let mut i = 0;
+        while let Some(at) = find_escape(bytes, i, escape) {
+            match bytes[at] {
+                b'&' => {
+                    // The tokenizer checked the reference, so it ends with `;`.
+                    let end = at + bytes[at..].iter().position(|&b| b == b';').unwrap_or(0);
+                    let name = &s[at + 1..end.max(at + 1)];
+                    i = end + 1;
+                    if matches!(name, "lt" | "gt" | "amp") {
+                        continue;
+                    }
+                    self.run(s, run, at);
+                    let mut utf8 = [0u8; 4];
+                    match super::reader::reference(name) {
+                        Some((c, _)) => self.escaped_str(c.encode_utf8(&mut utf8), attribute),
+                        // Not a checked reference after all: write it as text.
+                        None => self.escaped_str(&s[at..i], attribute),
+                    }
+                    run = i;
                 }
-            };
-            self.raw(&s[run..i]);
-            self.raw(replacement);
-            run = i + 1;
+                b'<' => {
+                    self.run(s, run, at);
+                    let mut utf8 = [0u8; 4];
+                    for c in Text::from_xml(&s[at..]).chars() {
+                        self.escaped_str(c.encode_utf8(&mut utf8), attribute);
+                    }
+                    return;
+                }
+                b => {
+                    self.run(s, run, at);
+                    self.escape_byte(b);
+                    i = at + 1;
+                    run = i;
+                }
+            }
         }
-        self.raw(&s[run..]);
+        self.run(s, run, bytes.len());
     }
 
     /// The number of bytes written.
@@ -275,6 +457,36 @@ mod tests {
             write(|w| w.leaf("d", &t)).unwrap(),
             "<d>N&lt;1&gt;&amp;</d>"
         );
+    }
+
+    #[test]
+    fn test_escaping_decoded_text_with_markup() {
+        // References before the markup are decoded in runs, the rest by characters.
+        let t = Text::from_xml("a&amp;b\"<![CDATA[<&>\"]]><!--c-->d&#x3E;");
+        assert_eq!(
+            write(|w| w.leaf("d", &t)).unwrap(),
+            "<d>a&amp;b\"&lt;&amp;&gt;\"d&gt;</d>"
+        );
+        assert_eq!(
+            write(|w| {
+                w.start("d");
+                w.attribute("x", &t);
+                w.end_empty();
+            })
+            .unwrap(),
+            "<d x=\"a&amp;b&quot;&lt;&amp;&gt;&quot;d&gt;\"/>"
+        );
+    }
+
+    #[test]
+    fn test_escaping_long_runs() {
+        // Long enough for the eight-byte chunks, with the special byte in each place.
+        for at in 0..20 {
+            let mut s = std::string::String::from("abcdefghijklmnopqrst");
+            s.replace_range(at..at + 1, "<");
+            let expected = s.replace('<', "&lt;");
+            assert_eq!(write(|w| w.text_str(&s)).unwrap(), expected);
+        }
     }
 
     #[test]
