@@ -722,19 +722,10 @@ fn strip_uri_headers(uri: Uri<'_>) -> Uri<'_> {
 /// A random initial CSeq below 2^28 (section 8.1.1.5 asks for less than 2^31).
 fn initial_cseq(ids: &mut IdGenerator) -> u32 {
     let t = ids.token();
-    let v = t
-        .bytes()
-        .take(7)
-        .fold(0u32, |acc, b| (acc << 4) | u32::from(hex_value(b)));
+    let v = t.bytes().take(7).fold(0u32, |acc, b| {
+        (acc << 4) | u32::from(crate::wire::lex::hex_val(b).unwrap_or(0))
+    });
     v.max(1)
-}
-
-fn hex_value(b: u8) -> u8 {
-    match b {
-        b'0'..=b'9' => b - b'0',
-        b'a'..=b'f' => b - b'a' + 10,
-        _ => 0,
-    }
 }
 
 /// A dialog in a [`Dialogs`] set: an index and a generation, so that a handle kept after

@@ -77,16 +77,12 @@ impl HexDigest {
     pub const MAX_LEN: usize = 64;
 
     fn from_bytes(bytes: &[u8]) -> HexDigest {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut d = HexDigest {
             buf: [0; HexDigest::MAX_LEN],
-            len: 0,
+            // At most 32 octets fit, so the length fits a u8.
+            len: (bytes.len().min(HexDigest::MAX_LEN / 2) * 2) as u8,
         };
-        for (pair, &b) in d.buf.chunks_exact_mut(2).zip(bytes) {
-            pair[0] = HEX[usize::from(b >> 4)];
-            pair[1] = HEX[usize::from(b & 0x0f)];
-            d.len += 2;
-        }
+        crate::wire::lex::hex_encode(bytes, &mut d.buf);
         d
     }
 
@@ -358,10 +354,7 @@ fn secret_ha1(
 /// The nonce count as eight lowercase hexadecimal digits.
 fn nc_hex(nc: u32) -> [u8; 8] {
     let mut out = [0u8; 8];
-    for (i, d) in out.iter_mut().enumerate() {
-        let nibble = (nc >> (28 - 4 * i)) & 0xf;
-        *d = b"0123456789abcdef"[nibble as usize];
-    }
+    crate::wire::lex::hex_encode(&nc.to_be_bytes(), &mut out);
     out
 }
 

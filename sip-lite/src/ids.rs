@@ -55,10 +55,7 @@ impl IdGenerator {
             .finalize();
         self.counter = self.counter.wrapping_add(1);
         let mut hex = [0u8; 16];
-        for (pair, byte) in hex.chunks_exact_mut(2).zip(digest.iter()) {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 0xf)];
-        }
+        crate::wire::lex::hex_encode(&digest, &mut hex);
         hex
     }
 
@@ -85,8 +82,6 @@ impl IdGenerator {
         t
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// An identifier from an [`IdGenerator`]: ASCII, at most 23 bytes, usable as a `&str`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

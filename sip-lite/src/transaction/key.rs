@@ -22,12 +22,8 @@ impl Key {
 
     /// The first eight octets in hex: a deterministic To tag for stateless answers.
     pub(crate) fn hex8(&self) -> [u8; 16] {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0u8; 16];
-        for (pair, b) in out.chunks_exact_mut(2).zip(self.0.iter()) {
-            pair[0] = HEX[usize::from(b >> 4)];
-            pair[1] = HEX[usize::from(b & 0xf)];
-        }
+        crate::wire::lex::hex_encode(&self.0, &mut out);
         out
     }
 }

@@ -84,7 +84,7 @@ use heapless::Deque;
 
 use crate::error::EmitError;
 use crate::time::{Instant, Timers};
-use crate::wire::{HeaderIndex, HeaderName, Message, Method, StatusCode, Writer};
+use crate::wire::{HeaderIndex, HeaderName, Message, Method, Sink, SliceSink, StatusCode, Writer};
 use key::Key;
 
 /// How many header lines a message stored or received by the layer may have.
@@ -1004,9 +1004,12 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         let mut w = Writer::response_to(&mut self.stateless, msg, status, "", Some(tag))
             .map_err(|_| TxError::TooLarge)?;
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            let mut n = [0u8; 10];
-            w.header("Retry-After", fmt_u32(self.config.retry_after, &mut n))
+            let mut digits = [0u8; 10];
+            let mut n = SliceSink::new(&mut digits);
+            n.put_u32(self.config.retry_after)
                 .map_err(|_| TxError::TooLarge)?;
+            let n = core::str::from_utf8(n.written()).unwrap_or("0");
+            w.header("Retry-After", n).map_err(|_| TxError::TooLarge)?;
         }
         match w.finish(b"") {
             Ok(_) => self.stateless_to = Some((peer, reliable)),
@@ -1204,20 +1207,6 @@ fn two_bufs<A, const B: usize>(
         let (a, b) = slots.split_at_mut(read);
         (&b[0].buf, &mut a[write].buf)
     }
-}
-
-/// Formats `v` in decimal into `buf`.
-fn fmt_u32(mut v: u32, buf: &mut [u8; 10]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    core::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// The headers a CANCEL or an ACK copies from the INVITE, in order (sections 9.1 and

@@ -144,6 +144,17 @@ pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| is(b, TOKEN))
 }
 
+/// Writes `src` as lowercase hexadecimal into the front of `dst` (two digits per octet,
+/// as many octets as fit).
+#[inline]
+pub(crate) fn hex_encode(src: &[u8], dst: &mut [u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (pair, &b) in dst.chunks_exact_mut(2).zip(src) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0x0f)];
+    }
+}
+
 /// Value of one hexadecimal digit.
 #[inline]
 pub(crate) fn hex_val(b: u8) -> Option<u8> {

@@ -9,7 +9,7 @@
 
 mod addr;
 mod auth;
-mod lex;
+pub(crate) mod lex;
 mod message;
 mod name;
 mod sink;
