@@ -157,6 +157,9 @@ impl<'a> Leaf<'a> for Text<'a> {
     fn write_text(&self, w: &mut Writer<'_>) {
         w.text(self);
     }
+    fn encode_leaf(&self, w: &mut Writer<'_>, name: &str) {
+        w.leaf(name, self);
+    }
 }
 
 /// `xs:boolean`: `true`, `false`, `1`, `0`.

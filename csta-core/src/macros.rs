@@ -69,6 +69,9 @@ macro_rules! names {
             fn write_text(&self, w: &mut $crate::xml::Writer<'_>) {
                 w.raw(self.as_str());
             }
+            fn encode_leaf(&self, w: &mut $crate::xml::Writer<'_>, name: &str) {
+                w.leaf_verbatim(name, self.as_str());
+            }
         }
 
         required_in_json!($name);
@@ -159,6 +162,12 @@ macro_rules! names {
                     $name::Other(text) => w.text(text),
                     // The spellings need no escaping (checked below).
                     known => w.raw(known.as_text().raw()),
+                }
+            }
+            fn encode_leaf(&self, w: &mut $crate::xml::Writer<'_>, name: &str) {
+                match self {
+                    $name::Other(text) => w.leaf(name, text),
+                    known => w.leaf_verbatim(name, known.as_text().raw()),
                 }
             }
         }

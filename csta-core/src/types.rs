@@ -171,9 +171,13 @@ impl<'a> Field<'a> for DeviceId<'a> {
     }
 
     fn encode(&self, w: &mut Writer<'_>, name: &str) {
-        self.encode_start(w, name);
-        w.text(&self.id);
-        w.end(name);
+        if self.type_of_number.is_none() && self.media_class.is_none() && self.bit_rate.is_none() {
+            w.leaf(name, &self.id);
+        } else {
+            self.encode_start(w, name);
+            w.text(&self.id);
+            w.end(name);
+        }
     }
 }
 

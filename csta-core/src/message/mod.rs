@@ -534,16 +534,13 @@ impl Message<'_> {
     }
 
     fn write(&self, options: &EncodeOptions, w: &mut Writer<'_>) {
-        if options.declaration {
-            w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-        }
         let name = self.name();
         let namespace = if self.is_application_session() {
             session::NAMESPACE
         } else {
             options.edition.namespace()
         };
-        w.open_with_namespace(name, namespace);
+        w.open_document(options.declaration, name, namespace);
         self.encode_children(w);
         w.end(name);
     }

@@ -90,7 +90,7 @@ const ATTRIBUTE_ESCAPE: [bool; 256] = {
 /// Copies `src` into `dst` (of the same length), tuned for element and attribute
 /// names (a few to a few dozen bytes).
 ///
-/// Up to 32 bytes, two fixed-size copies that overlap in the middle cover the whole
+/// Up to 64 bytes, two fixed-size copies that overlap in the middle cover the whole
 /// length: fixed sizes compile to a few loads and stores, where `copy_from_slice` of a
 /// variable length is a call to `memcpy`, which costs more than the copy itself at
 /// these sizes.
@@ -98,48 +98,81 @@ const ATTRIBUTE_ESCAPE: [bool; 256] = {
 fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
     let dst = &mut dst[..n];
-    match n {
-        0 => {}
-        1..=3 => {
-            dst[0] = src[0];
-            dst[n / 2] = src[n / 2];
-            dst[n - 1] = src[n - 1];
-        }
-        4..=7 => {
-            dst[..4].copy_from_slice(&src[..4]);
-            dst[n - 4..].copy_from_slice(&src[n - 4..]);
-        }
-        8..=15 => {
-            dst[..8].copy_from_slice(&src[..8]);
-            dst[n - 8..].copy_from_slice(&src[n - 8..]);
-        }
-        16..=32 => {
+    // Tested from the common lengths (names and values of 8 to 32 bytes) out.
+    if n >= 16 {
+        if n <= 32 {
             dst[..16].copy_from_slice(&src[..16]);
             dst[n - 16..].copy_from_slice(&src[n - 16..]);
+        } else if n <= 64 {
+            dst[..32].copy_from_slice(&src[..32]);
+            dst[n - 32..].copy_from_slice(&src[n - 32..]);
+        } else {
+            dst.copy_from_slice(src);
         }
-        _ => dst.copy_from_slice(src),
+    } else if n >= 8 {
+        dst[..8].copy_from_slice(&src[..8]);
+        dst[n - 8..].copy_from_slice(&src[n - 8..]);
+    } else if n >= 4 {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[n - 4..].copy_from_slice(&src[n - 4..]);
+    } else if n > 0 {
+        dst[0] = src[0];
+        dst[n / 2] = src[n / 2];
+        dst[n - 1] = src[n - 1];
     }
 }
 
+/// Whether any byte of the eight in `word` may need escaping: a C0 control, `<`,
+/// `>`, `&` or `"`. This covers both escape tables (text skips tab, LF and the
+/// quote, which are rare in values), so a `true` is checked byte by byte.
+///
+/// Each test is the exact zero-byte test on a transformed word: `x - 0x01…` borrows
+/// into the top bit of a byte only when that byte, or one below it, is zero, and
+/// `& !x` drops bytes whose own top bit is set. `b | 2 == '>'` holds for `<` and `>`
+/// alone, `b | 4 == '&'` for `"` and `&` alone.
+#[inline(always)]
+fn may_need_escaping(word: u64) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
+    let angle = has_zero((word | (ONES * 0x02)) ^ (ONES * u64::from(b'>')));
+    let amp_quote = has_zero((word | (ONES * 0x04)) ^ (ONES * u64::from(b'&')));
+    control | angle | amp_quote
+}
+
 /// The offset of the first byte of `bytes` at or after `from` that `escape` marks.
+#[inline(always)]
 fn find_escape(bytes: &[u8], from: usize, escape: &[bool; 256]) -> Option<usize> {
-    // Clean stretches are skipped eight bytes at a time: the eight table lookups are
-    // combined without branching, leaving one branch per chunk instead of one per
-    // byte. The byte loop then finds the exact position.
+    let first_marked = |chunk: &[u8]| chunk.iter().position(|&b| escape[usize::from(b)]);
+    let word = |at: usize| {
+        let chunk: [u8; 8] = bytes[at..at + 8].try_into().unwrap_or([0; 8]);
+        u64::from_le_bytes(chunk)
+    };
+    // Clean stretches are skipped eight bytes at a time with one word test (see
+    // `may_need_escaping`); a chunk that may hold a byte to escape is searched by
+    // the table, which is exact.
     let mut at = from;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        if chunk
-            .iter()
-            .fold(false, |any, &b| any | escape[usize::from(b)])
+    while at + 8 <= bytes.len() {
+        if may_need_escaping(word(at))
+            && let Some(n) = first_marked(&bytes[at..at + 8])
         {
-            break;
+            return Some(at + n);
         }
         at += 8;
     }
-    bytes[at..]
-        .iter()
-        .position(|&b| escape[usize::from(b)])
-        .map(|n| at + n)
+    if at == bytes.len() {
+        return None;
+    }
+    // The last 1 to 7 bytes: as the eight that end the value (overlapping bytes
+    // already found clean) when it has as many after `from`.
+    if bytes.len() - from >= 8 {
+        let last = bytes.len() - 8;
+        if !may_need_escaping(word(last)) {
+            return None;
+        }
+    }
+    first_marked(&bytes[at..]).map(|n| at + n)
 }
 
 /// Whether `s` can be written as character data as it is (no byte of it needs
@@ -154,6 +187,25 @@ pub(crate) const fn needs_no_escaping(s: &str) -> bool {
         i += 1;
     }
     true
+}
+
+/// Writes the byte strings one after the other with one bounds check and one update
+/// of the length: markup pieces are a few bytes each, and separate writes would each
+/// wait for the length the one before stored. Unrolled by the macro, constant pieces
+/// compile to plain stores.
+macro_rules! put_all {
+    ($w:expr, $($piece:expr),+ $(,)?) => {{
+        let w: &mut Writer<'_> = $w;
+        let end = w.len $(+ $piece.len())+;
+        if let Some(rest) = w.buf.get_mut(w.len..end) {
+            $(
+                let (head, rest) = rest.split_at_mut($piece.len());
+                copy_short(head, $piece);
+            )+
+            let _ = rest;
+        }
+        w.len = end;
+    }};
 }
 
 impl<'b> Writer<'b> {
@@ -177,37 +229,47 @@ impl<'b> Writer<'b> {
     }
 
     /// Writes `s` as it is (markup).
+    #[inline]
     pub fn raw(&mut self, s: &str) {
-        let end = self.len + s.len();
+        self.put(s.as_bytes());
+    }
+
+    /// Writes `bytes`, which are whole UTF-8 characters, as they are.
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
         if let Some(dst) = self.buf.get_mut(self.len..end) {
-            dst.copy_from_slice(s.as_bytes());
+            copy_short(dst, bytes);
         }
         self.len = end;
     }
 
-    /// Writes `before`, `name` and `after` with one bounds check: markup pieces are a
-    /// few bytes each, so one check and one copy of the name beat three separate
-    /// [`raw`](Self::raw) calls (the constant pieces compile to plain stores).
+    /// `before`, `name`, `after`.
     #[inline(always)]
     fn wrapped(&mut self, before: &str, name: &str, after: &str) {
-        let end = self.len + before.len() + name.len() + after.len();
-        if let Some(dst) = self.buf.get_mut(self.len..end) {
-            let (dst_before, rest) = dst.split_at_mut(before.len());
-            let (dst_name, dst_after) = rest.split_at_mut(name.len());
-            dst_before.copy_from_slice(before.as_bytes());
-            copy_short(dst_name, name.as_bytes());
-            dst_after.copy_from_slice(after.as_bytes());
-        }
-        self.len = end;
+        put_all!(self, before.as_bytes(), name.as_bytes(), after.as_bytes());
     }
 
-    /// `<name>text</name>` for a `text` that needs no escaping (a fixed spelling).
-    /// Inlined, so a constant `text` is written with plain stores.
+    /// `<name>text</name>` for a `text` that needs no escaping (a fixed spelling, or
+    /// a value found clean). Inlined, so a constant `text` is written with plain
+    /// stores.
     #[inline(always)]
     pub(crate) fn leaf_verbatim(&mut self, name: &str, text: &str) {
-        self.wrapped("<", name, ">");
-        self.wrapped("", text, "</");
-        self.wrapped("", name, ">");
+        let name = name.as_bytes();
+        put_all!(self, b"<", name, b">", text.as_bytes(), b"</", name, b">");
+    }
+
+    /// `<?xml version="1.0" encoding="UTF-8"?>` when `declaration` is set, then
+    /// `<name xmlns="namespace">`, for a `namespace` that needs no escaping (a fixed
+    /// URI): the start of a document.
+    pub(crate) fn open_document(&mut self, declaration: bool, name: &str, namespace: &str) {
+        const DECLARATION: &[u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
+        let name = name.as_bytes();
+        let namespace = namespace.as_bytes();
+        if declaration {
+            put_all!(self, DECLARATION);
+        }
+        put_all!(self, b"<", name, b" xmlns=\"", namespace, b"\">");
     }
 
     /// `<name`: a start tag to which attributes may follow.
@@ -220,13 +282,6 @@ impl<'b> Writer<'b> {
         self.wrapped(" ", name, "=\"");
         self.escaped(value, true);
         self.raw("\"");
-    }
-
-    /// `<name xmlns="namespace">`, for a `namespace` that needs no escaping (a fixed
-    /// URI).
-    pub(crate) fn open_with_namespace(&mut self, name: &str, namespace: &str) {
-        self.wrapped("<", name, " xmlns=\"");
-        self.wrapped("", namespace, "\">");
     }
 
     /// `>`: ends a start tag begun with [`start`](Self::start).
@@ -260,11 +315,19 @@ impl<'b> Writer<'b> {
     }
 
     /// `<name>text</name>`.
-    #[inline]
     pub fn leaf(&mut self, name: &str, text: &Text<'_>) {
-        self.open(name);
-        self.text(text);
-        self.end(name);
+        // A value that needs no escaping (nearly every one) is written with the
+        // tags in one piece.
+        match text.as_str() {
+            Some(s) if find_escape(s.as_bytes(), 0, &TEXT_ESCAPE).is_none() => {
+                self.leaf_verbatim(name, s);
+            }
+            _ => {
+                self.open(name);
+                self.text(text);
+                self.end(name);
+            }
+        }
     }
 
     /// `<name>text</name>` for a string that is not a [`Text`].
@@ -330,20 +393,36 @@ impl<'b> Writer<'b> {
     /// Writes the stretch `s[from..to]` unless it is empty.
     fn run(&mut self, s: &str, from: usize, to: usize) {
         if to > from {
-            self.raw(&s[from..to]);
+            self.put(&s.as_bytes()[from..to]);
         }
     }
 
+    #[inline]
     fn escaped_str(&mut self, s: &str, attribute: bool) {
+        // Nearly every value needs no escaping: one scan, one copy.
+        match find_escape(s.as_bytes(), 0, Self::escape_table(attribute)) {
+            None => self.put(s.as_bytes()),
+            Some(at) => self.escaped_str_from(s, at, attribute),
+        }
+    }
+
+    /// [`escaped_str`](Self::escaped_str) for a value whose first byte to escape is
+    /// at `at`.
+    #[inline(never)]
+    fn escaped_str_from(&mut self, s: &str, mut at: usize, attribute: bool) {
         let escape = Self::escape_table(attribute);
         let bytes = s.as_bytes();
         // Start of the stretch not yet written; stretches that need no escaping
-        // (nearly all of any value) are copied in one piece.
+        // are copied in one piece.
         let mut run = 0;
-        while let Some(at) = find_escape(bytes, run, escape) {
+        loop {
             self.run(s, run, at);
             self.escape_byte(bytes[at]);
             run = at + 1;
+            match find_escape(bytes, run, escape) {
+                Some(next) => at = next,
+                None => break,
+            }
         }
         self.run(s, run, bytes.len());
     }
@@ -486,6 +565,42 @@ mod tests {
             s.replace_range(at..at + 1, "<");
             let expected = s.replace('<', "&lt;");
             assert_eq!(write(|w| w.text_str(&s)).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn test_find_escape_matches_the_tables() {
+        // Every byte value at every place of values long and short enough for each
+        // path (bytes only, words, words plus the overlapping last word), from every
+        // start.
+        for table in [&TEXT_ESCAPE, &ATTRIBUTE_ESCAPE] {
+            for len in 1..=25 {
+                for at in 0..len {
+                    for b in 0..=255u8 {
+                        let mut bytes = [b'a'; 25];
+                        bytes[at] = b;
+                        let bytes = &bytes[..len];
+                        for from in 0..len {
+                            let expected = bytes[from..]
+                                .iter()
+                                .position(|&b| table[usize::from(b)])
+                                .map(|n| from + n);
+                            assert_eq!(find_escape(bytes, from, table), expected);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn test_copy_short_every_length() {
+        let src: std::vec::Vec<u8> = (0..100u8).collect();
+        for n in 0..100 {
+            let mut dst = [0xFFu8; 101];
+            copy_short(&mut dst, &src[..n]);
+            assert_eq!(&dst[..n], &src[..n]);
+            assert!(dst[n..].iter().all(|&b| b == 0xFF), "wrote past {n}");
         }
     }
 
