@@ -55,8 +55,10 @@ pub mod flags;
 pub mod framing;
 pub mod json;
 pub mod message;
+pub mod model;
 pub mod names;
 pub mod types;
+pub mod uacsta;
 pub mod xml;
 
 pub use codec::DecodeError;

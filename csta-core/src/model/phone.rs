@@ -1,0 +1,1 @@
+//! The switching function: a device's calls as the phone keeps them.

@@ -1,0 +1,1 @@
+//! The computing function's view of one monitored device.

@@ -1,0 +1,1 @@
+//! The application side of a uaCSTA session.
