@@ -1,1 +1,0 @@
-//! The switching function: a device's calls as the phone keeps them.
