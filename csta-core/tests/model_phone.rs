@@ -1557,3 +1557,53 @@ fn errors_are_typed_and_displayable() {
         StateIncompatibility::NoHeldCall,
     );
 }
+
+#[test]
+fn requested_monitor_filter_suppresses_filtered_events() {
+    let mut d = Phone::new(ME).unwrap();
+    let reply = ask(
+        &mut d,
+        &format!(
+            "<MonitorStart><monitorObject><deviceObject>{ME}</deviceObject></monitorObject><requestedMonitorFilter><callcontrol><delivered>true</delivered><held>false</held></callcontrol><logicalDeviceFeature><doNotDisturb>true</doNotDisturb></logicalDeviceFeature></requestedMonitorFilter></MonitorStart>"
+        ),
+    );
+    assert!(
+        reply.starts_with("<MonitorStartResponse><monitorCrossRefID>1</monitorCrossRefID><actualMonitorFilter><callcontrol>"),
+        "{reply}"
+    );
+    assert!(reply.contains("<delivered>true</delivered>"), "{reply}");
+    let call = d.incoming("300", ME).unwrap();
+    d.handle_progress(call, Progress::Answered).unwrap();
+    d.handle_progress(call, Progress::Held).unwrap();
+    d.handset_do_not_disturb(true).unwrap();
+    assert_eq!(
+        events(&mut d),
+        [
+            format!("[1] Established 1/{ME} answering={ME} calling=300 called={ME} connected -"),
+            format!("[1] Held 1/{ME} by={ME} hold -"),
+        ]
+    );
+}
+
+#[test]
+fn consultation_whose_hold_never_happened_is_cleared_without_events() {
+    let mut d = monitored();
+    let c1 = connected_out(&mut d, "202");
+    let _ = req(
+        &mut d,
+        &format!(
+            "<ConsultationCall>{}<consultedDevice>203</consultedDevice></ConsultationCall>",
+            conn("existingCall", "1")
+        ),
+    );
+    let c2 = d.find("2").unwrap();
+    assert_eq!(d.state(c2), Ok(ConnectionState::Null));
+    let _ = commands(&mut d);
+    d.handle_progress(c2, Progress::Cleared { remote: false })
+        .unwrap();
+    assert_eq!(events(&mut d), Vec::<String>::new());
+    assert_eq!(d.calls_in_use(), 1);
+    // C1 is unlinked: its hold is a plain hold now.
+    d.handle_progress(c1, Progress::Held).unwrap();
+    assert_eq!(events(&mut d), [format!("[1] Held 1/{ME} by={ME} hold -")]);
+}

@@ -83,6 +83,28 @@ pub(super) enum EventKind {
     },
 }
 
+impl EventKind {
+    /// The monitor filter flag that suppresses the event.
+    pub(super) fn filter_flag(&self) -> (&'static str, &'static str) {
+        let flag = match self {
+            EventKind::ServiceInitiated { .. } => "serviceInitiated",
+            EventKind::Originated { .. } => "originated",
+            EventKind::Delivered { .. } => "delivered",
+            EventKind::Established { .. } => "established",
+            EventKind::Cleared { .. } => "connectionCleared",
+            EventKind::Held { .. } => "held",
+            EventKind::Retrieved { .. } => "retrieved",
+            EventKind::Failed { .. } => "failed",
+            EventKind::Transfered { .. } => "transferred",
+            EventKind::Conferenced { .. } => "conferenced",
+            EventKind::Diverted { .. } => "diverted",
+            EventKind::DoNotDisturb { .. } => return ("logicalDeviceFeature", "doNotDisturb"),
+            EventKind::Forwarding { .. } => return ("logicalDeviceFeature", "forwarding"),
+        };
+        ("callcontrol", flag)
+    }
+}
+
 /// One CSTA event for one monitor, owned; [`message`](Self::message) borrows it as a
 /// [`Message`] to encode.
 #[derive(Debug, Clone, PartialEq, Eq)]

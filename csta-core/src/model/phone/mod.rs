@@ -18,6 +18,36 @@
 //! while no monitor is started, though the state still changes). After every input,
 //! poll both until they return `None`.
 //!
+//! # Events
+//!
+//! Each event carries the monitor's `monitorCrossRefID`, the subject connection, the
+//! devices, `localConnectionInfo` (the device's own connection state after the event)
+//! and a cause, in the sequences of ECMA-269 as a phone emits them:
+//!
+//! - MakeCall: `ServiceInitiated(initiated, makeCall)` at once, then as reported
+//!   `Originated(connected, makeCall)`, `Delivered` and `Established` at the far end
+//!   (local `connected`), `ConnectionCleared(null, normalClearing)`; a failure is
+//!   `Failed(fail, cause of the SIP status)` and, once cleared, `ConnectionCleared`.
+//! - Incoming: `Delivered(alerting, newCall)`, `Established(connected)`,
+//!   `ConnectionCleared`; given up while ringing: `ConnectionCleared(callCancelled)`.
+//! - Consultation: `Held(C1, consultation)` and `ServiceInitiated(C2, consultation)`
+//!   when the hold is reported, then C2's progress. Transfer: one
+//!   `TransferedEvent(null, transfer)` and no `ConnectionCleared`; single step:
+//!   `TransferedEvent(null, singleStepTransfer)`. Conference:
+//!   `ConferencedEvent(connected, conference)`, the pair continuing as the held call.
+//!   AlternateCall and ReconnectCall are a hold/clear and a retrieve for the owner,
+//!   reported as `Held` / `ConnectionCleared` and `Retrieved`.
+//! - Deflect and forwarding: `DivertedEvent(null)` with `redirected` or
+//!   `callForwardImmediate` / `callForwardBusy` / `callForwardNoAnswer`.
+//! - Do-not-disturb and forwarding changes (requested or on the handset):
+//!   `DoNotDisturbEvent`, `ForwardingEvent`.
+//!
+//! A monitor's `requestedMonitorFilter` is honoured (a `true` flag suppresses the
+//! event) and echoed as `actualMonitorFilter`. The responses to TransferCall and
+//! SingleStepTransferCall name the resulting call by the first call's ID and the
+//! transferred-to device; transferred and conference connection lists name each far
+//! end's connection.
+//!
 //! # Queue policy
 //!
 //! Events and commands wait in fixed-capacity queues (`EVENTS`, `COMMANDS`). An input
@@ -41,6 +71,7 @@ use core::fmt::{self, Write as _};
 
 use heapless::{Deque, Vec};
 
+use crate::flags::MonitorFilter;
 use crate::message::call::{ConnectionList, ConnectionListItem};
 use crate::message::monitor::MonitorObject;
 use crate::message::{ErrorCode, Message};
@@ -234,7 +265,8 @@ pub enum Progress<'a> {
     /// handset, or after [`Command::Answer`]): `EstablishedEvent`.
     Answered,
     /// The call ended (BYE either way, or a failed call cleared):
-    /// `ConnectionClearedEvent` with `normalClearing`.
+    /// `ConnectionClearedEvent` with `normalClearing`. A consultation call that was
+    /// never started (its hold did not happen) ends without an event.
     Cleared {
         /// Whether the far end released (else this device did).
         remote: bool,
@@ -420,6 +452,13 @@ struct Slot {
     call: Option<Call>,
 }
 
+#[derive(Debug, Clone)]
+struct Monitor {
+    id: CrossRefIdBuf,
+    /// Events not to report (a `true` flag filters its event out).
+    filter: MonitorFilter,
+}
+
 #[derive(Debug, Clone, Default)]
 struct ForwardSetting {
     on: bool,
@@ -439,7 +478,7 @@ pub struct Device<
     next_call_id: u32,
     next_monitor_id: u32,
     monitor_limit: usize,
-    monitors: Vec<CrossRefIdBuf, MONITORS_MAX>,
+    monitors: Vec<Monitor, MONITORS_MAX>,
     events: Deque<EventOut, EVENTS>,
     commands: Deque<Command, COMMANDS>,
     do_not_disturb: bool,
@@ -673,11 +712,16 @@ impl<const CALLS: usize, const EVENTS: usize, const COMMANDS: usize>
         }
     }
 
-    /// Queues `kind` once per monitor (room was checked).
+    /// Queues `kind` once per monitor whose filter lets it through (room was
+    /// checked).
     fn emit(&mut self, kind: EventKind) {
+        let (category, flag) = kind.filter_flag();
         for monitor in &self.monitors {
+            if monitor.filter.get(category, flag) == Some(true) {
+                continue;
+            }
             let _ = self.events.push_back(EventOut {
-                monitor: monitor.clone(),
+                monitor: monitor.id.clone(),
                 device: self.id.clone(),
                 kind: kind.clone(),
             });
@@ -888,7 +932,9 @@ impl<const CALLS: usize, const EVENTS: usize, const COMMANDS: usize>
             }
             Progress::Cleared { remote } => {
                 if state == S::Null {
-                    return wrong;
+                    // A consultation call that never started: gone without events.
+                    self.end(call);
+                    return Ok(());
                 }
                 self.check_room(1, 0)?;
                 let releasing = remote.then(|| c.far.clone());
@@ -1047,6 +1093,7 @@ impl<const CALLS: usize, const EVENTS: usize, const COMMANDS: usize>
     fn end(&mut self, call: CallRef) {
         if let Ok(Some(p)) = self.call(call).map(|c| c.partner)
             && let Ok(pc) = self.call_mut(p)
+            && pc.partner == Some(call)
         {
             pc.partner = None;
         }
@@ -1376,14 +1423,20 @@ impl<const CALLS: usize, const EVENTS: usize, const COMMANDS: usize>
                 let mut id = CrossRefIdBuf::new();
                 let _ = write!(id, "{}", self.next_monitor_id);
                 self.next_monitor_id = self.next_monitor_id.wrapping_add(1).max(1);
-                self.monitors.push(id.clone()).map_err(|_| RESOURCE_BUSY)?;
-                ReplyBody::MonitorStarted(id)
+                let filter = m.requested_monitor_filter.unwrap_or_default();
+                self.monitors
+                    .push(Monitor {
+                        id: id.clone(),
+                        filter,
+                    })
+                    .map_err(|_| RESOURCE_BUSY)?;
+                ReplyBody::MonitorStarted(id, m.requested_monitor_filter)
             }
             Message::MonitorStop(m) => {
                 let pos = self
                     .monitors
                     .iter()
-                    .position(|id| m.monitor_cross_ref_id.0.eq_str(id))
+                    .position(|mon| m.monitor_cross_ref_id.0.eq_str(&mon.id))
                     .ok_or(op(Operation::InvalidMonitorCrossRefId))?;
                 self.monitors.remove(pos);
                 ReplyBody::Simple(SimpleReply::MonitorStop)

@@ -2,7 +2,7 @@
 
 use heapless::Vec;
 
-use crate::flags::{SupportedEvents, SupportedServices};
+use crate::flags::{MonitorFilter, SupportedEvents, SupportedServices};
 use crate::message::call::*;
 use crate::message::device::*;
 use crate::message::monitor::*;
@@ -64,7 +64,7 @@ pub(super) enum ReplyBody {
     Flag(FlagReply, bool),
     Volume(u32),
     Forwarding(Vec<(Forward, bool, Option<DeviceIdBuf>), 4>),
-    MonitorStarted(CrossRefIdBuf),
+    MonitorStarted(CrossRefIdBuf, Option<MonitorFilter>),
     Snapshot(Vec<(CallIdBuf, ConnectionState), SNAPSHOT_MAX>),
     Features,
     SystemStatus,
@@ -230,9 +230,9 @@ impl Reply {
                 }),
             }
             .into(),
-            ReplyBody::MonitorStarted(id) => MonitorStartResponse {
+            ReplyBody::MonitorStarted(id, filter) => MonitorStartResponse {
                 monitor_cross_ref_id: CrossRefId(text(id)),
-                actual_monitor_filter: None,
+                actual_monitor_filter: *filter,
                 monitor_existing_calls: Some(true),
             }
             .into(),
