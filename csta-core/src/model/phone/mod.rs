@@ -48,6 +48,15 @@
 //! transferred-to device; transferred and conference connection lists name each far
 //! end's connection.
 //!
+//! `SnapshotDevice` lists one item per call whose connection is not `null`, at most
+//! [`SNAPSHOT_MAX`](crate::message::monitor::SNAPSHOT_MAX) of them.
+//!
+//! # Memory
+//!
+//! Everything is inline: an [`EventOut`] is about 1.5 KiB (it owns its identifiers),
+//! so the event queue dominates (`Device<4>` with the default queues is about
+//! 30 KiB on a 64-bit host); firmware shrinks `EVENTS`.
+//!
 //! # Queue policy
 //!
 //! Events and commands wait in fixed-capacity queues (`EVENTS`, `COMMANDS`). An input
