@@ -889,13 +889,12 @@ impl<const CALLS: usize> DeviceView<CALLS> {
             Message::DivertedEvent(e) => self.diverted(&mut change, e)?,
             Message::DigitsGeneratedEvent(e) => {
                 let id = call_id(&e.connection)?;
-                if let Some(call) = self.calls.iter_mut().find(|c| c.call_id == id) {
-                    if call.last_event != LastEvent::DigitsGenerated
-                        && call.local_state == ConnectionState::Initiated
-                    {
-                        call.last_event = LastEvent::DigitsGenerated;
-                        change.update(&id);
-                    }
+                if let Some(call) = self.calls.iter_mut().find(|c| c.call_id == id)
+                    && call.last_event != LastEvent::DigitsGenerated
+                    && call.local_state == ConnectionState::Initiated
+                {
+                    call.last_event = LastEvent::DigitsGenerated;
+                    change.update(&id);
                 }
             }
             Message::DoNotDisturbEvent(e) => self.set_dnd(&mut change, e.do_not_disturb_on),
@@ -1350,10 +1349,10 @@ impl<const CALLS: usize> DeviceView<CALLS> {
         let Some(target) = target else {
             return Ok(());
         };
-        if let (Some(old), Some(new)) = (&old, &new_id) {
-            if old != new {
-                self.rename(change, old, new);
-            }
+        if let (Some(old), Some(new)) = (&old, &new_id)
+            && old != new
+        {
+            self.rename(change, old, new);
         }
         let to_is_own = e
             .transferred_to_device
@@ -1413,10 +1412,10 @@ impl<const CALLS: usize> DeviceView<CALLS> {
                 self.remove_call(change, merged, None);
             }
         }
-        if let Some(old) = &old {
-            if *old != new_id {
-                self.rename(change, old, &new_id);
-            }
+        if let Some(old) = &old
+            && *old != new_id
+        {
+            self.rename(change, old, &new_id);
         }
         let state = e
             .local_connection_info
