@@ -835,11 +835,13 @@ impl<const CALLS: usize> DeviceView<CALLS> {
                     .local_connection_info
                     .unwrap_or(ConnectionState::Initiated);
                 let cause = e.cause.as_ref();
-                self.upsert(&mut change, id, LastEvent::ServiceInitiated, |call, _| {
-                    call.local_state = state;
-                    call.direction = Direction::Outgoing;
-                    set_cause(call, cause);
-                })?;
+                let index =
+                    self.upsert(&mut change, id, LastEvent::ServiceInitiated, |call, _| {
+                        call.local_state = state;
+                        call.direction = Direction::Outgoing;
+                        set_cause(call, cause);
+                    })?;
+                self.link_consultation(&mut change, index, cause);
             }
             Message::OriginatedEvent(e) => {
                 let id = call_id(&e.originated_connection)?;
@@ -848,12 +850,13 @@ impl<const CALLS: usize> DeviceView<CALLS> {
                     .unwrap_or(ConnectionState::Connected);
                 let peer = peer_of(&e.called_device);
                 let cause = e.cause.as_ref();
-                self.upsert(&mut change, id, LastEvent::Originated, |call, _| {
+                let index = self.upsert(&mut change, id, LastEvent::Originated, |call, _| {
                     call.local_state = state;
                     call.direction = Direction::Outgoing;
                     set_peer(call, peer);
                     set_cause(call, cause);
                 })?;
+                self.link_consultation(&mut change, index, cause);
             }
             Message::DeliveredEvent(e) => self.delivered(&mut change, e)?,
             Message::EstablishedEvent(e) => self.established(&mut change, e)?,
