@@ -634,6 +634,22 @@ fn single_step_transfer_removes_the_call() {
 }
 
 #[test]
+fn transfer_recognised_by_own_old_connection_when_transferring_device_form_differs() {
+    let mut view = outgoing_connected();
+    let change = feed(
+        &mut view,
+        r#"<TransferedEvent>
+  <primaryOldCall><callID>C1</callID><deviceID>sip:201@pbx.example</deviceID></primaryOldCall>
+  <transferringDevice><deviceIdentifier>N&lt;+49 89 1234 201&gt;;noa=unknown</deviceIdentifier></transferringDevice>
+  <transferredToDevice><deviceIdentifier>204</deviceIdentifier></transferredToDevice>
+  <cause>singleStepTransfer</cause>
+</TransferedEvent>"#,
+    );
+    assert_eq!(removed(&change), [("C1".to_owned(), None)]);
+    assert_eq!(view.calls().count(), 0);
+}
+
+#[test]
 fn transferred_party_stays_with_renamed_call_and_new_peer() {
     // 201 is the party being transferred: 202 transfers it to 203.
     let mut view = DeviceView::<4>::new(ME).unwrap();
@@ -670,18 +686,7 @@ fn transferred_party_stays_with_renamed_call_and_new_peer() {
     assert_eq!(view.call("C7").unwrap().last_event(), LastEvent::Transfered);
 }
 
-#[test]
-fn conference_merges_consultation_into_primary() {
-    let mut view = consulting();
-    assert!(view.set_consultation_purpose("C1", ConsultationPurpose::Conference));
-    assert!(!view.set_consultation_purpose("C9", ConsultationPurpose::Conference));
-    assert_eq!(
-        view.call("C1").unwrap().tapi_state(),
-        TapiCallState::OnHoldPendConf
-    );
-    let change = feed(
-        &mut view,
-        r#"<ConferencedEvent xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3">
+const CONFERENCED_C1_C2: &str = r#"<ConferencedEvent xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3">
   <monitorCrossRefID>43</monitorCrossRefID>
   <primaryOldCall><callID>C1</callID><deviceID>sip:201@pbx.example</deviceID></primaryOldCall>
   <secondaryOldCall><callID>C2</callID><deviceID>sip:201@pbx.example</deviceID></secondaryOldCall>
@@ -699,8 +704,18 @@ fn conference_merges_consultation_into_primary() {
   </conferenceConnections>
   <localConnectionInfo>connected</localConnectionInfo>
   <cause>conference</cause>
-</ConferencedEvent>"#,
+</ConferencedEvent>"#;
+
+#[test]
+fn conference_merges_consultation_into_primary() {
+    let mut view = consulting();
+    assert!(view.set_consultation_purpose("C1", ConsultationPurpose::Conference));
+    assert!(!view.set_consultation_purpose("C9", ConsultationPurpose::Conference));
+    assert_eq!(
+        view.call("C1").unwrap().tapi_state(),
+        TapiCallState::OnHoldPendConf
     );
+    let change = feed(&mut view, CONFERENCED_C1_C2);
     assert_eq!(removed(&change), [("C2".to_owned(), None)]);
     assert_eq!(updated(&change), ["C1"]);
     assert_eq!(ids(&view), ["C1"]);
@@ -715,7 +730,12 @@ fn conference_merges_consultation_into_primary() {
         Some("sip:202@pbx.example"),
     );
 
-    // One party leaves: the device stays in the conference.
+    assert_eq!(view.call("C1").unwrap().conference_parties(), 2);
+    // A re-sent ConferencedEvent changes nothing.
+    let before = view.call("C1").unwrap().clone();
+    assert!(feed(&mut view, CONFERENCED_C1_C2).is_empty());
+
+    // One party leaves: the device stays, in a two-party call with 203.
     let change = feed(
         &mut view,
         r#"<ConnectionClearedEvent xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3">
@@ -730,13 +750,55 @@ fn conference_merges_consultation_into_primary() {
         &view,
         "C1",
         ConnectionState::Connected,
-        TapiCallState::Conferenced,
-        Some("sip:202@pbx.example"),
+        TapiCallState::Connected,
+        None,
     );
+    assert!(!view.call("C1").unwrap().in_conference());
+    assert_eq!(view.call("C1").unwrap().conference_parties(), 0);
+    assert_ne!(view.call("C1").unwrap(), &before);
     let change = feed(&mut view, CLEARED_C1_OWN);
     assert_eq!(
         removed(&change),
         [("C1".to_owned(), Some(DisconnectMode::Normal))]
+    );
+}
+
+#[test]
+fn conference_of_four_survives_one_party_leaving_and_duplicate_clears() {
+    let mut view = DeviceView::<4>::new("201").unwrap();
+    feed(
+        &mut view,
+        r#"<ConferencedEvent>
+  <primaryOldCall><callID>K1</callID><deviceID>201</deviceID></primaryOldCall>
+  <secondaryOldCall><callID>K2</callID><deviceID>201</deviceID></secondaryOldCall>
+  <conferencingDevice><deviceIdentifier>201</deviceIdentifier></conferencingDevice>
+  <addedParty><deviceIdentifier>204</deviceIdentifier></addedParty>
+  <conferenceConnections>
+    <connectionListItem><newConnection><callID>K1</callID><deviceID>201</deviceID></newConnection></connectionListItem>
+    <connectionListItem><newConnection><callID>K1</callID><deviceID>202</deviceID></newConnection></connectionListItem>
+    <connectionListItem><newConnection><callID>K1</callID><deviceID>203</deviceID></newConnection></connectionListItem>
+    <connectionListItem><newConnection><callID>K1</callID><deviceID>sip:204@pbx</deviceID></newConnection></connectionListItem>
+  </conferenceConnections>
+  <cause>conference</cause>
+</ConferencedEvent>"#,
+    );
+    assert_eq!(ids(&view), ["K1"]);
+    assert_eq!(view.call("K1").unwrap().conference_parties(), 3);
+    let leave = r#"<ConnectionClearedEvent>
+  <droppedConnection><callID>K1</callID><deviceID>N&lt;203&gt;</deviceID></droppedConnection>
+  <releasingDevice><deviceIdentifier>203</deviceIdentifier></releasingDevice>
+  <cause>normalClearing</cause>
+</ConnectionClearedEvent>"#;
+    let change = feed(&mut view, leave);
+    assert_eq!(updated(&change), ["K1"]);
+    assert!(feed(&mut view, leave).is_empty());
+    assert_eq!(view.call("K1").unwrap().conference_parties(), 2);
+    assert_call(
+        &view,
+        "K1",
+        ConnectionState::Connected,
+        TapiCallState::Conferenced,
+        None,
     );
 }
 
@@ -1212,6 +1274,39 @@ fn events_for_unknown_calls_create_them_but_clears_do_not() {
     assert_eq!(
         removed(&change),
         [("C4".to_owned(), Some(DisconnectMode::Normal))]
+    );
+}
+
+#[test]
+fn far_end_clear_with_lingering_own_connection_is_disconnected() {
+    let mut view = outgoing_connected();
+    let change = feed(
+        &mut view,
+        r#"<ConnectionClearedEvent>
+  <droppedConnection><callID>C1</callID><deviceID>sip:202@pbx.example</deviceID></droppedConnection>
+  <releasingDevice><deviceIdentifier>sip:202@pbx.example</deviceIdentifier></releasingDevice>
+  <localConnectionInfo>connected</localConnectionInfo>
+  <cause>normalClearing</cause>
+</ConnectionClearedEvent>"#,
+    );
+    assert!(change.removed().is_empty());
+    assert_eq!(updated(&change), ["C1"]);
+    assert_call(
+        &view,
+        "C1",
+        ConnectionState::Connected,
+        TapiCallState::Disconnected,
+        Some("sip:202@pbx.example"),
+    );
+    assert_eq!(
+        view.call("C1").unwrap().disconnect_mode(),
+        Some(DisconnectMode::Normal)
+    );
+    // The device hangs up too.
+    let change = feed(&mut view, CLEARED_C1_OWN);
+    assert_eq!(
+        removed(&change),
+        [("C1".to_owned(), Some(DisconnectMode::Normal))]
     );
 }
 

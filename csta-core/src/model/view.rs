@@ -53,7 +53,9 @@
 //! - Re-sent or duplicate events are idempotent: the returned [`Change`] is empty when
 //!   nothing changed.
 //! - `TransferedEvent` removes the transferring device's calls without waiting for a
-//!   `ConnectionClearedEvent` (phones do not send one); a late one is ignored.
+//!   `ConnectionClearedEvent` (phones do not send one); a late one is ignored. The
+//!   device is the transferring one when `localConnectionInfo` is `null`, or, without
+//!   it, when the transferring device or the primary old call's device is this device.
 //! - A connection without a `callID` (some simulators) is the call with the empty ID.
 //! - Full call table: a new call first evicts a stale call (local state `null` or
 //!   `fail`, whose clear never came); if there is none, the event is refused with
@@ -85,6 +87,7 @@
 //! | `Failed` with cause `busy` (or `callForwardBusy`, `trunksBusy`, `selectedTrunkBusy`, `recallBusy`) | `BUSY` |
 //! | `Failed` with any other cause                          | `DISCONNECTED` + [`DisconnectMode`] |
 //! | local `queued`                                         | `PROCEEDING`                  |
+//! | `ConnectionCleared` of the other party, local still `connected` (not a conference) | `DISCONNECTED` + [`DisconnectMode`] |
 //! | `ConnectionCleared` / `CallCleared`                    | `DISCONNECTED` + mode, then `IDLE` (call removed, [`RemovedCall::disconnect_mode`] is `Some`) |
 //! | `Transfered` at the transferring device, `Diverted` away | `IDLE` (call removed, no disconnect mode) |
 //!
@@ -133,6 +136,8 @@ pub const CAUSE_MAX: usize = 48;
 pub const FORWARDING_TYPE_MAX: usize = 32;
 /// Capacity of [`Change`]'s lists.
 pub const CHANGE_MAX: usize = 3;
+/// Other parties of a conference the view tracks per call.
+pub const CONFERENCE_PARTIES_MAX: usize = 6;
 
 /// An owned event cause (its wire spelling).
 type CauseBuf = String<CAUSE_MAX>;
@@ -416,6 +421,8 @@ pub struct CallView {
     held_for_consultation: bool,
     purpose: ConsultationPurpose,
     conference: bool,
+    /// Fingerprints of the conference's other parties ([`party_key`]).
+    parties: Vec<u32, CONFERENCE_PARTIES_MAX>,
     cause: CauseBuf,
     last_event: LastEvent,
 }
@@ -432,6 +439,7 @@ impl CallView {
             held_for_consultation: false,
             purpose: ConsultationPurpose::Transfer,
             conference: false,
+            parties: Vec::new(),
             cause: CauseBuf::new(),
             last_event,
         }
@@ -448,7 +456,8 @@ impl CallView {
     }
 
     /// The other party: the caller of an incoming call, the called (alerting,
-    /// answering) device of an outgoing one; `None` when not known or restricted.
+    /// answering) device of an outgoing one; `None` when not known or restricted. In a
+    /// conference, the party of the primary call (`None` once it left).
     pub fn peer(&self) -> Option<&str> {
         self.peer.as_deref()
     }
@@ -468,9 +477,22 @@ impl CallView {
         self.consulted_by.as_deref()
     }
 
-    /// Whether the call is (or became) a conference.
+    /// Whether the call is a conference: it was conferenced and at least two other
+    /// parties remain.
     pub fn in_conference(&self) -> bool {
-        self.conference
+        self.conference && self.parties.len() >= 2
+    }
+
+    /// The number of other parties in the conference (0 when
+    /// [`in_conference`](Self::in_conference) is false). Parties are counted from the
+    /// `ConferencedEvent`'s connection list (at most [`CONFERENCE_PARTIES_MAX`]) and
+    /// removed by their `ConnectionClearedEvent`.
+    pub fn conference_parties(&self) -> usize {
+        if self.in_conference() {
+            self.parties.len()
+        } else {
+            0
+        }
     }
 
     /// The cause of the last event that gave one (unknown causes as
@@ -515,7 +537,10 @@ impl CallView {
             S::Connected => match self.last_event {
                 LastEvent::Originated | LastEvent::NetworkReached => TapiCallState::Proceeding,
                 LastEvent::Delivered => TapiCallState::Ringback,
-                _ if self.conference => TapiCallState::Conferenced,
+                _ if self.in_conference() => TapiCallState::Conferenced,
+                // The other party left and the device's connection lingers (a
+                // conference down to two parties is an ordinary connected call).
+                LastEvent::ConnectionCleared if !self.conference => TapiCallState::Disconnected,
                 _ => TapiCallState::Connected,
             },
         }
@@ -1294,7 +1319,7 @@ impl<const CALLS: usize> DeviceView<CALLS> {
             Some(ConnectionState::Null) => None,
             Some(state) => Some(state),
             // Another party left a conference: the device stays in it.
-            None if !own && self.calls.get(index).is_some_and(|c| c.conference) => {
+            None if !own && self.calls.get(index).is_some_and(|c| c.in_conference()) => {
                 Some(ConnectionState::Connected)
             }
             None => None,
@@ -1306,8 +1331,29 @@ impl<const CALLS: usize> DeviceView<CALLS> {
             }
             Some(state) => {
                 let cause = e.cause.as_ref();
+                let left = if own {
+                    None
+                } else {
+                    e.dropped_connection
+                        .device_id
+                        .as_ref()
+                        .map(|d| party_key(&d.id))
+                };
                 self.upsert(change, id, LastEvent::ConnectionCleared, |call, _| {
                     call.local_state = state;
+                    if let Some(left) = left
+                        && call.conference
+                    {
+                        call.parties.retain(|p| *p != left);
+                        // The party that left was the one named as peer.
+                        if call
+                            .peer
+                            .as_ref()
+                            .is_some_and(|p| party_key(&Text::new(p)) == left)
+                        {
+                            call.peer = None;
+                        }
+                    }
                     set_cause(call, cause);
                 })?;
             }
@@ -1329,10 +1375,16 @@ impl<const CALLS: usize> DeviceView<CALLS> {
             .transferring_device
             .device_id()
             .is_some_and(|d| self.is_own_id(d));
+        // At the transferring device the old calls are named by its own connections.
+        let old_is_own = e
+            .primary_old_call
+            .device_id
+            .as_ref()
+            .is_some_and(|d| self.is_own_id(d));
         let leaves = match e.local_connection_info {
             Some(ConnectionState::Null) => true,
             Some(_) => false,
-            None => transferring_is_own,
+            None => transferring_is_own || old_is_own,
         };
         if leaves {
             self.remove_call(change, &primary, None);
@@ -1424,9 +1476,35 @@ impl<const CALLS: usize> DeviceView<CALLS> {
             .local_connection_info
             .unwrap_or(ConnectionState::Connected);
         let cause = e.cause.as_ref();
+        let mut parties: Vec<u32, CONFERENCE_PARTIES_MAX> = Vec::new();
+        if let Some(list) = &e.conference_connections {
+            for item in &list.items {
+                let device = item
+                    .endpoint
+                    .as_ref()
+                    .and_then(|d| d.device_id())
+                    .or_else(|| item.new_connection.as_ref()?.device_id.as_ref())
+                    .or_else(|| item.old_connection.as_ref()?.device_id.as_ref());
+                if let Some(device) = device {
+                    self.add_party(&mut parties, device);
+                }
+            }
+        }
+        if let Some(added) = e.added_party.device_id() {
+            self.add_party(&mut parties, added);
+        }
+        let known_peer = self
+            .call(old.as_deref().unwrap_or(&new_id))
+            .and_then(|c| c.peer.clone());
+        if parties.len() < 2
+            && let Some(peer) = &known_peer
+        {
+            self.add_party(&mut parties, &DeviceId::new(peer));
+        }
         self.upsert(change, new_id, LastEvent::Conferenced, |call, _| {
             call.local_state = state;
             call.conference = true;
+            call.parties = parties;
             call.consultation_of = None;
             call.consulted_by = None;
             call.held_for_consultation = false;
@@ -1547,6 +1625,15 @@ impl<const CALLS: usize> DeviceView<CALLS> {
         Ok(None)
     }
 
+    /// Adds another party's fingerprint to a conference's parties.
+    fn add_party(&self, parties: &mut Vec<u32, CONFERENCE_PARTIES_MAX>, id: &DeviceId<'_>) {
+        let key = party_key(&id.id);
+        if !self.is_own_id(id) && !parties.contains(&key) {
+            // Beyond the capacity parties are not counted.
+            let _ = parties.push(key);
+        }
+    }
+
     /// The first endpoint of a renaming list that is not this device.
     fn other_endpoint(&self, list: Option<&ConnectionList<'_>>) -> Option<DeviceIdBuf> {
         list?.items.iter().find_map(|item| {
@@ -1601,6 +1688,15 @@ impl<const CALLS: usize> DeviceView<CALLS> {
             .as_ref()
             .is_none_or(|d| self.is_own_id(d))
     }
+}
+
+/// A fingerprint of a device identifier's significant characters (FNV-1a), so that
+/// the forms of one device give the same key.
+fn party_key(id: &Text<'_>) -> u32 {
+    let buf: DeviceIdBuf = cut_text(id);
+    significant(&buf).fold(0x811c_9dc5_u32, |hash, c| {
+        (hash ^ u32::from(c)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// The call ID of a connection (empty when absent).
