@@ -649,15 +649,7 @@ fn transfer_recognised_by_own_old_connection_when_transferring_device_form_diffe
     assert_eq!(view.calls().count(), 0);
 }
 
-#[test]
-fn transferred_party_stays_with_renamed_call_and_new_peer() {
-    // 201 is the party being transferred: 202 transfers it to 203.
-    let mut view = DeviceView::<4>::new(ME).unwrap();
-    feed(&mut view, DELIVERED_C5_OWN);
-    feed(&mut view, ESTABLISHED_C5_OWN);
-    let change = feed(
-        &mut view,
-        r#"<TransferedEvent xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3">
+const TRANSFERED_AWAY_FROM_202: &str = r#"<TransferedEvent xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3">
   <monitorCrossRefID>43</monitorCrossRefID>
   <primaryOldCall><callID>C5</callID><deviceID>sip:202@pbx.example</deviceID></primaryOldCall>
   <secondaryOldCall><callID>C6</callID><deviceID>sip:202@pbx.example</deviceID></secondaryOldCall>
@@ -671,8 +663,15 @@ fn transferred_party_stays_with_renamed_call_and_new_peer() {
   </transferredConnections>
   <localConnectionInfo>connected</localConnectionInfo>
   <cause>transfer</cause>
-</TransferedEvent>"#,
-    );
+</TransferedEvent>"#;
+
+#[test]
+fn transferred_party_stays_with_renamed_call_and_new_peer() {
+    // 201 is the party being transferred: 202 transfers it to 203.
+    let mut view = DeviceView::<4>::new(ME).unwrap();
+    feed(&mut view, DELIVERED_C5_OWN);
+    feed(&mut view, ESTABLISHED_C5_OWN);
+    let change = feed(&mut view, TRANSFERED_AWAY_FROM_202);
     assert_eq!(removed(&change), [("C5".to_owned(), None)]);
     assert_eq!(updated(&change), ["C7"]);
     assert_eq!(ids(&view), ["C7"]);
@@ -684,6 +683,9 @@ fn transferred_party_stays_with_renamed_call_and_new_peer() {
         Some("sip:203@pbx.example"),
     );
     assert_eq!(view.call("C7").unwrap().last_event(), LastEvent::Transfered);
+    // Re-sent: the renamed call is already there, nothing changes.
+    assert!(feed(&mut view, TRANSFERED_AWAY_FROM_202).is_empty());
+    assert_eq!(ids(&view), ["C7"]);
 }
 
 const CONFERENCED_C1_C2: &str = r#"<ConferencedEvent xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3">
@@ -1328,6 +1330,30 @@ fn far_end_hold_keeps_own_connection_connected() {
         ConnectionState::Connected,
         TapiCallState::Connected,
         Some("sip:202@pbx.example"),
+    );
+}
+
+#[test]
+fn network_reached_is_proceeding() {
+    let mut view = DeviceView::<4>::new(ME).unwrap();
+    feed(&mut view, SI_C1);
+    let change = feed(
+        &mut view,
+        r#"<NetworkReachedEvent>
+  <outboundConnection><callID>C1</callID><deviceID>trunk-1</deviceID></outboundConnection>
+  <networkInterfaceUsed><deviceIdentifier>trunk-1</deviceIdentifier></networkInterfaceUsed>
+  <callingDevice><deviceIdentifier>201</deviceIdentifier></callingDevice>
+  <calledDevice><deviceIdentifier>+49891234</deviceIdentifier></calledDevice>
+  <cause>networkSignal</cause>
+</NetworkReachedEvent>"#,
+    );
+    assert_eq!(updated(&change), ["C1"]);
+    assert_call(
+        &view,
+        "C1",
+        ConnectionState::Connected,
+        TapiCallState::Proceeding,
+        Some("+49891234"),
     );
 }
 

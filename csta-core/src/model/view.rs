@@ -805,8 +805,8 @@ impl<const CALLS: usize> DeviceView<CALLS> {
     }
 
     /// Forgets everything learnt (the session or monitor was lost): no calls, DND and
-    /// forwarding unknown, no monitor. The returned change lists the calls dropped
-    /// (without disconnect mode) and is marked resynchronised.
+    /// forwarding unknown, no monitor. The returned change is marked resynchronised
+    /// and lists the first [`CHANGE_MAX`] calls dropped (without disconnect mode).
     pub fn reset(&mut self) -> Change {
         let mut change = Change {
             resynchronised: true,
