@@ -448,6 +448,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
                     len,
                     transaction: false,
                     cseq: 0,
+                    method: Method::Ack,
                 }));
             }
             Ok(None) => {}
@@ -512,6 +513,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
             len,
             transaction: true,
             cseq,
+            method: Method::Invite,
         })
     }
 
@@ -545,6 +547,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
             len,
             transaction: true,
             cseq,
+            method: Method::Notify,
         })
     }
 
@@ -559,7 +562,10 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
         fresh_tag: bool,
     ) -> Result<(), SessionError> {
         let branch = ids.branch();
-        w.header("Via", &concat3::<200>(&self.via, ";branch=", branch.as_str()))?;
+        w.header(
+            "Via",
+            &concat3::<200>(&self.via, ";branch=", branch.as_str()),
+        )?;
         w.header("Max-Forwards", "70")?;
         let fresh = fresh_tag.then(|| ids.token());
         let tag = fresh
@@ -569,7 +575,10 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
         w.header("From", &concat3::<340>(&from, ";tag=", tag))?;
         w.header("To", &concat3::<300>("<", &self.remote_uri, ">"))?;
         w.header("Call-ID", &self.call_id)?;
-        w.header_typed(HeaderName::CSeq, &sip_lite::wire::CSeq { seq: cseq, method })?;
+        w.header_typed(
+            HeaderName::CSeq,
+            &sip_lite::wire::CSeq { seq: cseq, method },
+        )?;
         Ok(())
     }
 
@@ -593,6 +602,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
             len,
             transaction: false,
             cseq,
+            method: Method::Ack,
         })
     }
 
@@ -643,6 +653,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
             len,
             transaction: true,
             cseq,
+            method,
         })
     }
 
@@ -943,7 +954,15 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
         let handle = match outcome {
             RequestOutcome::Ack(_) | RequestOutcome::Drop => return Ok(0),
             RequestOutcome::OutOfDialog => {
-                return respond(buf, msg, StatusCode(481), "", &self.local_tag, |_| Ok(()), b"");
+                return respond(
+                    buf,
+                    msg,
+                    StatusCode(481),
+                    "",
+                    &self.local_tag,
+                    |_| Ok(()),
+                    b"",
+                );
             }
             RequestOutcome::Reject { status, reason, .. } => {
                 return respond(buf, msg, status, reason, &self.local_tag, |_| Ok(()), b"");
@@ -1026,9 +1045,11 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
                         )?;
                         self.timer.handle_2xx_sent(now);
                         if method == Method::Invite {
-                            let _ = self
-                                .dialogs
-                                .sent_2xx(handle, now, buf.get(..n).unwrap_or_default());
+                            let _ = self.dialogs.sent_2xx(
+                                handle,
+                                now,
+                                buf.get(..n).unwrap_or_default(),
+                            );
                         }
                         Ok(n)
                     }

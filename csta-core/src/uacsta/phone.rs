@@ -128,7 +128,7 @@ pub enum PhoneEvent {
     },
     /// The session ended; queued events were dropped.
     Ended(PhoneEnd),
-    /// An event INFO was answered with this non-2xx status (or no_headers when the session
+    /// An event INFO was answered with this non-2xx status (or none when the session
     /// ended first); the next one follows.
     EventRejected(Option<StatusCode>),
 }
@@ -282,6 +282,7 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
                     len,
                     transaction: false,
                     cseq: 0,
+                    method: Method::Invite,
                 }));
             }
             Ok(None) => {}
@@ -368,6 +369,7 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
             len,
             transaction: method != Method::Ack,
             cseq,
+            method,
         })
     }
 
@@ -461,7 +463,9 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
             BodyType::Empty => None,
             BodyType::Csta => match decode(msg.body()) {
                 Ok(d) => Some(d),
-                Err(_) => return respond(buf, msg, StatusCode::BAD_REQUEST, "", &tag, no_headers, b""),
+                Err(_) => {
+                    return respond(buf, msg, StatusCode::BAD_REQUEST, "", &tag, no_headers, b"");
+                }
             },
         };
         let peer_edition = decoded.as_ref().and_then(|d| d.edition);
@@ -476,7 +480,15 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
             .encode(edition, &mut self.body),
         };
         let Ok(n) = n else {
-            return respond(buf, msg, StatusCode::SERVER_INTERNAL_ERROR, "", &tag, no_headers, b"");
+            return respond(
+                buf,
+                msg,
+                StatusCode::SERVER_INTERNAL_ERROR,
+                "",
+                &tag,
+                no_headers,
+                b"",
+            );
         };
         let mut timer = SessionRefresh::new(self.timer_config);
         let headers = match timer.handle_request(msg) {
