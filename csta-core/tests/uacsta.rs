@@ -1341,3 +1341,64 @@ fn info_with_wrong_credentials_fails_the_request_only() {
     );
     assert!(w.app.s.is_established());
 }
+
+#[test]
+fn phone_refreshes_when_the_application_asks_it_to() {
+    let mut config = app_config();
+    config.timer.session_expires = 120;
+    config.timer.uac_refresher = Some(session_timer::Party::Remote);
+    let mut w = World::new(Net::perfect(), &config, Gate::Open);
+    w.open();
+    w.run_until(ms(1_000), World::established);
+    assert_eq!(
+        w.phone.s.timer().refresher(),
+        Some(session_timer::Party::Local)
+    );
+    w.run_to(ms(200_000));
+    assert!(w.established());
+    // The phone sent its 2xx at 10 ms: re-INVITEs at 60.01 s, then 60.02 s after each
+    // 2xx received (20 ms later).
+    assert_eq!(
+        w.net.trace[3..9],
+        [
+            "60010 P>A INVITE",
+            "60020 A>P 200 INVITE",
+            "60030 P>A ACK",
+            "120030 P>A INVITE",
+            "120040 A>P 200 INVITE",
+            "120050 P>A ACK"
+        ]
+    );
+    assert_eq!(w.net.trace.len(), 12);
+    assert_eq!(w.app.log.len(), 1);
+    assert_eq!(w.phone.log.len(), 1);
+}
+
+#[test]
+fn lossy_notify_mode_serves_each_request_once() {
+    for (seed, net) in lossy_nets() {
+        let mut config = app_config();
+        config.mode = Mode::Notify;
+        let mut w = World::new(net, &config, Gate::Open);
+        let a = w.send(&monitor_start());
+        let b = w.send(&make_call());
+        w.run_until(ms(600_000), |w| {
+            logged(&w.app.log, "response") + logged(&w.app.log, "RequestFailed") == 2
+        });
+        assert_eq!(
+            w.app
+                .log
+                .iter()
+                .map(|l| l.split_once(' ').unwrap().1)
+                .collect::<Vec<_>>(),
+            [
+                format!("response {a} (empty)"),
+                format!("response {b} (empty)")
+            ],
+            "seed {seed}"
+        );
+        assert_eq!(w.phone.served, ["MonitorStart", "MakeCall"], "seed {seed}");
+        w.settle();
+        assert!(w.app.tx.is_empty() && w.phone.tx.is_empty(), "seed {seed}");
+    }
+}

@@ -434,6 +434,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
     ///
     /// # Errors
     /// [`SessionError::Emit`] when `buf` is too small (the request stays due).
+    #[must_use]
     pub fn poll_request(
         &mut self,
         now: Instant,
@@ -594,14 +595,13 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
             .ok_or(SessionError::WrongState)?;
         let w = dialog.request(Method::Ack, &self.via, ids, buf)?;
         let len = w.finish(b"")?.len();
-        let cseq = dialog.local_cseq().unwrap_or(0);
         self.dialogs
             .sent_ack(handle, buf.get(..len).unwrap_or_default())?;
         self.ack_due = false;
         Ok(Outgoing {
             len,
             transaction: false,
-            cseq,
+            cseq: 0,
             method: Method::Ack,
         })
     }
@@ -1210,9 +1210,8 @@ pub(crate) fn respond(
     Ok(w.finish(body)?.len())
 }
 
-/// `a` `b` `c` in a fixed string (truncated if too long, which the header writer then
-/// rejects as a broken value only if it cut inside a line: the callers size `N` for
-/// their configured strings).
+/// `a` `b` `c` in a fixed string. Callers size `N` for the longest configured strings
+/// (256 octets) plus the parts they add, so nothing is cut.
 pub(crate) fn concat3<const N: usize>(a: &str, b: &str, c: &str) -> String<N> {
     let mut s = String::new();
     let _ = s.push_str(a);

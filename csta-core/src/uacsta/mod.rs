@@ -53,7 +53,8 @@ pub struct Outgoing {
     /// Whether it starts a client transaction (`Transactions::send_request`). `false`
     /// for an ACK to a 2xx and a retransmitted 2xx, which go straight to the transport.
     pub transaction: bool,
-    /// The CSeq number of the request (what `handle_request_failed` takes).
+    /// The CSeq number of the request (what `handle_request_failed` takes); 0 for an
+    /// ACK or a 2xx retransmission, which start no transaction.
     pub cseq: u32,
     /// The method of the request (or `ACK`; a 2xx retransmission says `INVITE`).
     pub method: Method<'static>,

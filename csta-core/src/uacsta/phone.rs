@@ -270,6 +270,7 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
     ///
     /// # Errors
     /// [`SessionError::Emit`] when `buf` is too small (the message stays due).
+    #[must_use]
     pub fn poll_request(
         &mut self,
         now: Instant,
