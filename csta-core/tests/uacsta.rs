@@ -8,6 +8,7 @@
 //! exactly once, events in order, no transaction left.
 
 use core::time::Duration;
+use std::boxed::Box;
 use std::collections::{BTreeMap, HashMap};
 use std::format;
 use std::string::String;
@@ -152,7 +153,11 @@ struct AppNode {
 
 impl AppNode {
     fn new(config: &AppConfig<'_>) -> AppNode {
-        let mut ids = IdGenerator::new([1; 32]);
+        AppNode::with_seed(config, 1)
+    }
+
+    fn with_seed(config: &AppConfig<'_>, seed: u8) -> AppNode {
+        let mut ids = IdGenerator::new([seed; 32]);
         let s = App::new(config, &mut ids).expect("config fits");
         AppNode {
             tx: Transactions::new(transaction::Config::DEFAULT),
@@ -511,8 +516,8 @@ impl PhoneNode {
 struct World {
     now: Instant,
     net: Net,
-    app: AppNode,
-    phone: PhoneNode,
+    app: Box<AppNode>,
+    phone: Box<PhoneNode>,
 }
 
 fn app_config() -> AppConfig<'static> {
@@ -531,8 +536,8 @@ impl World {
         World {
             now: Instant::ZERO,
             net,
-            app: AppNode::new(config),
-            phone: PhoneNode::new(gate),
+            app: Box::new(AppNode::new(config)),
+            phone: Box::new(PhoneNode::new(gate)),
         }
     }
 
@@ -1076,7 +1081,7 @@ fn request_after_phone_reboot_gets_481_and_loses_the_session() {
     let mut w = established(Net::perfect());
     w.run_to(ms(100));
     // The phone reboots: a fresh session without the dialog.
-    w.phone = PhoneNode::new(Gate::Open);
+    w.phone = Box::new(PhoneNode::new(Gate::Open));
     let id = w.send(&monitor_start());
     w.settle();
     assert_eq!(w.net.trace[3..], ["100 A>P INFO", "110 P>A 481 INFO"]);
@@ -1198,6 +1203,10 @@ fn lossy_setup_requests_and_events() {
     for (seed, net) in lossy_nets() {
         let mut config = app_config();
         config.timer.session_expires = 300;
+        if seed % 2 == 0 {
+            // The phone refreshes.
+            config.timer.uac_refresher = Some(session_timer::Party::Remote);
+        }
         let mut w = World::new(net, &config, Gate::Digest);
         w.open();
         w.run_until(ms(600_000), |w| w.app.s.is_done() || w.established());
@@ -1401,4 +1410,52 @@ fn lossy_notify_mode_serves_each_request_once() {
         w.settle();
         assert!(w.app.tx.is_empty() && w.phone.tx.is_empty(), "seed {seed}");
     }
+}
+
+#[test]
+fn new_session_replaces_the_old_one_at_the_phone() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    // The server restarted: a new application session (new Call-ID) opens while the
+    // old one is still registered with the transaction layer of the old node.
+    let old = std::mem::replace(&mut w.app, Box::new(AppNode::with_seed(&app_config(), 7)));
+    assert_ne!(old.s.call_id(), w.app.s.call_id());
+    w.open();
+    w.run_until(ms(1_000), World::established);
+    assert_eq!(
+        w.phone.log,
+        [
+            "10 Opened { edition: Some(Ed3) }",
+            "110 Ended(Replaced)",
+            "110 Opened { edition: Some(Ed3) }"
+        ]
+    );
+    assert_eq!(w.phone.s.call_id(), Some(w.app.s.call_id()));
+    // The old dialog is gone at the phone: an INFO in it gets 481.
+    let mut old = old;
+    let id = old.s.send(&monitor_start()).unwrap();
+    old.flush(w.now);
+    let info = old.outbox.pop().expect("INFO");
+    w.phone.receive(w.now, &info);
+    let answer = w.phone.outbox.pop().expect("answer");
+    assert_eq!(summary(&answer), "481 INFO");
+    old.receive(w.now, &answer);
+    assert_eq!(
+        old.log[1..],
+        [
+            format!(
+                "{} {:?}",
+                w.now.as_millis(),
+                AppEvent::RequestFailed {
+                    id,
+                    status: Some(StatusCode(481))
+                }
+            ),
+            format!(
+                "{} {:?}",
+                w.now.as_millis(),
+                AppEvent::Lost(LostReason::NoDialog)
+            ),
+        ]
+    );
 }
