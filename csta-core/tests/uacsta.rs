@@ -1081,7 +1081,7 @@ fn request_after_phone_reboot_gets_481_and_loses_the_session() {
     let mut w = established(Net::perfect());
     w.run_to(ms(100));
     // The phone reboots: a fresh session without the dialog.
-    w.phone = Box::new(PhoneNode::new(Gate::Open));
+    *w.phone = PhoneNode::new(Gate::Open);
     let id = w.send(&monitor_start());
     w.settle();
     assert_eq!(w.net.trace[3..], ["100 A>P INFO", "110 P>A 481 INFO"]);
