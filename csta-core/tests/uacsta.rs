@@ -732,7 +732,10 @@ fn setup_rejected_486_415_488_reports_failure_with_status() {
             w.app.log,
             [format!(
                 "20 {:?}",
-                AppEvent::Failed(Failure::Rejected(StatusCode(code)))
+                AppEvent::Failed {
+                    failure: Failure::Rejected(StatusCode(code)),
+                    reason: StatusCode(code).default_reason()
+                }
             )]
         );
         w.settle();
@@ -857,7 +860,10 @@ fn digest_with_wrong_password_fails_after_one_answer() {
         w.app.log,
         [format!(
             "40 {:?}",
-            AppEvent::Failed(Failure::AuthRejected(StatusCode::UNAUTHORIZED))
+            AppEvent::Failed {
+                failure: Failure::AuthRejected(StatusCode::UNAUTHORIZED),
+                reason: "Unauthorized"
+            }
         )]
     );
 }
@@ -873,7 +879,10 @@ fn digest_without_credentials_fails_at_once() {
         w.app.log,
         [format!(
             "20 {:?}",
-            AppEvent::Failed(Failure::AuthRejected(StatusCode::UNAUTHORIZED))
+            AppEvent::Failed {
+                failure: Failure::AuthRejected(StatusCode::UNAUTHORIZED),
+                reason: "Unauthorized"
+            }
         )]
     );
 }

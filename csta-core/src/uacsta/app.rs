@@ -157,7 +157,12 @@ pub enum AppEvent<'a> {
         edition: Option<Edition>,
     },
     /// The session could not be established; nothing is left to do.
-    Failed(Failure),
+    Failed {
+        /// Why.
+        failure: Failure,
+        /// The reason phrase of the final response (empty without one).
+        reason: &'a str,
+    },
     /// The answer to a request: the body of the 2xx (a positive response or
     /// `CSTAErrorCode`; empty in NOTIFY mode or from a phone that sends none).
     Response {
@@ -191,7 +196,7 @@ pub enum AppEvent<'a> {
 #[derive(Debug, Clone)]
 enum Stored<const M: usize> {
     Established(Vec<u8, M>),
-    Failed(Failure),
+    Failed(Failure, String<64>),
     Response(RequestId, Vec<u8, M>),
     RequestFailed(RequestId, Option<StatusCode>),
     Event(Vec<u8, M>),
@@ -746,7 +751,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
             if self.on_challenge(msg, status) {
                 self.retry(purpose);
             } else {
-                self.request_refused(purpose, status, true);
+                self.request_refused(purpose, msg, status);
             }
             return Ok(());
         }
@@ -815,7 +820,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
                     let _ = body.extend_from_slice(msg.body());
                     self.report(Stored::Established(body));
                 }
-                _ => self.finish(Stored::Failed(Failure::InvalidAnswer)),
+                _ => self.finish(Stored::Failed(Failure::InvalidAnswer, String::new())),
             }
             return;
         }
@@ -824,7 +829,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
             self.invite_due = true;
             return;
         }
-        self.finish(Stored::Failed(Failure::Rejected(status)));
+        self.finish(Stored::Failed(Failure::Rejected(status), phrase(msg)));
     }
 
     /// Stores the challenge of a 401/407; whether the request is worth sending again.
@@ -882,14 +887,12 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
         }
     }
 
-    /// A request failed for good (`status`, or no answer when `None`).
-    fn request_refused(&mut self, purpose: Purpose, status: StatusCode, auth: bool) {
+    /// A request was refused for good with a challenge we cannot answer.
+    fn request_refused(&mut self, purpose: Purpose, msg: &Message<'_>, status: StatusCode) {
         match purpose {
-            Purpose::Invite => self.finish(Stored::Failed(if auth {
-                Failure::AuthRejected(status)
-            } else {
-                Failure::Rejected(status)
-            })),
+            Purpose::Invite => {
+                self.finish(Stored::Failed(Failure::AuthRejected(status), phrase(msg)));
+            }
             Purpose::Refresh(_) => {}
             Purpose::Csta(id) => {
                 if self.queue.front().is_some_and(|q| q.id == id) {
@@ -910,7 +913,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
             return;
         };
         match purpose {
-            Purpose::Invite => self.finish(Stored::Failed(Failure::Timeout)),
+            Purpose::Invite => self.finish(Stored::Failed(Failure::Timeout, String::new())),
             Purpose::Refresh(_) => {
                 let _ = self.timer.handle_request_timeout();
                 self.lose(LostReason::Timeout);
@@ -1135,7 +1138,10 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
                     edition,
                 }
             }
-            Stored::Failed(f) => AppEvent::Failed(*f),
+            Stored::Failed(failure, reason) => AppEvent::Failed {
+                failure: *failure,
+                reason,
+            },
             Stored::Response(id, body) => AppEvent::Response { id: *id, body },
             Stored::RequestFailed(id, status) => AppEvent::RequestFailed {
                 id: *id,
@@ -1189,6 +1195,17 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
         self.timer.stop();
         self.end = Some(end);
     }
+}
+
+/// The reason phrase of a response, cut to 64 octets at a character boundary.
+fn phrase(msg: &Message<'_>) -> String<64> {
+    let mut out = String::new();
+    for c in msg.reason().unwrap_or("").chars() {
+        if out.push(c).is_err() {
+            break;
+        }
+    }
+    out
 }
 
 /// Writes a response to `request` with `extra` headers and `body` into `buf`.
