@@ -18,6 +18,50 @@
 //!   (and send the response it writes through the server transaction), a transaction
 //!   timeout or transport error to `handle_request_failed`;
 //! - call `handle_timeout` when `poll_timeout` comes.
+//!
+//! ```
+//! use csta_core::uacsta::app::{AppConfig, AppSession};
+//! use sip_lite::ids::IdGenerator;
+//! use sip_lite::time::Instant;
+//! use sip_lite::transaction::{self, Transactions};
+//! use sip_lite::wire::{HeaderIndex, Message, Method};
+//!
+//! // The owner's transaction table, shared by all its sessions; peers are its addresses.
+//! let mut txs = Transactions::<u32, 8, 2048>::new(transaction::Config::DEFAULT);
+//! let mut ids = IdGenerator::new([7; 32]);
+//! let config = AppConfig::new(
+//!     "sip:201@192.0.2.7:5060",
+//!     "sip:csta@example.com",
+//!     "sip:csta@192.0.2.1:5060",
+//!     "SIP/2.0/UDP 192.0.2.1:5060",
+//! );
+//! let mut session = AppSession::<4, 2048>::new(&config, &mut ids)?;
+//! session.open()?;
+//!
+//! let (now, phone) = (Instant::ZERO, 1u32);
+//! let mut buf = [0u8; 2048];
+//! while let Some(out) = session.poll_request(now, &mut ids, &mut buf) {
+//!     let out = out?;
+//!     if out.transaction {
+//!         // Keep tx -> (session, out.cseq, out.method): a Timeout event for tx becomes
+//!         // session.handle_request_failed(now, out.cseq, out.method).
+//!         let _tx = txs.send_request(now, phone, false, &buf[..out.len])?;
+//!     } else {
+//!         // An ACK for a 2xx: straight to the transport.
+//!     }
+//! }
+//! let t = txs.poll_transmit().expect("the INVITE");
+//! let mut hs = [HeaderIndex::EMPTY; 32];
+//! let invite = Message::parse(t.bytes, &mut hs)?;
+//! assert_eq!(invite.method(), Some(Method::Invite));
+//! assert_eq!(invite.call_id()?, session.call_id());
+//! // Incoming: `txs.receive(..)` says Response(tx) -> session.handle_response(now, &msg);
+//! // Request(stx) in the session's Call-ID -> n = session.handle_request(now, &msg, &mut
+//! // buf)? and txs.respond(now, stx, &buf[..n]); Ack -> session.handle_request (returns
+//! // 0); Retransmitted2xx or an unmatched 2xx -> session.handle_response (the ACK is
+//! // resent). Then poll again.
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod app;
 pub mod phone;
