@@ -1,1 +1,790 @@
-//! The phone side of a uaCSTA session.
+//! The phone side of a uaCSTA session (ECMA TR/87): the switching function.
+//!
+//! [`PhoneSession::handle_request`] accepts the CSTA `INVITE` (a CSTA body, normally
+//! `RequestSystemStatus`, and no SDP) with a 200 carrying
+//! `RequestSystemStatusResponse` (`normal`), and rejects what it cannot serve: 415 (with
+//! `Accept: application/csta+xml`) for a body it cannot read, 488 (or the configured
+//! [`PhoneConfig::sdp_status`], e.g. 606) for an INVITE with SDP, 400 for CSTA XML that
+//! does not decode. A new CSTA INVITE replaces the session (the application restarted).
+//!
+//! Every CSTA request in an `INFO` of the dialog goes to the [`Device`] the caller
+//! passes in, which writes the answer (`XxxResponse` or `CSTAErrorCode`) at once; the
+//! session returns it in the 200. The device is called synchronously, so nothing is
+//! kept between the request and its answer. A CSTA INFO outside a dialog gets 481.
+//! [`PhoneSession::send_event`] queues events; each travels as an `INFO`, one in
+//! flight at a time, in order. Session refreshes (re-INVITE, UPDATE) and BYE are
+//! answered; a session timer that expires ends the session with a BYE.
+//!
+//! See the [module documentation](super) for the drive loop.
+
+use core::fmt;
+
+use heapless::{Deque, String, Vec};
+use sip_lite::dialog::{DialogHandle, Dialogs, RequestOutcome};
+use sip_lite::ids::IdGenerator;
+use sip_lite::session_timer::{self, Action, Answer, RefreshMethod, SessionRefresh};
+use sip_lite::time::{Instant, Timers, earliest};
+use sip_lite::wire::{HeaderName, Message, Method, StatusCode};
+
+use super::app::{concat3, no_headers, respond};
+use super::{
+    BodyType, CONTENT_DISPOSITION, CONTENT_TYPE, DIALOG_ARENA, Outgoing, SessionError, body_type,
+    fixed, is_csta_notify,
+};
+use crate::message::system::RequestSystemStatusResponse;
+use crate::message::{Decoded, EncodeError, EncodeOptions};
+use crate::names::SystemStatus;
+use crate::{Edition, Message as Csta, decode};
+
+/// What serves the CSTA requests of the session: the phone's ECMA-269 device model,
+/// or a script in a test. Closures `FnMut(&Decoded<'_>, Edition, &mut [u8]) ->
+/// Result<usize, EncodeError>` implement it.
+pub trait Device {
+    /// Serves `request` and writes the answer (a positive response or
+    /// `CSTAErrorCode`), encoded in `edition`, into `body`; returns its length.
+    ///
+    /// # Errors
+    /// The encoder's error when the answer does not fit `body`; the session answers
+    /// 500 then.
+    fn serve(
+        &mut self,
+        request: &Decoded<'_>,
+        edition: Edition,
+        body: &mut [u8],
+    ) -> Result<usize, EncodeError>;
+}
+
+impl<F> Device for F
+where
+    F: FnMut(&Decoded<'_>, Edition, &mut [u8]) -> Result<usize, EncodeError>,
+{
+    fn serve(
+        &mut self,
+        request: &Decoded<'_>,
+        edition: Edition,
+        body: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        self(request, edition, body)
+    }
+}
+
+/// What a [`PhoneSession`] needs to know, borrowed for [`PhoneSession::new`].
+#[derive(Debug, Clone, Copy)]
+pub struct PhoneConfig<'c> {
+    /// Our Contact URI (in the 2xx, and in refreshes we send).
+    pub local_contact: &'c str,
+    /// The sent-by part of our Via, without branch (`SIP/2.0/UDP 192.0.2.7:5060`).
+    pub via: &'c str,
+    /// The edition we write when the peer's is unknown.
+    pub edition: Edition,
+    /// The status for an INVITE with SDP to the CSTA identity: 488 (default) or 606.
+    pub sdp_status: StatusCode,
+    /// Whether CSTA requests in an out-of-dialog `NOTIFY` (`Event: uaCSTA`) are served.
+    pub accept_notify: bool,
+    /// The session timer policy.
+    pub timer: session_timer::Config,
+}
+
+impl<'c> PhoneConfig<'c> {
+    /// Defaults: edition 3, 488 for SDP, NOTIFY served, the default session timer.
+    pub fn new(local_contact: &'c str, via: &'c str) -> PhoneConfig<'c> {
+        PhoneConfig {
+            local_contact,
+            via,
+            edition: Edition::Ed3,
+            sdp_status: StatusCode::NOT_ACCEPTABLE_HERE,
+            accept_notify: true,
+            timer: session_timer::Config::DEFAULT,
+        }
+    }
+}
+
+/// Why the phone's session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PhoneEnd {
+    /// The application sent BYE.
+    Bye,
+    /// A new CSTA INVITE replaced the session.
+    Replaced,
+    /// The session timer expired (a BYE was sent).
+    Expired,
+    /// The application answered 481 or did not answer: it is gone.
+    Lost,
+    /// The ACK for our 2xx never came (a BYE was sent).
+    NoAck,
+    /// [`PhoneSession::close`] was called (a BYE was sent).
+    Closed,
+}
+
+/// What the phone session reports to its owner, from [`PhoneSession::poll_event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PhoneEvent {
+    /// A CSTA session was accepted.
+    Opened {
+        /// The edition of the application's INVITE body: the one events are written in.
+        edition: Option<Edition>,
+    },
+    /// The session ended; queued events were dropped.
+    Ended(PhoneEnd),
+    /// An event INFO was answered with this non-2xx status (or none when the session
+    /// ended first); the next one follows.
+    EventRejected(Option<StatusCode>),
+}
+
+/// What a request in flight is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Event,
+    Refresh(RefreshMethod),
+    Bye,
+}
+
+/// The phone side of one uaCSTA session. `Q` bounds the queued events and owner
+/// events, `M` the length of a SIP message (and of a CSTA body).
+pub struct PhoneSession<const Q: usize, const M: usize> {
+    local_contact: String<256>,
+    via: String<128>,
+    edition: Edition,
+    sdp_status: StatusCode,
+    accept_notify: bool,
+    timer_config: session_timer::Config,
+    local_tag: String<32>,
+    dialogs: Dialogs<1, DIALOG_ARENA, M>,
+    dialog: Option<DialogHandle>,
+    peer_edition: Option<Edition>,
+    timer: SessionRefresh,
+    refresh_due: Option<RefreshMethod>,
+    ack_due: bool,
+    bye_due: bool,
+    pending: Vec<(u32, Method<'static>, Purpose), 4>,
+    queue: Deque<Vec<u8, M>, Q>,
+    /// The CSeq of the INFO carrying the front of `queue`.
+    in_flight: Option<u32>,
+    events: Deque<PhoneEvent, Q>,
+    /// Scratch space for a CSTA answer.
+    body: [u8; M],
+}
+
+impl<const Q: usize, const M: usize> fmt::Debug for PhoneSession<Q, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhoneSession")
+            .field("open", &self.dialog.is_some())
+            .field("queued", &self.queue.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
+    /// A phone session without a dialog, with a local tag from `ids`.
+    ///
+    /// # Errors
+    /// [`SessionError::TooLong`] when a configured string does not fit.
+    pub fn new(config: &PhoneConfig<'_>, ids: &mut IdGenerator) -> Result<Self, SessionError> {
+        Ok(PhoneSession {
+            local_contact: fixed(config.local_contact)?,
+            via: fixed(config.via)?,
+            edition: config.edition,
+            sdp_status: config.sdp_status,
+            accept_notify: config.accept_notify,
+            timer_config: config.timer,
+            local_tag: fixed(ids.token().as_str())?,
+            dialogs: Dialogs::new(Timers::DEFAULT),
+            dialog: None,
+            peer_edition: None,
+            timer: SessionRefresh::new(config.timer),
+            refresh_due: None,
+            ack_due: false,
+            bye_due: false,
+            pending: Vec::new(),
+            queue: Deque::new(),
+            in_flight: None,
+            events: Deque::new(),
+            body: [0; M],
+        })
+    }
+
+    /// Whether a CSTA dialog is up.
+    pub fn is_open(&self) -> bool {
+        self.dialog.is_some()
+    }
+
+    /// The Call-ID of the current dialog.
+    pub fn call_id(&self) -> Option<&str> {
+        self.dialog
+            .and_then(|h| self.dialogs.get(h))
+            .map(|d| d.call_id())
+    }
+
+    /// The session timer.
+    pub fn timer(&self) -> &SessionRefresh {
+        &self.timer
+    }
+
+    /// The edition events are written in: the application's, else the configured one.
+    pub fn edition(&self) -> Edition {
+        EncodeOptions::same_as_peer(self.peer_edition, self.edition).edition
+    }
+
+    /// Queues a CSTA event to the application, sent as INFO in the dialog after the
+    /// ones before it were answered.
+    ///
+    /// # Errors
+    /// [`SessionError::WrongState`] without a dialog, [`SessionError::QueueFull`],
+    /// [`SessionError::Encode`] when the body does not fit `M` octets.
+    pub fn send_event(&mut self, event: &Csta<'_>) -> Result<(), SessionError> {
+        if self.dialog.is_none() || self.bye_due {
+            return Err(SessionError::WrongState);
+        }
+        if self.queue.is_full() {
+            return Err(SessionError::QueueFull);
+        }
+        let mut body = Vec::<u8, M>::new();
+        let _ = body.resize(M, 0);
+        let n = event
+            .encode(self.edition(), &mut body)
+            .map_err(|_| SessionError::Encode)?;
+        body.truncate(n);
+        self.queue
+            .push_back(body)
+            .map_err(|_| SessionError::QueueFull)
+    }
+
+    /// Ends the session with a BYE.
+    ///
+    /// # Errors
+    /// [`SessionError::WrongState`] without a dialog.
+    pub fn close(&mut self) -> Result<(), SessionError> {
+        if self.dialog.is_none() || self.bye_due {
+            return Err(SessionError::WrongState);
+        }
+        self.end(PhoneEnd::Closed, true);
+        Ok(())
+    }
+
+    // ---- output ----
+
+    /// Writes the next message to send into `buf`: a 2xx retransmission (straight to
+    /// the transport), an ACK, an event INFO, a refresh or a BYE. Call until `None`.
+    ///
+    /// # Errors
+    /// [`SessionError::Emit`] when `buf` is too small (the message stays due).
+    #[must_use]
+    pub fn poll_request(
+        &mut self,
+        now: Instant,
+        ids: &mut IdGenerator,
+        buf: &mut [u8],
+    ) -> Option<Result<Outgoing, SessionError>> {
+        match self.dialogs.poll_transmit(now, buf) {
+            Ok(Some((_, len))) => {
+                return Some(Ok(Outgoing {
+                    len,
+                    transaction: false,
+                    cseq: 0,
+                    method: Method::Invite,
+                }));
+            }
+            Ok(None) => {}
+            Err(e) => return Some(Err(e.into())),
+        }
+        let handle = self.dialog?;
+        if self.ack_due {
+            return Some(self.write(handle, Method::Ack, None, ids, buf));
+        }
+        if self.bye_due {
+            return Some(self.write(handle, Method::Bye, Some(Purpose::Bye), ids, buf));
+        }
+        if let Some(m) = self.refresh_due
+            && !self
+                .pending
+                .iter()
+                .any(|p| matches!(p.2, Purpose::Refresh(_)))
+        {
+            let method = match m {
+                RefreshMethod::Invite => Method::Invite,
+                RefreshMethod::Update => Method::Update,
+            };
+            return Some(self.write(handle, method, Some(Purpose::Refresh(m)), ids, buf));
+        }
+        if self.in_flight.is_none() && !self.queue.is_empty() {
+            return Some(self.write(handle, Method::Info, Some(Purpose::Event), ids, buf));
+        }
+        None
+    }
+
+    fn write(
+        &mut self,
+        handle: DialogHandle,
+        method: Method<'static>,
+        purpose: Option<Purpose>,
+        ids: &mut IdGenerator,
+        buf: &mut [u8],
+    ) -> Result<Outgoing, SessionError> {
+        let dialog = self
+            .dialogs
+            .get_mut(handle)
+            .ok_or(SessionError::WrongState)?;
+        let mut w = dialog.request(method, &self.via, ids, buf)?;
+        let cseq = if method == Method::Ack {
+            0
+        } else {
+            dialog.local_cseq().unwrap_or(0)
+        };
+        let body: &[u8] = match purpose {
+            Some(Purpose::Event) => self.queue.front().map_or(&[], |b| b.as_slice()),
+            Some(Purpose::Refresh(_)) => {
+                self.timer.request_headers().write(&mut w)?;
+                &[]
+            }
+            _ => &[],
+        };
+        if !body.is_empty() {
+            w.header(HeaderName::ContentType.as_str(), CONTENT_TYPE)?;
+            w.header(HeaderName::ContentDisposition.as_str(), CONTENT_DISPOSITION)?;
+        }
+        let len = w.finish(body)?.len();
+        match purpose {
+            None => {
+                self.ack_due = false;
+                let _ = self
+                    .dialogs
+                    .sent_ack(handle, buf.get(..len).unwrap_or_default());
+            }
+            Some(Purpose::Event) => self.in_flight = Some(cseq),
+            Some(Purpose::Refresh(_)) => self.refresh_due = None,
+            Some(Purpose::Bye) => {
+                self.bye_due = false;
+                let _ = self.dialogs.remove(handle);
+                self.dialog = None;
+            }
+        }
+        if let Some(p) = purpose {
+            if self.pending.is_full() {
+                self.pending.remove(0);
+            }
+            let _ = self.pending.push((cseq, method, p));
+        }
+        Ok(Outgoing {
+            len,
+            transaction: method != Method::Ack,
+            cseq,
+            method,
+        })
+    }
+
+    // ---- input ----
+
+    /// Takes a request addressed to the CSTA identity: the CSTA INVITE, requests in
+    /// its dialog, an out-of-dialog NOTIFY. CSTA requests are served by `device`.
+    /// Writes the response to send through the server transaction into `buf` and
+    /// returns its length (0 for an ACK, which is not answered).
+    ///
+    /// # Errors
+    /// [`SessionError::NotOurs`] for a response or a request without Call-ID, From,
+    /// To or CSeq (answer 400 before calling); [`SessionError::Emit`] when `buf` is
+    /// too small.
+    pub fn handle_request(
+        &mut self,
+        now: Instant,
+        msg: &Message<'_>,
+        device: &mut dyn Device,
+        buf: &mut [u8],
+    ) -> Result<usize, SessionError> {
+        let method = msg.method().ok_or(SessionError::NotOurs)?;
+        let outcome = self
+            .dialogs
+            .handle_request(msg)
+            .map_err(|_| SessionError::NotOurs)?;
+        let tag = self.local_tag.clone();
+        let handle = match outcome {
+            RequestOutcome::Ack(_) | RequestOutcome::Drop => return Ok(0),
+            RequestOutcome::Reject { status, reason, .. } => {
+                return respond(buf, msg, status, reason, &tag, no_headers, b"");
+            }
+            RequestOutcome::OutOfDialog => {
+                return match method {
+                    Method::Invite => self.on_invite(now, msg, device, buf),
+                    Method::Notify if self.accept_notify && is_csta_notify(msg) => {
+                        self.serve(msg, device, buf, false)
+                    }
+                    Method::Options => respond(buf, msg, StatusCode::OK, "", &tag, no_headers, b""),
+                    _ => respond(
+                        buf,
+                        msg,
+                        StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST,
+                        "",
+                        &tag,
+                        no_headers,
+                        b"",
+                    ),
+                };
+            }
+            RequestOutcome::Accept(h) => h,
+        };
+        match method {
+            Method::Info => self.serve(msg, device, buf, true),
+            Method::Bye => {
+                let n = respond(buf, msg, StatusCode::OK, "", &tag, no_headers, b"")?;
+                let _ = self.dialogs.remove(handle);
+                self.dialog = None;
+                self.end(PhoneEnd::Bye, false);
+                Ok(n)
+            }
+            Method::Invite | Method::Update => self.on_refresh(now, handle, msg, buf),
+            Method::Options => respond(buf, msg, StatusCode::OK, "", &tag, no_headers, b""),
+            _ => respond(
+                buf,
+                msg,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "",
+                &tag,
+                |w| {
+                    w.header("Allow", "INVITE, ACK, BYE, INFO, UPDATE, NOTIFY, OPTIONS")?;
+                    Ok(())
+                },
+                b"",
+            ),
+        }
+    }
+
+    /// The CSTA INVITE.
+    fn on_invite(
+        &mut self,
+        now: Instant,
+        msg: &Message<'_>,
+        device: &mut dyn Device,
+        buf: &mut [u8],
+    ) -> Result<usize, SessionError> {
+        let tag = self.local_tag.clone();
+        let decoded = match body_type(msg) {
+            BodyType::Sdp => return respond(buf, msg, self.sdp_status, "", &tag, no_headers, b""),
+            BodyType::Other => return reject_media(buf, msg, &tag),
+            BodyType::Empty => None,
+            BodyType::Csta => match decode(msg.body()) {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    return respond(buf, msg, StatusCode::BAD_REQUEST, "", &tag, no_headers, b"");
+                }
+            },
+        };
+        let peer_edition = decoded.as_ref().and_then(|d| d.edition);
+        let edition = EncodeOptions::same_as_peer(peer_edition, self.edition).edition;
+        let n = match &decoded {
+            Some(d) if !matches!(d.message, Csta::RequestSystemStatus(_)) => {
+                device.serve(d, edition, &mut self.body)
+            }
+            _ => Csta::RequestSystemStatusResponse(RequestSystemStatusResponse {
+                system_status: SystemStatus::Normal,
+            })
+            .encode(edition, &mut self.body),
+        };
+        let Ok(n) = n else {
+            return respond(
+                buf,
+                msg,
+                StatusCode::SERVER_INTERNAL_ERROR,
+                "",
+                &tag,
+                no_headers,
+                b"",
+            );
+        };
+        let mut timer = SessionRefresh::new(self.timer_config);
+        let headers = match timer.handle_request(msg) {
+            Ok(Answer::Accept(h)) => h,
+            Ok(Answer::TooSmall(t)) => {
+                return respond(
+                    buf,
+                    msg,
+                    session_timer::TooSmall::STATUS,
+                    "",
+                    &tag,
+                    |w| t.write(w).map(|_| ()),
+                    b"",
+                );
+            }
+            Err(_) => return respond(buf, msg, StatusCode::BAD_REQUEST, "", &tag, no_headers, b""),
+        };
+        // A new session replaces the old one (the application restarted).
+        if let Some(old) = self.dialog.take() {
+            let _ = self.dialogs.remove(old);
+            self.end(PhoneEnd::Replaced, false);
+        }
+        let handle = match self.dialogs.create_uas(msg, &tag, &self.local_contact) {
+            Ok(h) => h,
+            Err(_) => return respond(buf, msg, StatusCode::BAD_REQUEST, "", &tag, no_headers, b""),
+        };
+        let contact = concat3::<300>("<", &self.local_contact, ">");
+        let body = self.body.get(..n).unwrap_or_default();
+        let len = respond(
+            buf,
+            msg,
+            StatusCode::OK,
+            "",
+            &tag,
+            |w| {
+                w.header("Contact", &contact)?;
+                headers.write(w)
+            },
+            body,
+        );
+        let len = match len {
+            Ok(len) => len,
+            Err(e) => {
+                let _ = self.dialogs.remove(handle);
+                return Err(e);
+            }
+        };
+        let _ = self
+            .dialogs
+            .sent_2xx(handle, now, buf.get(..len).unwrap_or_default());
+        timer.handle_2xx_sent(now);
+        self.timer = timer;
+        self.dialog = Some(handle);
+        self.peer_edition = peer_edition;
+        self.push_event(PhoneEvent::Opened {
+            edition: peer_edition,
+        });
+        Ok(len)
+    }
+
+    /// A CSTA request in an INFO (or an out-of-dialog NOTIFY): the device answers.
+    fn serve(
+        &mut self,
+        msg: &Message<'_>,
+        device: &mut dyn Device,
+        buf: &mut [u8],
+        answer_body: bool,
+    ) -> Result<usize, SessionError> {
+        let tag = self.local_tag.clone();
+        match body_type(msg) {
+            // An empty INFO: a keep-alive.
+            BodyType::Empty => respond(buf, msg, StatusCode::OK, "", &tag, no_headers, b""),
+            BodyType::Csta => {
+                let Ok(d) = decode(msg.body()) else {
+                    return respond(buf, msg, StatusCode::BAD_REQUEST, "", &tag, no_headers, b"");
+                };
+                if answer_body && d.edition.is_some() {
+                    self.peer_edition = d.edition;
+                }
+                let edition = EncodeOptions::same_as_peer(d.edition, self.edition).edition;
+                let Ok(n) = device.serve(&d, edition, &mut self.body) else {
+                    return respond(
+                        buf,
+                        msg,
+                        StatusCode::SERVER_INTERNAL_ERROR,
+                        "",
+                        &tag,
+                        no_headers,
+                        b"",
+                    );
+                };
+                let body = if answer_body {
+                    self.body.get(..n).unwrap_or_default()
+                } else {
+                    &[]
+                };
+                respond(buf, msg, StatusCode::OK, "", &tag, no_headers, body)
+            }
+            BodyType::Sdp | BodyType::Other => reject_media(buf, msg, &tag),
+        }
+    }
+
+    /// A re-INVITE or UPDATE in the dialog: a session refresh.
+    fn on_refresh(
+        &mut self,
+        now: Instant,
+        handle: DialogHandle,
+        msg: &Message<'_>,
+        buf: &mut [u8],
+    ) -> Result<usize, SessionError> {
+        let tag = self.local_tag.clone();
+        if !matches!(body_type(msg), BodyType::Empty) {
+            // The CSTA dialog carries no media.
+            return respond(buf, msg, self.sdp_status, "", &tag, |_| Ok(()), b"");
+        }
+        let contact = concat3::<300>("<", &self.local_contact, ">");
+        match self.timer.handle_request(msg) {
+            Ok(Answer::Accept(headers)) => {
+                let n = respond(
+                    buf,
+                    msg,
+                    StatusCode::OK,
+                    "",
+                    &tag,
+                    |w| {
+                        w.header("Contact", &contact)?;
+                        headers.write(w)
+                    },
+                    b"",
+                )?;
+                self.timer.handle_2xx_sent(now);
+                if msg.method() == Some(Method::Invite) {
+                    let _ = self
+                        .dialogs
+                        .sent_2xx(handle, now, buf.get(..n).unwrap_or_default());
+                }
+                Ok(n)
+            }
+            Ok(Answer::TooSmall(t)) => respond(
+                buf,
+                msg,
+                session_timer::TooSmall::STATUS,
+                "",
+                &tag,
+                |w| t.write(w),
+                b"",
+            ),
+            Err(_) => respond(buf, msg, StatusCode::BAD_REQUEST, "", &tag, |_| Ok(()), b""),
+        }
+    }
+
+    /// Takes a response to a request this session sent (an event INFO, a refresh, a
+    /// BYE).
+    ///
+    /// # Errors
+    /// [`SessionError::NotOurs`] for a message that is not a response.
+    pub fn handle_response(&mut self, now: Instant, msg: &Message<'_>) -> Result<(), SessionError> {
+        let status = msg.status().ok_or(SessionError::NotOurs)?;
+        let cseq = msg.cseq().map_err(|_| SessionError::NotOurs)?;
+        if status.is_provisional() {
+            return Ok(());
+        }
+        let Some(i) = self
+            .pending
+            .iter()
+            .position(|(c, m, _)| *c == cseq.seq && *m == cseq.method)
+        else {
+            if status.is_success() && cseq.method == Method::Invite && self.dialog.is_some() {
+                let _ = self.dialogs.handle_response(None, msg);
+            }
+            return Ok(());
+        };
+        let purpose = self.pending.remove(i).2;
+        match purpose {
+            Purpose::Event => {
+                self.in_flight = None;
+                let _ = self.queue.pop_front();
+                if matches!(status.0, 408 | 481) {
+                    self.end(PhoneEnd::Lost, false);
+                } else if !status.is_success() {
+                    self.push_event(PhoneEvent::EventRejected(Some(status)));
+                }
+            }
+            Purpose::Refresh(m) => {
+                let _ = self.timer.handle_response(now, msg);
+                if status.is_success() {
+                    if m == RefreshMethod::Invite {
+                        let _ = self.dialogs.handle_response(None, msg);
+                        self.ack_due = true;
+                    }
+                } else if matches!(status.0, 408 | 481) {
+                    self.end(PhoneEnd::Lost, false);
+                }
+            }
+            Purpose::Bye => {}
+        }
+        Ok(())
+    }
+
+    /// The client transaction of the request with this CSeq number and method ended
+    /// without a final response: the application is gone.
+    pub fn handle_request_failed(&mut self, now: Instant, cseq: u32, method: Method<'_>) {
+        let _ = now;
+        let Some(i) = self
+            .pending
+            .iter()
+            .position(|(c, m, _)| *c == cseq && *m == method)
+        else {
+            return;
+        };
+        match self.pending.remove(i).2 {
+            Purpose::Event | Purpose::Refresh(_) => self.end(PhoneEnd::Lost, false),
+            Purpose::Bye => {}
+        }
+    }
+
+    // ---- timers and events ----
+
+    /// When [`PhoneSession::handle_timeout`] must be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        earliest(self.timer.poll_timeout(), self.dialogs.poll_timeout())
+    }
+
+    /// Fires the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.dialogs.handle_timeout(now);
+        let mut no_ack = false;
+        while self.dialogs.poll_event().is_some() {
+            no_ack = true;
+        }
+        if no_ack && self.dialog.is_some() {
+            self.end(PhoneEnd::NoAck, true);
+        }
+        self.timer.handle_timeout(now);
+        while let Some(action) = self.timer.poll_action() {
+            match action {
+                Action::Refresh { method } => {
+                    if self.dialog.is_some() {
+                        self.refresh_due = Some(method);
+                    }
+                }
+                Action::Expired => {
+                    if self.dialog.is_some() {
+                        self.end(PhoneEnd::Expired, true);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next event for the owner.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<PhoneEvent> {
+        self.events.pop_front()
+    }
+
+    fn push_event(&mut self, e: PhoneEvent) {
+        if self.events.is_full() {
+            let _ = self.events.pop_front();
+        }
+        let _ = self.events.push_back(e);
+    }
+
+    /// The session ends; `bye` sends a BYE first.
+    fn end(&mut self, why: PhoneEnd, bye: bool) {
+        if !self.queue.is_empty() && self.in_flight.is_some() {
+            self.push_event(PhoneEvent::EventRejected(None));
+        }
+        self.queue.clear();
+        self.in_flight = None;
+        self.refresh_due = None;
+        self.ack_due = false;
+        self.timer.stop();
+        if bye && self.dialog.is_some() {
+            self.bye_due = true;
+        } else if let Some(h) = self.dialog.take() {
+            let _ = self.dialogs.remove(h);
+        }
+        self.push_event(PhoneEvent::Ended(why));
+    }
+}
+
+/// 415 with the type we read.
+fn reject_media(buf: &mut [u8], msg: &Message<'_>, tag: &str) -> Result<usize, SessionError> {
+    respond(
+        buf,
+        msg,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "",
+        tag,
+        |w| {
+            w.header(HeaderName::Accept.as_str(), CONTENT_TYPE)?;
+            Ok(())
+        },
+        b"",
+    )
+}

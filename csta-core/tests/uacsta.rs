@@ -1,0 +1,1470 @@
+//! uaCSTA sessions end to end: an application side (`AppSession`) and a phone side
+//! (`PhoneSession`), each over its own sip-lite transaction table, over a simulated
+//! datagram network on a virtual clock.
+//!
+//! Every scenario runs over a perfect network, where the messages on the wire are
+//! asserted exactly, and the main ones also over lossy networks (loss, duplication,
+//! reordering) for many seeds, where the outcome is asserted: every request answered
+//! exactly once, events in order, no transaction left.
+
+use core::time::Duration;
+use std::boxed::Box;
+use std::collections::{BTreeMap, HashMap};
+use std::format;
+use std::string::String;
+use std::vec::Vec;
+
+use csta_core::message::monitor::MonitorStartResponse;
+use csta_core::message::{Decoded, EncodeError, ErrorCode};
+use csta_core::names::Operation;
+use csta_core::types::CrossRefId;
+use csta_core::uacsta::app::{AppConfig, AppEvent, AppSession, Failure, LostReason, Mode};
+use csta_core::uacsta::phone::{PhoneConfig, PhoneSession};
+use csta_core::{Edition, Message as Csta, decode};
+use sip_lite::digest::{ChallengeRepr, Verifier};
+use sip_lite::ids::IdGenerator;
+use sip_lite::session_timer;
+use sip_lite::time::Instant;
+use sip_lite::transaction::{self, ClientTx, Event, Received, Transactions, Tx};
+use sip_lite::wire::{
+    Credentials, HeaderIndex, HeaderName, Message, Method, SliceSink, StatusCode, Writer,
+};
+
+const APP: u8 = 0;
+const PHONE: u8 = 1;
+const BUF: usize = 4096;
+type Txs = Transactions<u8, 16, BUF>;
+type App = AppSession<8, BUF>;
+type Phone = PhoneSession<8, BUF>;
+
+const PHONE_URI: &str = "sip:201@192.0.2.7:5060";
+const REALM: &str = "phone";
+const NONCE: &str = "abc123";
+
+fn ms(t: u64) -> Instant {
+    Instant::from_millis(t)
+}
+
+/// `INVITE` for a request, `200 INVITE` for a response.
+fn summary(bytes: &[u8]) -> String {
+    let mut hs = [HeaderIndex::EMPTY; 64];
+    let msg = Message::parse(bytes, &mut hs).expect("a message the stack built");
+    let cseq = msg.cseq().expect("CSeq");
+    match msg.status() {
+        Some(s) => format!("{} {}", s.0, cseq.method),
+        None => format!("{}", cseq.method),
+    }
+}
+
+// ----- the network ----------------------------------------------------------------------
+
+struct Net {
+    rng: u64,
+    loss: u64,
+    duplicate: u64,
+    latency: u64,
+    jitter: u64,
+    queue: BTreeMap<(Instant, u64), (u8, Vec<u8>)>,
+    seq: u64,
+    /// Everything this node sends is lost.
+    cut: [bool; 2],
+    trace: Vec<String>,
+}
+
+impl Net {
+    fn perfect() -> Net {
+        Net {
+            rng: 1,
+            loss: 0,
+            duplicate: 0,
+            latency: 10,
+            jitter: 0,
+            queue: BTreeMap::new(),
+            seq: 0,
+            cut: [false; 2],
+            trace: Vec::new(),
+        }
+    }
+
+    fn lossy(seed: u64, loss: u64, duplicate: u64, jitter: u64) -> Net {
+        Net {
+            rng: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
+            loss,
+            duplicate,
+            jitter,
+            ..Net::perfect()
+        }
+    }
+
+    fn random(&mut self) -> u64 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11
+    }
+
+    fn send(&mut self, now: Instant, from: u8, bytes: &[u8]) {
+        let name = if from == APP { "A>P" } else { "P>A" };
+        self.trace
+            .push(format!("{} {name} {}", now.as_millis(), summary(bytes)));
+        if self.cut[usize::from(from)] {
+            return;
+        }
+        let copies = if self.random() % 1000 < self.duplicate {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            if self.random() % 1000 < self.loss {
+                continue;
+            }
+            let delay = self.latency + self.random() % (self.jitter + 1);
+            self.seq += 1;
+            self.queue.insert(
+                (now + Duration::from_millis(delay), self.seq),
+                (1 - from, bytes.to_vec()),
+            );
+        }
+    }
+
+    fn next_delivery(&self) -> Option<Instant> {
+        self.queue.keys().next().map(|k| k.0)
+    }
+
+    fn pop(&mut self) -> Option<(Instant, u8, Vec<u8>)> {
+        let (&key, _) = self.queue.iter().next()?;
+        let (to, bytes) = self.queue.remove(&key)?;
+        Some((key.0, to, bytes))
+    }
+}
+
+// ----- the application side -------------------------------------------------------------
+
+struct AppNode {
+    tx: Txs,
+    s: App,
+    ids: IdGenerator,
+    outbox: Vec<Vec<u8>>,
+    client: HashMap<ClientTx, (u32, Method<'static>)>,
+    /// Every event, formatted.
+    log: Vec<String>,
+}
+
+impl AppNode {
+    fn new(config: &AppConfig<'_>) -> AppNode {
+        AppNode::with_seed(config, 1)
+    }
+
+    fn with_seed(config: &AppConfig<'_>, seed: u8) -> AppNode {
+        let mut ids = IdGenerator::new([seed; 32]);
+        let s = App::new(config, &mut ids).expect("config fits");
+        AppNode {
+            tx: Transactions::new(transaction::Config::DEFAULT),
+            s,
+            ids,
+            outbox: Vec::new(),
+            client: HashMap::new(),
+            log: Vec::new(),
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        [self.tx.poll_timeout(), self.s.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if self.tx.poll_timeout().is_some_and(|t| t <= now) {
+            self.tx.handle_timeout(now);
+        }
+        if self.s.poll_timeout().is_some_and(|t| t <= now) {
+            self.s.handle_timeout(now);
+        }
+        self.flush(now);
+    }
+
+    fn flush(&mut self, now: Instant) {
+        let mut buf = [0u8; BUF];
+        loop {
+            let mut moved = false;
+            while let Some(out) = self.s.poll_request(now, &mut self.ids, &mut buf) {
+                let out = out.expect("request fits");
+                moved = true;
+                let bytes = &buf[..out.len];
+                if out.transaction {
+                    let c = self
+                        .tx
+                        .send_request(now, PHONE, false, bytes)
+                        .expect("transaction slot");
+                    self.client.insert(c, (out.cseq, out.method));
+                } else {
+                    self.outbox.push(bytes.to_vec());
+                }
+            }
+            while let Some(t) = self.tx.poll_transmit() {
+                self.outbox.push(t.bytes.to_vec());
+            }
+            while let Some(e) = self.tx.poll_event() {
+                if let Event::Timeout(Tx::Client(c)) | Event::TransportError(Tx::Client(c)) = e
+                    && let Some((cseq, m)) = self.client.remove(&c)
+                {
+                    self.s.handle_request_failed(now, cseq, m);
+                    moved = true;
+                }
+            }
+            while let Some(ev) = self.s.poll_event() {
+                moved = true;
+                let line = match ev {
+                    AppEvent::Established {
+                        system_status,
+                        edition,
+                        ..
+                    } => format!("established {system_status:?} {edition:?}"),
+                    AppEvent::Response { id, body } => {
+                        format!("response {} {}", id.0, root(body))
+                    }
+                    AppEvent::Event { body } => format!("event {}", String::from_utf8_lossy(body)),
+                    other => format!("{other:?}"),
+                };
+                self.log.push(format!("{} {line}", now.as_millis()));
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        let mut hs = [HeaderIndex::EMPTY; 64];
+        let msg = Message::parse(bytes, &mut hs).expect("parses");
+        let mut buf = [0u8; BUF];
+        match self
+            .tx
+            .receive(now, PHONE, false, &msg)
+            .expect("receivable")
+        {
+            Received::Request(stx) => {
+                let n = self
+                    .s
+                    .handle_request(now, &msg, &mut buf)
+                    .expect("answerable");
+                assert!(n > 0);
+                self.tx.respond(now, stx, &buf[..n]).expect("respond");
+            }
+            Received::Ack => {
+                assert_eq!(self.s.handle_request(now, &msg, &mut buf), Ok(0));
+            }
+            Received::Response(c) => {
+                self.s.handle_response(now, &msg).expect("ours");
+                if !msg.status().is_some_and(|s| s.is_provisional()) {
+                    self.client.remove(&c);
+                }
+            }
+            Received::Retransmitted2xx(_) | Received::Unmatched => {
+                let _ = self.s.handle_response(now, &msg);
+            }
+            Received::Absorbed | Received::Rejected(_) | Received::Cancel { .. } => {}
+        }
+        self.flush(now);
+    }
+}
+
+/// The root element of a CSTA body.
+fn root(body: &[u8]) -> String {
+    match decode(body) {
+        Ok(d) => match d.message {
+            Csta::MonitorStartResponse(r) => {
+                format!(
+                    "MonitorStartResponse {}",
+                    r.monitor_cross_ref_id.0.as_str().unwrap_or("?")
+                )
+            }
+            Csta::CSTAErrorCode(e) => format!("CSTAErrorCode {}", e.category()),
+            m => m.name().into(),
+        },
+        Err(_) if body.is_empty() => "(empty)".into(),
+        Err(e) => format!("undecodable {e:?}"),
+    }
+}
+
+// ----- the phone side -------------------------------------------------------------------
+
+/// How the scripted phone treats the CSTA INVITE before the session layer sees it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// Straight to the session.
+    Open,
+    /// This final status (415 comes with `Accept: application/csta+xml`).
+    Reject(u16),
+    /// 401 with a digest challenge to the CSTA INVITE, then the session when the
+    /// credentials verify.
+    Digest,
+    /// The same for every INFO.
+    DigestInfo,
+}
+
+/// The test's device: MonitorStart gets monitor 43, MonitorStop an empty response,
+/// everything else `CSTAErrorCode/operation/invalidParameterValue`.
+fn device(request: &Decoded<'_>, edition: Edition, out: &mut [u8]) -> Result<usize, EncodeError> {
+    match request.message {
+        Csta::MonitorStart(_) => Csta::MonitorStartResponse(MonitorStartResponse {
+            monitor_cross_ref_id: CrossRefId::new("43"),
+            actual_monitor_filter: None,
+            monitor_existing_calls: None,
+        })
+        .encode(edition, out),
+        Csta::MonitorStop(_) => {
+            Csta::MonitorStopResponse(csta_core::message::monitor::MonitorStopResponse {})
+                .encode(edition, out)
+        }
+        _ => Csta::CSTAErrorCode(ErrorCode::Operation(Operation::InvalidParameterValue))
+            .encode(edition, out),
+    }
+}
+
+struct PhoneNode {
+    tx: Txs,
+    s: Phone,
+    ids: IdGenerator,
+    gate: Gate,
+    outbox: Vec<Vec<u8>>,
+    client: HashMap<ClientTx, (u32, Method<'static>)>,
+    log: Vec<String>,
+    /// CSTA requests the device served, by root name.
+    served: Vec<String>,
+}
+
+impl PhoneNode {
+    fn new(gate: Gate) -> PhoneNode {
+        let mut ids = IdGenerator::new([2; 32]);
+        let config = PhoneConfig::new(PHONE_URI, "SIP/2.0/UDP 192.0.2.7:5060");
+        let s = Phone::new(&config, &mut ids).expect("config fits");
+        PhoneNode {
+            tx: Transactions::new(transaction::Config::DEFAULT),
+            s,
+            ids,
+            gate,
+            outbox: Vec::new(),
+            client: HashMap::new(),
+            log: Vec::new(),
+            served: Vec::new(),
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        [self.tx.poll_timeout(), self.s.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if self.tx.poll_timeout().is_some_and(|t| t <= now) {
+            self.tx.handle_timeout(now);
+        }
+        if self.s.poll_timeout().is_some_and(|t| t <= now) {
+            self.s.handle_timeout(now);
+        }
+        self.flush(now);
+    }
+
+    fn flush(&mut self, now: Instant) {
+        let mut buf = [0u8; BUF];
+        loop {
+            let mut moved = false;
+            while let Some(out) = self.s.poll_request(now, &mut self.ids, &mut buf) {
+                let out = out.expect("request fits");
+                moved = true;
+                let bytes = &buf[..out.len];
+                if out.transaction {
+                    let c = self
+                        .tx
+                        .send_request(now, APP, false, bytes)
+                        .expect("transaction slot");
+                    self.client.insert(c, (out.cseq, out.method));
+                } else {
+                    self.outbox.push(bytes.to_vec());
+                }
+            }
+            while let Some(t) = self.tx.poll_transmit() {
+                self.outbox.push(t.bytes.to_vec());
+            }
+            while let Some(e) = self.tx.poll_event() {
+                if let Event::Timeout(Tx::Client(c)) | Event::TransportError(Tx::Client(c)) = e
+                    && let Some((cseq, m)) = self.client.remove(&c)
+                {
+                    self.s.handle_request_failed(now, cseq, m);
+                    moved = true;
+                }
+            }
+            while let Some(ev) = self.s.poll_event() {
+                moved = true;
+                self.log.push(format!("{} {ev:?}", now.as_millis()));
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// The digest gate in front of the session: 401 for an INVITE without valid
+    /// credentials.
+    fn challenge(&mut self, msg: &Message<'_>, buf: &mut [u8]) -> Option<usize> {
+        let method = msg.method()?;
+        let guarded = match self.gate {
+            Gate::Digest => method == Method::Invite && msg.to().ok()?.tag().is_none(),
+            Gate::DigestInfo => method == Method::Info,
+            _ => false,
+        };
+        if !guarded {
+            return None;
+        }
+        let ok = msg
+            .header(HeaderName::Authorization)
+            .and_then(|v| Credentials::parse(v).ok())
+            .is_some_and(|c| {
+                Verifier::new(REALM, NONCE, method.as_str())
+                    .verify(&c, sip_lite::digest::Secret::Password("1234"))
+                    .is_ok()
+            });
+        if ok {
+            return None;
+        }
+        let mut w = Writer::response_to(
+            SliceSink::new(buf),
+            msg,
+            StatusCode::UNAUTHORIZED,
+            "",
+            Some("gate"),
+        )
+        .ok()?;
+        w.header_typed(
+            HeaderName::WwwAuthenticate,
+            &ChallengeRepr::new(REALM, NONCE),
+        )
+        .ok()?;
+        Some(w.finish(b"").ok()?.len())
+    }
+
+    fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        let mut hs = [HeaderIndex::EMPTY; 64];
+        let msg = Message::parse(bytes, &mut hs).expect("parses");
+        let mut buf = [0u8; BUF];
+        match self.tx.receive(now, APP, false, &msg).expect("receivable") {
+            Received::Request(stx) => {
+                let n = if let Gate::Reject(code) = self.gate
+                    && msg.method() == Some(Method::Invite)
+                {
+                    let mut w = Writer::response_to(
+                        SliceSink::new(&mut buf),
+                        &msg,
+                        StatusCode(code),
+                        "",
+                        Some("gate"),
+                    )
+                    .unwrap();
+                    if code == 415 {
+                        w.header("Accept", "application/csta+xml").unwrap();
+                    }
+                    w.finish(b"").unwrap().len()
+                } else if let Some(n) = self.challenge(&msg, &mut buf) {
+                    n
+                } else {
+                    let served = &mut self.served;
+                    let mut dev = |r: &Decoded<'_>, e: Edition, out: &mut [u8]| {
+                        served.push(r.message.name().into());
+                        device(r, e, out)
+                    };
+                    self.s
+                        .handle_request(now, &msg, &mut dev, &mut buf)
+                        .expect("answerable")
+                };
+                assert!(n > 0);
+                self.tx.respond(now, stx, &buf[..n]).expect("respond");
+            }
+            Received::Ack => {
+                let mut dev = device;
+                assert_eq!(self.s.handle_request(now, &msg, &mut dev, &mut buf), Ok(0));
+            }
+            Received::Response(c) => {
+                self.s.handle_response(now, &msg).expect("ours");
+                if !msg.status().is_some_and(|s| s.is_provisional()) {
+                    self.client.remove(&c);
+                }
+            }
+            Received::Retransmitted2xx(_) | Received::Unmatched => {
+                let _ = self.s.handle_response(now, &msg);
+            }
+            Received::Absorbed | Received::Rejected(_) | Received::Cancel { .. } => {}
+        }
+        self.flush(now);
+    }
+
+    /// Queues an event given as XML.
+    fn event(&mut self, now: Instant, xml: &str) {
+        let d = decode(xml.as_bytes()).expect("test event decodes");
+        self.s.send_event(&d.message).expect("queued");
+        self.flush(now);
+    }
+}
+
+// ----- the world ------------------------------------------------------------------------
+
+struct World {
+    now: Instant,
+    net: Net,
+    app: Box<AppNode>,
+    phone: Box<PhoneNode>,
+}
+
+fn app_config() -> AppConfig<'static> {
+    let mut c = AppConfig::new(
+        PHONE_URI,
+        "sip:csta@server.example.com",
+        "sip:csta@192.0.2.1:5060",
+        "SIP/2.0/UDP 192.0.2.1:5060",
+    );
+    c.credentials = Some(("201", "1234"));
+    c
+}
+
+impl World {
+    fn new(net: Net, config: &AppConfig<'_>, gate: Gate) -> World {
+        World {
+            now: Instant::ZERO,
+            net,
+            app: Box::new(AppNode::new(config)),
+            phone: Box::new(PhoneNode::new(gate)),
+        }
+    }
+
+    fn next(&self) -> Option<Instant> {
+        [
+            self.net.next_delivery(),
+            self.app.poll_timeout(),
+            self.phone.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn post(&mut self) {
+        let now = self.now;
+        for b in self.app.outbox.drain(..) {
+            self.net.send(now, APP, &b);
+        }
+        for b in self.phone.outbox.drain(..) {
+            self.net.send(now, PHONE, &b);
+        }
+    }
+
+    fn step(&mut self) -> bool {
+        self.post();
+        let Some(next) = self.next() else {
+            return false;
+        };
+        assert!(next >= self.now);
+        self.now = next;
+        if self.net.next_delivery() == Some(next) {
+            let (now, to, bytes) = self.net.pop().unwrap();
+            if to == APP {
+                self.app.receive(now, &bytes);
+            } else {
+                self.phone.receive(now, &bytes);
+            }
+        } else {
+            if self.app.poll_timeout().is_some_and(|t| t <= next) {
+                self.app.handle_timeout(next);
+            }
+            if self.phone.poll_timeout().is_some_and(|t| t <= next) {
+                self.phone.handle_timeout(next);
+            }
+        }
+        self.post();
+        true
+    }
+
+    fn run_until(&mut self, limit: Instant, done: impl Fn(&World) -> bool) {
+        while !done(self) {
+            assert!(
+                self.step(),
+                "stuck at {:?}\napp {:?}\nphone {:?}\n{:#?}",
+                self.now,
+                self.app.log,
+                self.phone.log,
+                self.net.trace
+            );
+            assert!(
+                self.now <= limit,
+                "not done by {limit:?}\napp {:?}\nphone {:?}\n{:#?}",
+                self.app.log,
+                self.phone.log,
+                self.net.trace
+            );
+        }
+    }
+
+    fn run_to(&mut self, t: Instant) {
+        while self.next().is_some_and(|n| n <= t) {
+            self.step();
+        }
+        self.now = self.now.max(t);
+    }
+
+    fn settle(&mut self) {
+        let mut steps = 0;
+        while self.step() {
+            steps += 1;
+            assert!(steps < 100_000, "does not settle");
+        }
+    }
+
+    fn open(&mut self) {
+        self.app.s.open().expect("new session");
+        self.app.flush(self.now);
+    }
+
+    fn send(&mut self, m: &Csta<'_>) -> u32 {
+        let id = self.app.s.send(m).expect("queued");
+        self.app.flush(self.now);
+        id.0
+    }
+
+    fn established(&self) -> bool {
+        self.app.s.is_established() && self.phone.s.is_open()
+    }
+}
+
+fn logged(log: &[String], what: &str) -> usize {
+    log.iter().filter(|l| l.contains(what)).count()
+}
+
+fn monitor_start() -> Csta<'static> {
+    decode(
+        br#"<MonitorStart xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3"><monitorObject><deviceObject>201</deviceObject></monitorObject></MonitorStart>"#,
+    )
+    .expect("decodes")
+    .message
+}
+
+fn make_call() -> Csta<'static> {
+    decode(
+        br#"<MakeCall xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3"><callingDevice>201</callingDevice><calledDirectoryNumber>202</calledDirectoryNumber></MakeCall>"#,
+    )
+    .expect("decodes")
+    .message
+}
+
+fn dnd_event(n: u32) -> String {
+    format!(
+        r#"<DoNotDisturbEvent xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3"><monitorCrossRefID>43</monitorCrossRefID><device>20{n}</device><doNotDisturbOn>true</doNotDisturbOn></DoNotDisturbEvent>"#
+    )
+}
+
+// ----- scenarios ------------------------------------------------------------------------
+
+#[test]
+fn setup_exchanges_request_system_status_and_acks() {
+    let mut w = World::new(Net::perfect(), &app_config(), Gate::Open);
+    w.open();
+    w.run_until(ms(1_000), World::established);
+    w.run_to(ms(1_000));
+    assert_eq!(
+        w.net.trace,
+        ["0 A>P INVITE", "10 P>A 200 INVITE", "20 A>P ACK"]
+    );
+    assert_eq!(w.app.log, ["20 established Some(Normal) Some(Ed3)"]);
+    assert_eq!(w.phone.log, ["10 Opened { edition: Some(Ed3) }"]);
+    // The device is not asked: the session answers RequestSystemStatus itself.
+    assert!(w.phone.served.is_empty());
+    assert_eq!(w.app.s.call_id(), w.phone.s.call_id().unwrap());
+    // The session timer runs on both sides: the application refreshes.
+    assert_eq!(
+        w.app.s.timer().refresher(),
+        Some(session_timer::Party::Local)
+    );
+    assert_eq!(
+        w.phone.s.timer().refresher(),
+        Some(session_timer::Party::Remote)
+    );
+}
+
+#[test]
+fn setup_invite_carries_csta_headers_and_no_sdp() {
+    let mut app = AppNode::new(&app_config());
+    app.s.open().unwrap();
+    app.flush(ms(0));
+    // The INVITE went into the transaction table; read it back from there.
+    let t = app.tx.poll_transmit();
+    assert!(t.is_none(), "flush already drained the table");
+    let invite = app.outbox.first().expect("INVITE sent").clone();
+    let mut hs = [HeaderIndex::EMPTY; 64];
+    let msg = Message::parse(&invite, &mut hs).unwrap();
+    assert_eq!(msg.method(), Some(Method::Invite));
+    assert_eq!(msg.request_uri_str(), Some(PHONE_URI));
+    assert_eq!(
+        msg.header(HeaderName::ContentType),
+        Some("application/csta+xml")
+    );
+    assert_eq!(
+        msg.header(HeaderName::ContentDisposition),
+        Some("signal;handling=required")
+    );
+    assert!(msg.has_token(HeaderName::Supported, "timer"));
+    assert_eq!(msg.header(HeaderName::SessionExpires), Some("1800"));
+    let body = decode(msg.body()).unwrap();
+    assert_eq!(body.message.name(), "RequestSystemStatus");
+    assert_eq!(body.edition, Some(Edition::Ed3));
+    assert_eq!(msg.call_id(), Ok(app.s.call_id()));
+}
+
+#[test]
+fn setup_rejected_486_415_488_reports_failure_with_status() {
+    for code in [486, 415, 488, 606] {
+        let mut w = World::new(Net::perfect(), &app_config(), Gate::Reject(code));
+        w.open();
+        w.run_until(ms(1_000), |w| w.app.s.is_done());
+        assert_eq!(
+            w.app.log,
+            [format!(
+                "20 {:?}",
+                AppEvent::Failed {
+                    failure: Failure::Rejected(StatusCode(code)),
+                    reason: StatusCode(code).default_reason()
+                }
+            )]
+        );
+        w.settle();
+        assert_eq!(
+            w.net.trace,
+            [
+                "0 A>P INVITE".to_string(),
+                format!("10 P>A {code} INVITE"),
+                "20 A>P ACK".to_string()
+            ]
+        );
+        assert!(w.app.tx.is_empty() && w.phone.tx.is_empty());
+        assert_eq!(w.app.poll_timeout(), None);
+    }
+}
+
+/// Feeds one INVITE straight into a phone session and returns the response's status
+/// and the value of `header`.
+fn phone_answer(invite: &str, header: HeaderName, config: PhoneConfig<'_>) -> (u16, String) {
+    let mut ids = IdGenerator::new([3; 32]);
+    let mut phone = Phone::new(&config, &mut ids).unwrap();
+    let mut hs = [HeaderIndex::EMPTY; 64];
+    let msg = Message::parse(invite.as_bytes(), &mut hs).unwrap();
+    let mut buf = [0u8; BUF];
+    let mut dev = device;
+    let n = phone
+        .handle_request(ms(0), &msg, &mut dev, &mut buf)
+        .unwrap();
+    let mut hs = [HeaderIndex::EMPTY; 64];
+    let resp = Message::parse(&buf[..n], &mut hs).unwrap();
+    assert!(!phone.is_open());
+    (
+        resp.status().unwrap().0,
+        resp.header(header).unwrap_or("").into(),
+    )
+}
+
+fn invite_with(content_type: &str, body: &str) -> String {
+    format!(
+        "INVITE {PHONE_URI} SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKx1\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:csta@server.example.com>;tag=a1\r\n\
+To: <sip:201@192.0.2.7>\r\n\
+Call-ID: c1\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:csta@192.0.2.1:5060>\r\n\
+Content-Type: {content_type}\r\n\
+Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn phone_rejects_sdp_with_488_or_configured_606() {
+    let sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let invite = invite_with("application/sdp", sdp);
+    let config = PhoneConfig::new(PHONE_URI, "SIP/2.0/UDP 192.0.2.7:5060");
+    assert_eq!(phone_answer(&invite, HeaderName::To, config).0, 488);
+    let mut config = config;
+    config.sdp_status = StatusCode(606);
+    assert_eq!(phone_answer(&invite, HeaderName::To, config).0, 606);
+}
+
+#[test]
+fn phone_rejects_unknown_body_with_415_and_accept() {
+    let invite = invite_with("text/plain", "hello");
+    let config = PhoneConfig::new(PHONE_URI, "SIP/2.0/UDP 192.0.2.7:5060");
+    assert_eq!(
+        phone_answer(&invite, HeaderName::Accept, config),
+        (415, "application/csta+xml".into())
+    );
+}
+
+#[test]
+fn phone_rejects_unparsable_csta_with_400() {
+    let invite = invite_with("application/csta+xml", "<RequestSystemStatus><oops>");
+    let config = PhoneConfig::new(PHONE_URI, "SIP/2.0/UDP 192.0.2.7:5060");
+    assert_eq!(phone_answer(&invite, HeaderName::To, config).0, 400);
+}
+
+#[test]
+fn digest_challenge_is_answered_once_then_succeeds() {
+    let mut w = World::new(Net::perfect(), &app_config(), Gate::Digest);
+    w.open();
+    w.run_until(ms(1_000), World::established);
+    w.run_to(ms(1_000));
+    assert_eq!(
+        w.net.trace,
+        [
+            "0 A>P INVITE",
+            "10 P>A 401 INVITE",
+            "20 A>P ACK",
+            "20 A>P INVITE",
+            "30 P>A 200 INVITE",
+            "40 A>P ACK"
+        ]
+    );
+    assert_eq!(w.app.log, ["40 established Some(Normal) Some(Ed3)"]);
+}
+
+#[test]
+fn digest_with_wrong_password_fails_after_one_answer() {
+    let mut config = app_config();
+    config.credentials = Some(("201", "wrong"));
+    let mut w = World::new(Net::perfect(), &config, Gate::Digest);
+    w.open();
+    w.run_until(ms(1_000), |w| w.app.s.is_done());
+    w.settle();
+    assert_eq!(
+        w.net.trace,
+        [
+            "0 A>P INVITE",
+            "10 P>A 401 INVITE",
+            "20 A>P ACK",
+            "20 A>P INVITE",
+            "30 P>A 401 INVITE",
+            "40 A>P ACK"
+        ]
+    );
+    assert_eq!(
+        w.app.log,
+        [format!(
+            "40 {:?}",
+            AppEvent::Failed {
+                failure: Failure::AuthRejected(StatusCode::UNAUTHORIZED),
+                reason: "Unauthorized"
+            }
+        )]
+    );
+}
+
+#[test]
+fn digest_without_credentials_fails_at_once() {
+    let mut config = app_config();
+    config.credentials = None;
+    let mut w = World::new(Net::perfect(), &config, Gate::Digest);
+    w.open();
+    w.run_until(ms(1_000), |w| w.app.s.is_done());
+    assert_eq!(
+        w.app.log,
+        [format!(
+            "20 {:?}",
+            AppEvent::Failed {
+                failure: Failure::AuthRejected(StatusCode::UNAUTHORIZED),
+                reason: "Unauthorized"
+            }
+        )]
+    );
+}
+
+fn established(net: Net) -> World {
+    let mut w = World::new(net, &app_config(), Gate::Open);
+    w.open();
+    w.run_until(ms(60_000), World::established);
+    w
+}
+
+#[test]
+fn monitor_start_is_answered_with_its_response() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    let id = w.send(&monitor_start());
+    w.run_until(ms(1_000), |w| logged(&w.app.log, "response") == 1);
+    assert_eq!(
+        w.app.log[1..],
+        [format!("120 response {id} MonitorStartResponse 43")]
+    );
+    assert_eq!(w.phone.served, ["MonitorStart"]);
+    assert_eq!(w.net.trace[3..], ["100 A>P INFO", "110 P>A 200 INFO"]);
+}
+
+#[test]
+fn csta_error_code_is_a_response_not_a_failure() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    let a = w.send(&make_call());
+    let b = w.send(&monitor_start());
+    w.run_until(ms(1_000), |w| logged(&w.app.log, "response") == 2);
+    assert_eq!(
+        w.app.log[1..],
+        [
+            format!("120 response {a} CSTAErrorCode operation"),
+            format!("140 response {b} MonitorStartResponse 43"),
+        ]
+    );
+    // One INFO at a time, in order.
+    assert_eq!(
+        w.net.trace[3..],
+        [
+            "100 A>P INFO",
+            "110 P>A 200 INFO",
+            "120 A>P INFO",
+            "130 P>A 200 INFO"
+        ]
+    );
+}
+
+#[test]
+fn events_reach_the_application_in_order() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    let now = w.now;
+    for n in 1..=4 {
+        w.phone.event(now, &dnd_event(n));
+    }
+    w.run_until(ms(1_000), |w| logged(&w.app.log, "event") == 4);
+    let devices: Vec<String> = w
+        .app
+        .log
+        .iter()
+        .filter(|l| l.contains("event"))
+        .map(|l| {
+            let d = decode(l.split_once("event ").unwrap().1.as_bytes()).unwrap();
+            let Csta::DoNotDisturbEvent(e) = d.message else {
+                panic!("not DND")
+            };
+            e.device
+                .device_id()
+                .and_then(|d| d.id.as_str())
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(devices, ["201", "202", "203", "204"]);
+    assert_eq!(logged(&w.net.trace, "P>A INFO"), 4);
+    assert_eq!(logged(&w.net.trace, "A>P 200 INFO"), 4);
+}
+
+#[test]
+fn malformed_event_gets_400_and_is_reported() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    // Let the phone session write an INFO in the dialog, then break its body.
+    let d = decode(dnd_event(1).as_bytes()).unwrap().message.name();
+    assert_eq!(d, "DoNotDisturbEvent");
+    w.phone
+        .s
+        .send_event(&Csta::RequestSystemStatus(
+            csta_core::message::system::RequestSystemStatus {},
+        ))
+        .unwrap();
+    let mut buf = [0u8; BUF];
+    let mut ids = IdGenerator::new([9; 32]);
+    let out = w
+        .phone
+        .s
+        .poll_request(w.now, &mut ids, &mut buf)
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.method, Method::Info);
+    // Break the body: replace the root element's first letter.
+    let text = String::from_utf8(buf[..out.len].to_vec()).unwrap();
+    let broken = text.replacen("<RequestSystemStatus", "<RequestSystemStatus><x", 1);
+    let mut hs = [HeaderIndex::EMPTY; 64];
+    let len_fix = broken.replacen(
+        &format!(
+            "Content-Length: {}",
+            text.len() - text.find("\r\n\r\n").unwrap() - 4
+        ),
+        &format!(
+            "Content-Length: {}",
+            broken.len() - broken.find("\r\n\r\n").unwrap() - 4
+        ),
+        1,
+    );
+    let msg = Message::parse(len_fix.as_bytes(), &mut hs).unwrap();
+    let n = w.app.s.handle_request(w.now, &msg, &mut buf).unwrap();
+    assert_eq!(summary(&buf[..n]), "400 INFO");
+    assert!(matches!(
+        w.app.s.poll_event(),
+        Some(AppEvent::MalformedEvent(_))
+    ));
+}
+
+#[test]
+fn session_is_refreshed_over_hours() {
+    let mut config = app_config();
+    config.timer.session_expires = 120;
+    let mut w = World::new(Net::perfect(), &config, Gate::Open);
+    w.open();
+    w.run_until(ms(1_000), World::established);
+    w.run_to(ms(3 * 3_600_000));
+    assert!(w.established());
+    // A re-INVITE at half the 120 s interval after each 2xx (which takes 20 ms):
+    // the n-th at n * 60.02 s, 179 in three hours.
+    assert_eq!(logged(&w.net.trace, "A>P INVITE"), 1 + 179);
+    assert_eq!(logged(&w.net.trace, "P>A 200 INVITE"), 1 + 179);
+    assert_eq!(logged(&w.net.trace, "A>P ACK"), 1 + 179);
+    assert_eq!(
+        w.net.trace[3..6],
+        ["60020 A>P INVITE", "60030 P>A 200 INVITE", "60040 A>P ACK"]
+    );
+    assert_eq!(w.net.trace[w.net.trace.len() - 3], "10743580 A>P INVITE");
+    assert_eq!(w.app.log.len(), 1);
+    assert_eq!(w.phone.log.len(), 1);
+}
+
+#[test]
+fn session_refreshed_by_update() {
+    let mut config = app_config();
+    config.timer.session_expires = 120;
+    config.timer.method = session_timer::RefreshMethod::Update;
+    let mut w = World::new(Net::perfect(), &config, Gate::Open);
+    w.open();
+    w.run_until(ms(1_000), World::established);
+    w.run_to(ms(600_000));
+    assert!(w.established());
+    assert_eq!(logged(&w.net.trace, "A>P UPDATE"), 9);
+    assert_eq!(logged(&w.net.trace, "P>A 200 UPDATE"), 9);
+    assert_eq!(
+        w.net.trace[3..5],
+        ["60020 A>P UPDATE", "60030 P>A 200 UPDATE"]
+    );
+    assert_eq!(logged(&w.net.trace, "A>P ACK"), 1);
+}
+
+#[test]
+fn bye_from_the_application_closes_both_sides() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    w.app.s.close().unwrap();
+    w.app.flush(w.now);
+    w.settle();
+    assert_eq!(w.net.trace[3..], ["100 A>P BYE", "110 P>A 200 BYE"]);
+    assert_eq!(w.app.log[1..], ["120 Closed"]);
+    assert_eq!(w.phone.log[1..], ["110 Ended(Bye)"]);
+    assert!(w.app.s.is_done() && !w.phone.s.is_open());
+    assert!(w.app.tx.is_empty() && w.phone.tx.is_empty());
+    assert_eq!(w.app.poll_timeout(), None);
+    assert_eq!(w.phone.poll_timeout(), None);
+}
+
+#[test]
+fn bye_from_the_phone_loses_the_session() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    w.phone.s.close().unwrap();
+    w.phone.flush(w.now);
+    w.settle();
+    assert_eq!(w.net.trace[3..], ["100 P>A BYE", "110 A>P 200 BYE"]);
+    assert_eq!(
+        w.app.log[1..],
+        [format!("110 {:?}", AppEvent::Lost(LostReason::Bye))]
+    );
+    assert_eq!(w.phone.log[1..], ["100 Ended(Closed)"]);
+    assert!(w.app.s.is_done());
+}
+
+#[test]
+fn request_after_phone_reboot_gets_481_and_loses_the_session() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    // The phone reboots: a fresh session without the dialog.
+    *w.phone = PhoneNode::new(Gate::Open);
+    let id = w.send(&monitor_start());
+    w.settle();
+    assert_eq!(w.net.trace[3..], ["100 A>P INFO", "110 P>A 481 INFO"]);
+    assert_eq!(
+        w.app.log[1..],
+        [
+            format!(
+                "120 {:?}",
+                AppEvent::RequestFailed {
+                    id: csta_core::uacsta::app::RequestId(id),
+                    status: Some(StatusCode(481))
+                }
+            ),
+            format!("120 {:?}", AppEvent::Lost(LostReason::NoDialog)),
+        ]
+    );
+}
+
+#[test]
+fn request_timeout_when_phone_vanishes_loses_the_session() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    w.net.cut[usize::from(PHONE)] = true;
+    w.phone.gate = Gate::Open;
+    let id = w.send(&monitor_start());
+    w.run_until(ms(60_000), |w| w.app.s.is_done());
+    // Timer F: 64 * T1 = 32 s after the INFO.
+    assert_eq!(
+        w.app.log[1..],
+        [
+            format!(
+                "32100 {:?}",
+                AppEvent::RequestFailed {
+                    id: csta_core::uacsta::app::RequestId(id),
+                    status: None
+                }
+            ),
+            format!("32100 {:?}", AppEvent::Lost(LostReason::Timeout)),
+        ]
+    );
+}
+
+#[test]
+fn notify_mode_sends_each_request_out_of_dialog() {
+    let mut config = app_config();
+    config.mode = Mode::Notify;
+    let mut w = World::new(Net::perfect(), &config, Gate::Open);
+    assert!(w.app.s.is_established());
+    let a = w.send(&monitor_start());
+    let b = w.send(&make_call());
+    w.run_until(ms(1_000), |w| logged(&w.app.log, "response") == 2);
+    assert_eq!(
+        w.net.trace,
+        [
+            "0 A>P NOTIFY",
+            "10 P>A 200 NOTIFY",
+            "20 A>P NOTIFY",
+            "30 P>A 200 NOTIFY"
+        ]
+    );
+    assert_eq!(
+        w.app.log,
+        [
+            format!("20 response {a} (empty)"),
+            format!("40 response {b} (empty)")
+        ]
+    );
+    assert_eq!(w.phone.served, ["MonitorStart", "MakeCall"]);
+    assert!(!w.phone.s.is_open());
+}
+
+#[test]
+fn phone_answers_481_to_csta_info_outside_a_dialog() {
+    let info = format!(
+        "INFO {PHONE_URI} SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKx2\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:csta@server.example.com>;tag=a1\r\n\
+To: <sip:201@192.0.2.7>;tag=gone\r\n\
+Call-ID: c9\r\n\
+CSeq: 5 INFO\r\n\
+Content-Type: application/csta+xml\r\n\
+Content-Length: 0\r\n\r\n"
+    );
+    let config = PhoneConfig::new(PHONE_URI, "SIP/2.0/UDP 192.0.2.7:5060");
+    assert_eq!(phone_answer(&info, HeaderName::To, config).0, 481);
+}
+
+#[test]
+fn event_queue_is_bounded() {
+    let mut w = established(Net::perfect());
+    w.net.cut[usize::from(APP)] = true;
+    let xml = dnd_event(1);
+    let d = decode(xml.as_bytes()).unwrap();
+    for _ in 0..8 {
+        w.phone.s.send_event(&d.message).unwrap();
+    }
+    assert_eq!(
+        w.phone.s.send_event(&d.message),
+        Err(csta_core::uacsta::SessionError::QueueFull)
+    );
+}
+
+// ----- lossy networks -------------------------------------------------------------------
+
+const SEEDS: u64 = 40;
+
+fn lossy_nets() -> impl Iterator<Item = (u64, Net)> {
+    (1..=SEEDS).map(|seed| {
+        let loss = 150 + (seed % 3) * 50;
+        let dup = 100 + (seed % 2) * 50;
+        (seed, Net::lossy(seed, loss, dup, 200))
+    })
+}
+
+#[test]
+fn lossy_setup_requests_and_events() {
+    let mut completed = 0;
+    for (seed, net) in lossy_nets() {
+        let mut config = app_config();
+        config.timer.session_expires = 300;
+        if seed % 2 == 0 {
+            // The phone refreshes.
+            config.timer.uac_refresher = Some(session_timer::Party::Remote);
+        }
+        let mut w = World::new(net, &config, Gate::Digest);
+        w.open();
+        w.run_until(ms(600_000), |w| w.app.s.is_done() || w.established());
+        // With these seeds no INVITE is lost seven times in a row.
+        assert!(w.established(), "seed {seed}: {:?}", w.app.log);
+        let a = w.send(&monitor_start());
+        let b = w.send(&make_call());
+        let now = w.now;
+        for n in 1..=3 {
+            w.phone.event(now, &dnd_event(n));
+        }
+        w.run_until(ms(1_200_000), |w| {
+            w.app.s.is_done()
+                || (logged(&w.app.log, "response") == 2 && logged(&w.app.log, "event") == 3)
+        });
+        assert!(!w.app.s.is_done(), "seed {seed}: {:?}", w.app.log);
+        completed += 1;
+        let responses: Vec<&String> = w
+            .app
+            .log
+            .iter()
+            .filter(|l| l.contains("response"))
+            .collect();
+        assert!(responses[0].ends_with(&format!("response {a} MonitorStartResponse 43")));
+        assert!(responses[1].ends_with(&format!("response {b} CSTAErrorCode operation")));
+        let events: Vec<String> = w
+            .app
+            .log
+            .iter()
+            .filter(|l| l.contains("event"))
+            .map(|l| {
+                let d = decode(l.split_once("event ").unwrap().1.as_bytes()).unwrap();
+                let Csta::DoNotDisturbEvent(e) = d.message else {
+                    panic!()
+                };
+                e.device
+                    .device_id()
+                    .and_then(|d| d.id.as_str())
+                    .unwrap_or("?")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(events, ["201", "202", "203"], "seed {seed}");
+        // Each request served exactly once by the device.
+        assert_eq!(w.phone.served, ["MonitorStart", "MakeCall"], "seed {seed}");
+        // Keep it alive for an hour, then close.
+        w.run_to(w.now + Duration::from_secs(3_600));
+        if w.app.s.is_established() && w.phone.s.is_open() {
+            w.app.s.close().unwrap();
+            w.app.flush(w.now);
+        }
+        w.settle();
+        assert!(w.app.s.is_done(), "seed {seed}");
+        assert!(!w.phone.s.is_open(), "seed {seed}: {:?}", w.phone.log);
+        assert!(w.app.tx.is_empty() && w.phone.tx.is_empty(), "seed {seed}");
+    }
+    assert_eq!(completed, SEEDS);
+}
+
+#[test]
+fn expiry_when_both_sides_lose_each_other() {
+    let mut config = app_config();
+    config.timer.session_expires = 120;
+    let mut w = World::new(Net::perfect(), &config, Gate::Open);
+    w.open();
+    w.run_until(ms(1_000), World::established);
+    w.net.cut = [true, true];
+    w.settle();
+    // The phone sent its 2xx at 10 ms: it expires at 10 + 120 - 32 s and sends BYE.
+    assert_eq!(w.phone.log[1..], ["88010 Ended(Expired)"]);
+    // The application's refresh at 60.02 s gets no answer; before its timer B (32 s)
+    // fires, the session expires on its side too (2xx received at 20 ms), with a BYE.
+    assert_eq!(
+        w.app.log[1..],
+        [format!("88020 {:?}", AppEvent::Lost(LostReason::Expired))]
+    );
+    assert!(w.net.trace.contains(&"88020 A>P BYE".to_string()));
+    assert!(w.net.trace.contains(&"88010 P>A BYE".to_string()));
+    assert!(w.app.tx.is_empty() && w.phone.tx.is_empty());
+}
+
+#[test]
+fn phone_answers_in_the_applications_edition() {
+    let mut config = app_config();
+    config.edition = Edition::Ed5;
+    let mut w = World::new(Net::perfect(), &config, Gate::Open);
+    w.open();
+    w.run_until(ms(1_000), World::established);
+    assert_eq!(w.app.log, ["20 established Some(Normal) Some(Ed5)"]);
+    assert_eq!(w.phone.log, ["10 Opened { edition: Some(Ed5) }"]);
+    assert_eq!(w.phone.s.edition(), Edition::Ed5);
+}
+
+#[test]
+fn challenged_info_is_sent_again_with_credentials() {
+    let mut w = World::new(Net::perfect(), &app_config(), Gate::DigestInfo);
+    w.open();
+    w.run_until(ms(1_000), World::established);
+    w.run_to(ms(100));
+    let a = w.send(&monitor_start());
+    w.run_until(ms(1_000), |w| logged(&w.app.log, "response") == 1);
+    assert_eq!(
+        w.net.trace[3..],
+        [
+            "100 A>P INFO",
+            "110 P>A 401 INFO",
+            "120 A>P INFO",
+            "130 P>A 200 INFO"
+        ]
+    );
+    assert_eq!(
+        w.app.log[1..],
+        [format!("140 response {a} MonitorStartResponse 43")]
+    );
+    // The next request carries credentials at once (nonce count 2).
+    let b = w.send(&make_call());
+    w.run_until(ms(2_000), |w| logged(&w.app.log, "response") == 2);
+    assert_eq!(w.net.trace[7..], ["140 A>P INFO", "150 P>A 200 INFO"]);
+    assert!(w.app.log[2].ends_with(&format!("response {b} CSTAErrorCode operation")));
+}
+
+#[test]
+fn info_with_wrong_credentials_fails_the_request_only() {
+    let mut config = app_config();
+    config.credentials = Some(("201", "wrong"));
+    let mut w = World::new(Net::perfect(), &config, Gate::DigestInfo);
+    w.open();
+    w.run_until(ms(1_000), World::established);
+    w.run_to(ms(100));
+    let a = w.send(&monitor_start());
+    w.run_until(ms(1_000), |w| logged(&w.app.log, "RequestFailed") == 1);
+    assert_eq!(
+        w.app.log[1..],
+        [format!(
+            "140 {:?}",
+            AppEvent::RequestFailed {
+                id: csta_core::uacsta::app::RequestId(a),
+                status: Some(StatusCode::UNAUTHORIZED)
+            }
+        )]
+    );
+    assert!(w.app.s.is_established());
+}
+
+#[test]
+fn phone_refreshes_when_the_application_asks_it_to() {
+    let mut config = app_config();
+    config.timer.session_expires = 120;
+    config.timer.uac_refresher = Some(session_timer::Party::Remote);
+    let mut w = World::new(Net::perfect(), &config, Gate::Open);
+    w.open();
+    w.run_until(ms(1_000), World::established);
+    assert_eq!(
+        w.phone.s.timer().refresher(),
+        Some(session_timer::Party::Local)
+    );
+    w.run_to(ms(200_000));
+    assert!(w.established());
+    // The phone sent its 2xx at 10 ms: re-INVITEs at 60.01 s, then 60.02 s after each
+    // 2xx received (20 ms later).
+    assert_eq!(
+        w.net.trace[3..9],
+        [
+            "60010 P>A INVITE",
+            "60020 A>P 200 INVITE",
+            "60030 P>A ACK",
+            "120030 P>A INVITE",
+            "120040 A>P 200 INVITE",
+            "120050 P>A ACK"
+        ]
+    );
+    assert_eq!(w.net.trace.len(), 12);
+    assert_eq!(w.app.log.len(), 1);
+    assert_eq!(w.phone.log.len(), 1);
+}
+
+#[test]
+fn lossy_notify_mode_serves_each_request_once() {
+    for (seed, net) in lossy_nets() {
+        let mut config = app_config();
+        config.mode = Mode::Notify;
+        let mut w = World::new(net, &config, Gate::Open);
+        let a = w.send(&monitor_start());
+        let b = w.send(&make_call());
+        w.run_until(ms(600_000), |w| {
+            logged(&w.app.log, "response") + logged(&w.app.log, "RequestFailed") == 2
+        });
+        assert_eq!(
+            w.app
+                .log
+                .iter()
+                .map(|l| l.split_once(' ').unwrap().1)
+                .collect::<Vec<_>>(),
+            [
+                format!("response {a} (empty)"),
+                format!("response {b} (empty)")
+            ],
+            "seed {seed}"
+        );
+        assert_eq!(w.phone.served, ["MonitorStart", "MakeCall"], "seed {seed}");
+        w.settle();
+        assert!(w.app.tx.is_empty() && w.phone.tx.is_empty(), "seed {seed}");
+    }
+}
+
+#[test]
+fn new_session_replaces_the_old_one_at_the_phone() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    // The server restarted: a new application session (new Call-ID) opens while the
+    // old one is still registered with the transaction layer of the old node.
+    let old = std::mem::replace(&mut w.app, Box::new(AppNode::with_seed(&app_config(), 7)));
+    assert_ne!(old.s.call_id(), w.app.s.call_id());
+    w.open();
+    w.run_until(ms(1_000), World::established);
+    assert_eq!(
+        w.phone.log,
+        [
+            "10 Opened { edition: Some(Ed3) }",
+            "110 Ended(Replaced)",
+            "110 Opened { edition: Some(Ed3) }"
+        ]
+    );
+    assert_eq!(w.phone.s.call_id(), Some(w.app.s.call_id()));
+    // The old dialog is gone at the phone: an INFO in it gets 481.
+    let mut old = old;
+    let id = old.s.send(&monitor_start()).unwrap();
+    old.flush(w.now);
+    let info = old.outbox.pop().expect("INFO");
+    w.phone.receive(w.now, &info);
+    let answer = w.phone.outbox.pop().expect("answer");
+    assert_eq!(summary(&answer), "481 INFO");
+    old.receive(w.now, &answer);
+    assert_eq!(
+        old.log[1..],
+        [
+            format!(
+                "{} {:?}",
+                w.now.as_millis(),
+                AppEvent::RequestFailed {
+                    id,
+                    status: Some(StatusCode(481))
+                }
+            ),
+            format!(
+                "{} {:?}",
+                w.now.as_millis(),
+                AppEvent::Lost(LostReason::NoDialog)
+            ),
+        ]
+    );
+}
