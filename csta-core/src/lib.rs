@@ -13,6 +13,12 @@
 //!   edition, escaping).
 //! - [`framing`]: ECMA-323 Annex J.2 framing for CSTA over TCP.
 //! - [`json`]: the same messages as JSON, with serde-json-core.
+//! - [`model`]: the ECMA-269 call model of one device: the phone's side (switching
+//!   function, [`model::phone`]) and the server's view of it (computing function,
+//!   [`model::view`], with the TAPI call states).
+//! - [`uacsta`]: CSTA carried in SIP (ECMA TR/87) over sip-lite's transactions and
+//!   dialogs: the application side's session ([`uacsta::app`]) and the phone's
+//!   ([`uacsta::phone`]).
 //!
 //! # Guarantees
 //!
