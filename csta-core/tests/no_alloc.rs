@@ -1,4 +1,5 @@
-//! Tokenizing, decoding, encoding, framing and JSON never touch the heap: a counting
+//! Tokenizing, decoding, encoding, framing, JSON and the call models never touch the
+//! heap: a counting
 //! global allocator sees no allocation on the measuring thread.
 
 use alloc_counter::CountingAllocator;
@@ -161,4 +162,51 @@ fn test_json_does_not_allocate() {
     });
     assert!(lens.iter().all(|&n| n > 100), "{lens:?}");
     assert_eq!(count, 0);
+}
+
+#[test]
+fn test_call_model_does_not_allocate() {
+    use csta_core::model::phone::{Device, Progress};
+    use csta_core::model::view::DeviceView;
+
+    const ME: &str = "sip:201@pbx.example.com";
+    const MONITOR: &[u8] = br#"<MonitorStart xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3"><monitorObject><deviceObject>sip:201@pbx.example.com</deviceObject></monitorObject></MonitorStart>"#;
+    const MAKE_CALL: &[u8] = br#"<MakeCall xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3"><callingDevice>sip:201@pbx.example.com</callingDevice><calledDirectoryNumber>202</calledDirectoryNumber><autoOriginate>doNotPrompt</autoOriginate></MakeCall>"#;
+
+    // Boxed outside the measurement: the models are large values.
+    let mut phone = Box::new(Device::<4>::new(ME).unwrap());
+    let mut view = Box::new(DeviceView::<4>::new(ME).unwrap());
+    let mut buf = [0u8; 2048];
+    let mut events = 0;
+    let mut in_view = 0;
+    let count = allocations(|| {
+        for request in [MONITOR, MAKE_CALL] {
+            let request = decode(request).unwrap().message;
+            let reply = phone.handle_request(&request);
+            let n = reply.message().encode(Edition::Ed3, &mut buf).unwrap();
+            view.handle_message(&decode(&buf[..n]).unwrap().message)
+                .unwrap();
+        }
+        let call = phone.find("1").unwrap();
+        for progress in [
+            Progress::Originated { called: "202" },
+            Progress::Ringing,
+            Progress::Answered,
+            Progress::Cleared { remote: true },
+        ] {
+            phone.handle_progress(call, progress).unwrap();
+            while let Some(event) = phone.poll_event() {
+                let n = event.message().encode(Edition::Ed3, &mut buf).unwrap();
+                view.handle_message(&decode(&buf[..n]).unwrap().message)
+                    .unwrap();
+                in_view = in_view.max(view.calls().count());
+                events += 1;
+            }
+        }
+        while phone.poll_command().is_some() {}
+    });
+    assert_eq!(count, 0);
+    assert_eq!(events, 5);
+    assert_eq!(in_view, 1);
+    assert_eq!(view.calls().count(), 0);
 }
