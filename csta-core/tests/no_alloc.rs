@@ -1,6 +1,5 @@
 //! Tokenizing, decoding, encoding, framing, JSON and the call models never touch the
-//! heap: a counting
-//! global allocator sees no allocation on the measuring thread.
+//! heap: a counting global allocator sees no allocation on the measuring thread.
 
 use alloc_counter::CountingAllocator;
 use csta_core::framing::{FrameReader, InvokeId, encode as frame};
