@@ -1510,8 +1510,17 @@ fn get_csta_features_lists_what_the_device_answers() {
         csta_core::model::phone::SUPPORTED_SERVICES.len()
     );
     assert_eq!(services.get("callControlServList", "parkCall"), None);
+    for (category, event) in csta_core::model::phone::SUPPORTED_EVENTS {
+        assert_eq!(events.get(category, event), Some(true), "{event}");
+    }
+    assert_eq!(
+        events.count_true(),
+        csta_core::model::phone::SUPPORTED_EVENTS.len()
+    );
     assert_eq!(events.get("callControlEvtsList", "transferred"), Some(true));
     assert_eq!(events.get("logicalEvtsList", "doNotDisturb"), Some(true));
+    // It emits ForwardingEvent, so it says so.
+    assert_eq!(events.get("logicalEvtsList", "forwarding"), Some(true));
     assert_eq!(events.get("callControlEvtsList", "bridged"), None);
     // Every service it lists is answered positively or with a state error, never
     // serviceNotSupported: spot-check with the requests this file sends.
