@@ -57,7 +57,9 @@ use md5::Md5;
 use sha2::{Digest as _, Sha256, Sha512_256};
 
 use crate::error::{DigestError, EmitError};
-use crate::wire::{AuthValue, Challenge, Credentials, Emit, Sink, Uri};
+use crate::wire::{
+    AuthValue, Challenge, Credentials, Emit, HeaderName, Message, Sink, StatusCode, Uri, Writer,
+};
 
 pub use crate::wire::{Algorithm, Qop};
 
@@ -864,6 +866,346 @@ fn uri_matches(digest_uri: AuthValue<'_>, request_uri: &str) -> bool {
 }
 
 crate::wire::display_via_emit!(CredentialsRepr, ChallengeRepr);
+
+// ---- client state ----
+
+/// Who asked for credentials: the user agent or registrar (401, `WWW-Authenticate`,
+/// answered in `Authorization`) or a proxy on the way (407, `Proxy-Authenticate`,
+/// answered in `Proxy-Authorization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ChallengeKind {
+    /// 401, `WWW-Authenticate` / `Authorization`.
+    Www = 0,
+    /// 407, `Proxy-Authenticate` / `Proxy-Authorization`.
+    Proxy = 1,
+}
+
+impl ChallengeKind {
+    /// Both kinds, in index order (`kind as usize`).
+    pub const BOTH: [ChallengeKind; 2] = [ChallengeKind::Www, ChallengeKind::Proxy];
+
+    /// The kind a 401 or 407 asks for; `None` for any other status.
+    pub fn of(status: StatusCode) -> Option<ChallengeKind> {
+        match status {
+            StatusCode::UNAUTHORIZED => Some(ChallengeKind::Www),
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED => Some(ChallengeKind::Proxy),
+            _ => None,
+        }
+    }
+
+    /// 401 or 407.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ChallengeKind::Www => StatusCode::UNAUTHORIZED,
+            ChallengeKind::Proxy => StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        }
+    }
+
+    /// The header that carries the challenge.
+    pub fn challenge_header(self) -> HeaderName {
+        match self {
+            ChallengeKind::Www => HeaderName::WwwAuthenticate,
+            ChallengeKind::Proxy => HeaderName::ProxyAuthenticate,
+        }
+    }
+
+    /// The header that carries the answer.
+    pub fn credentials_header(self) -> HeaderName {
+        match self {
+            ChallengeKind::Www => HeaderName::Authorization,
+            ChallengeKind::Proxy => HeaderName::ProxyAuthorization,
+        }
+    }
+}
+
+/// The challenge a client answers in a 401 or 407 response: the one
+/// [`select_challenge`] picks among the headers of its kind, with its raw text (what a
+/// client keeps to answer later requests).
+#[derive(Debug, Clone, Copy)]
+pub struct ReceivedChallenge<'a> {
+    kind: ChallengeKind,
+    raw: &'a str,
+    challenge: Challenge<'a>,
+}
+
+impl<'a> ReceivedChallenge<'a> {
+    /// The answerable challenge of `msg`; `None` when `msg` is not a 401 or 407, or
+    /// carries no challenge this crate can answer.
+    pub fn from_response(msg: &Message<'a>) -> Option<ReceivedChallenge<'a>> {
+        let kind = ChallengeKind::of(msg.status()?)?;
+        let raw = msg
+            .header_lines(kind.challenge_header())
+            .find(|v| select_challenge(core::iter::once(*v)).is_some())?;
+        let challenge = Challenge::parse(raw).ok()?;
+        Some(ReceivedChallenge {
+            kind,
+            raw,
+            challenge,
+        })
+    }
+
+    /// Who asked.
+    pub fn kind(&self) -> ChallengeKind {
+        self.kind
+    }
+
+    /// The header value, as received.
+    pub fn raw(&self) -> &'a str {
+        self.raw
+    }
+
+    /// The parsed challenge.
+    pub fn challenge(&self) -> &Challenge<'a> {
+        &self.challenge
+    }
+
+    /// Whether the server said `stale=true`: the nonce expired, the credentials were
+    /// right, answer again.
+    pub fn stale(&self) -> bool {
+        self.challenge.stale()
+    }
+
+    /// Whether this challenge has the nonce of `previous` (the raw text of a challenge
+    /// answered before; `false` when it does not parse).
+    pub fn same_nonce(&self, previous: &str) -> bool {
+        Challenge::parse(previous)
+            .ok()
+            .and_then(|old| old.nonce())
+            .zip(self.challenge.nonce())
+            .is_some_and(|(a, b)| a == b)
+    }
+
+    /// Whether a client that answered `previous` may answer this challenge: a first
+    /// challenge, a new nonce, or `stale=true`. The same nonce again without
+    /// `stale=true` means the answer was refused (wrong credentials).
+    pub fn may_answer(&self, previous: Option<&str>) -> bool {
+        self.stale() || !previous.is_some_and(|p| self.same_nonce(p))
+    }
+}
+
+/// Why an answer to a challenge could not be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum AnswerError {
+    /// The header did not fit the message.
+    Emit(EmitError),
+    /// The challenge cannot be answered with the secret given.
+    Digest(DigestError),
+}
+
+impl fmt::Display for AnswerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnswerError::Emit(e) => write!(f, "cannot write the credentials: {e}"),
+            AnswerError::Digest(e) => write!(f, "cannot answer the challenge: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for AnswerError {}
+
+impl From<EmitError> for AnswerError {
+    fn from(e: EmitError) -> Self {
+        AnswerError::Emit(e)
+    }
+}
+
+impl From<DigestError> for AnswerError {
+    fn from(e: DigestError) -> Self {
+        AnswerError::Digest(e)
+    }
+}
+
+/// What a client answers a challenge with, for one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    /// The request being authenticated.
+    pub request: Request<'a>,
+    /// The user name.
+    pub username: &'a str,
+    /// The password or HA1.
+    pub secret: Secret<'a>,
+    /// A fresh client nonce (the caller generates it).
+    pub cnonce: &'a str,
+    /// The nonce count of this request, starting at 1 for a new nonce.
+    pub nc: u32,
+}
+
+/// Writes the `Authorization` (or, for a proxy's challenge, `Proxy-Authorization`)
+/// header answering the challenge whose raw text is `challenge`.
+///
+/// # Errors
+/// [`AnswerError::Digest`] when the challenge does not parse or cannot be answered
+/// ([`CredentialsRepr::answer`]); [`AnswerError::Emit`] when the header does not fit.
+pub fn write_answer<S: Sink>(
+    w: &mut Writer<S>,
+    kind: ChallengeKind,
+    challenge: &str,
+    answer: &Answer<'_>,
+) -> Result<(), AnswerError> {
+    let challenge = Challenge::parse(challenge).map_err(DigestError::from)?;
+    let creds = CredentialsRepr::answer(
+        &challenge,
+        &answer.request,
+        answer.username,
+        answer.secret,
+        answer.cnonce,
+        answer.nc,
+    )?;
+    w.header_typed(kind.credentials_header(), &creds)?;
+    Ok(())
+}
+
+/// The client side of digest authentication for a user agent that answers the
+/// challenges to its requests (RFC 3261 section 22.2): it keeps the last challenge (in
+/// `N` octets), counts the requests answered with its nonce, decides whether a new 401
+/// or 407 may be answered (once per nonce; again after `stale=true`), and writes the
+/// answer into every later request.
+///
+/// ```
+/// use sip_lite::digest::{DigestClient, Request, Secret};
+/// use sip_lite::wire::{HeaderIndex, Message, Method, SliceSink, Writer};
+///
+/// let resp = b"SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+/// From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INFO\r\n\
+/// WWW-Authenticate: Digest realm=\"h\", nonce=\"n1\", qop=\"auth\"\r\n\
+/// Content-Length: 0\r\n\r\n";
+/// let mut hs = [HeaderIndex::EMPTY; 16];
+/// let msg = Message::parse(resp, &mut hs)?;
+/// let mut client = DigestClient::<256>::new();
+/// assert!(client.handle_challenge(&msg).is_ok());
+/// // The same nonce again, without stale=true: the answer was refused.
+/// assert!(client.handle_challenge(&msg).is_err());
+///
+/// let mut buf = [0u8; 512];
+/// let mut w = Writer::request_str(SliceSink::new(&mut buf), Method::Info, "sip:b@h")?;
+/// let request = Request::new("INFO", "sip:b@h", b"");
+/// assert!(client.write(&mut w, request, "alice", Secret::Password("pw"), "c0ffee")?);
+/// assert_eq!(client.nc(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct DigestClient<const N: usize> {
+    kind: ChallengeKind,
+    text: heapless::String<N>,
+    nc: u32,
+}
+
+/// Why [`DigestClient::handle_challenge`] refused to answer a challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ChallengeRefused {
+    /// Not a 401 or 407, or no challenge this crate can answer.
+    Unanswerable,
+    /// The nonce just answered, again, without `stale=true`: the credentials are wrong.
+    Repeated,
+    /// The challenge is longer than the client keeps.
+    TooLong,
+}
+
+impl fmt::Display for ChallengeRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChallengeRefused::Unanswerable => "no challenge that can be answered",
+            ChallengeRefused::Repeated => "the answer to this nonce was refused",
+            ChallengeRefused::TooLong => "the challenge is too long to keep",
+        })
+    }
+}
+
+impl core::error::Error for ChallengeRefused {}
+
+impl<const N: usize> Default for DigestClient<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> DigestClient<N> {
+    /// A client that has not been challenged.
+    pub const fn new() -> Self {
+        DigestClient {
+            kind: ChallengeKind::Www,
+            text: heapless::String::new(),
+            nc: 0,
+        }
+    }
+
+    /// Whether a challenge is kept (and answered in every request).
+    pub fn is_challenged(&self) -> bool {
+        !self.text.is_empty()
+    }
+
+    /// Who asked, when a challenge is kept.
+    pub fn kind(&self) -> Option<ChallengeKind> {
+        self.is_challenged().then_some(self.kind)
+    }
+
+    /// The nonce count of the last answer written.
+    pub fn nc(&self) -> u32 {
+        self.nc
+    }
+
+    /// Takes a 401 or 407 to one of our requests. `Ok` with the kind when the request
+    /// may be sent again (the challenge is kept, the nonce count restarts).
+    ///
+    /// # Errors
+    /// [`ChallengeRefused`]: the request failed for good; what was kept stays.
+    pub fn handle_challenge(
+        &mut self,
+        msg: &Message<'_>,
+    ) -> Result<ChallengeKind, ChallengeRefused> {
+        let new = ReceivedChallenge::from_response(msg).ok_or(ChallengeRefused::Unanswerable)?;
+        let previous =
+            (self.is_challenged() && self.kind == new.kind()).then_some(self.text.as_str());
+        if !new.may_answer(previous) {
+            return Err(ChallengeRefused::Repeated);
+        }
+        let mut text = heapless::String::new();
+        text.push_str(new.raw())
+            .map_err(|_| ChallengeRefused::TooLong)?;
+        self.kind = new.kind();
+        self.text = text;
+        self.nc = 0;
+        Ok(self.kind)
+    }
+
+    /// Forgets the challenge.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.nc = 0;
+    }
+
+    /// Writes the answer to the kept challenge for `request` into `w`, with the next
+    /// nonce count and `cnonce` (fresh for each request). `Ok(false)` when no challenge
+    /// is kept (nothing written).
+    ///
+    /// # Errors
+    /// [`AnswerError`] as [`write_answer`]; the nonce count is used up either way.
+    pub fn write<S: Sink>(
+        &mut self,
+        w: &mut Writer<S>,
+        request: Request<'_>,
+        username: &str,
+        secret: Secret<'_>,
+        cnonce: &str,
+    ) -> Result<bool, AnswerError> {
+        if !self.is_challenged() {
+            return Ok(false);
+        }
+        self.nc = self.nc.wrapping_add(1);
+        let answer = Answer {
+            request,
+            username,
+            secret,
+            cnonce,
+            nc: self.nc,
+        };
+        write_answer(w, self.kind, &self.text, &answer)?;
+        Ok(true)
+    }
+}
 
 #[cfg(test)]
 mod tests {

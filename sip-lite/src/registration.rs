@@ -79,12 +79,14 @@ use core::time::Duration;
 
 use heapless::Deque;
 
-use crate::digest::{self, CredentialsRepr, HexDigest, Request, Secret};
+use crate::digest::{
+    self, Answer, AnswerError, ChallengeKind, HexDigest, ReceivedChallenge, Request, Secret,
+};
 use crate::error::EmitError;
 use crate::ids::{IdGenerator, Token};
 use crate::time::Instant;
 use crate::wire::{
-    Challenge, Contact, Emit, HeaderName, Message, Method, SliceSink, StatusCode, Uri, Via, Writer,
+    Contact, Emit, HeaderName, Message, Method, SliceSink, StatusCode, Uri, Via, Writer,
     parse_delta,
 };
 
@@ -402,48 +404,6 @@ struct Span {
     len: u32,
 }
 
-/// Who challenged: the registrar (401, `WWW-Authenticate`, answered in
-/// `Authorization`) or a proxy on the way (407, `Proxy-Authenticate`, answered in
-/// `Proxy-Authorization`). Both may be answered in the same REGISTER.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Www = 0,
-    Proxy = 1,
-}
-
-impl Kind {
-    const BOTH: [Kind; 2] = [Kind::Www, Kind::Proxy];
-
-    fn of(status: StatusCode) -> Kind {
-        if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
-            Kind::Proxy
-        } else {
-            Kind::Www
-        }
-    }
-
-    fn status(self) -> StatusCode {
-        match self {
-            Kind::Www => StatusCode::UNAUTHORIZED,
-            Kind::Proxy => StatusCode::PROXY_AUTHENTICATION_REQUIRED,
-        }
-    }
-
-    fn challenge_header(self) -> HeaderName {
-        match self {
-            Kind::Www => HeaderName::WwwAuthenticate,
-            Kind::Proxy => HeaderName::ProxyAuthenticate,
-        }
-    }
-
-    fn credentials_header(self) -> HeaderName {
-        match self {
-            Kind::Www => HeaderName::Authorization,
-            Kind::Proxy => HeaderName::ProxyAuthorization,
-        }
-    }
-}
-
 /// A challenge being answered.
 #[derive(Debug, Clone, Copy)]
 struct Stored {
@@ -457,7 +417,7 @@ struct Stored {
 #[derive(Debug, Clone, Copy)]
 struct Outstanding {
     cseq: u32,
-    /// It carried credentials for the stored challenge of each [`Kind`].
+    /// It carried credentials for the stored challenge of each [`ChallengeKind`].
     with_auth: [bool; 2],
     /// It was a de-registration (Expires: 0).
     unregister: bool,
@@ -494,9 +454,9 @@ pub struct Registration<const N: usize = 768> {
     /// When the next REGISTER goes out; due once `now` reaches it.
     send_at: Option<Instant>,
     outstanding: Option<Outstanding>,
-    /// The challenges being answered, by [`Kind`].
+    /// The challenges being answered, by [`ChallengeKind`].
     challenges: [Option<Stored>; 2],
-    /// By [`Kind`]: the outstanding request answers a challenge received in this
+    /// By [`ChallengeKind`]: the outstanding request answers a challenge received in this
     /// attempt (not a preemptive reuse), so being challenged again means the
     /// credentials are wrong.
     fresh_answer: [bool; 2],
@@ -890,7 +850,7 @@ impl<const N: usize> Registration<N> {
         if let Some(ua) = self.user_agent {
             w.header("User-Agent", self.text(ua))?;
         }
-        for kind in Kind::BOTH {
+        for kind in ChallengeKind::BOTH {
             let (Some(c), Some(cnonce), Some(nc)) = (
                 self.challenges[kind as usize],
                 f.cnonce[kind as usize].as_deref(),
@@ -898,24 +858,24 @@ impl<const N: usize> Registration<N> {
             ) else {
                 continue;
             };
-            let digest_error = WriteError::Digest(kind);
-            let challenge = Challenge::parse(self.text(c.span)).map_err(|_| digest_error)?;
-            let request = Request::new("REGISTER", registrar, b"");
             let secret = match (self.password, self.ha1) {
                 (Some(p), _) => Secret::Password(self.text(p)),
                 (None, Some(d)) => Secret::Ha1(d),
-                (None, None) => return Err(digest_error),
+                (None, None) => return Err(WriteError::Digest(kind)),
             };
-            let answer = CredentialsRepr::answer(
-                &challenge,
-                &request,
-                self.text(self.username),
+            let answer = Answer {
+                request: Request::new("REGISTER", registrar, b""),
+                username: self.text(self.username),
                 secret,
                 cnonce,
                 nc,
-            )
-            .map_err(|_| digest_error)?;
-            w.header_typed(kind.credentials_header(), &answer)?;
+            };
+            digest::write_answer(&mut w, kind, self.text(c.span), &answer).map_err(
+                |e| match e {
+                    AnswerError::Emit(e) => WriteError::Emit(e),
+                    AnswerError::Digest(_) => WriteError::Digest(kind),
+                },
+            )?;
         }
         Ok(w.finish(b"")?.len())
     }
@@ -1074,28 +1034,17 @@ impl<const N: usize> Registration<N> {
         out: Outstanding,
         ids: &mut IdGenerator,
     ) {
-        let kind = Kind::of(status);
+        // The challenge `select_challenge` picks: the first usable one.
+        let Some(challenge) = ReceivedChallenge::from_response(msg) else {
+            self.fail(now, FailureReason::Challenge(status), None, ids);
+            return;
+        };
+        let kind = challenge.kind();
         let k = kind as usize;
-        // The raw text of the challenge `select_challenge` picks: the first usable one.
-        let Some(raw) = msg
-            .header_lines(kind.challenge_header())
-            .find(|v| digest::select_challenge(core::iter::once(*v)).is_some())
-        else {
-            self.fail(now, FailureReason::Challenge(status), None, ids);
-            return;
-        };
-        let Ok(challenge) = Challenge::parse(raw) else {
-            self.fail(now, FailureReason::Challenge(status), None, ids);
-            return;
-        };
+        let raw = challenge.raw();
         let stale = challenge.stale();
-        let same_nonce = self.challenges[k].is_some_and(|c| {
-            Challenge::parse(self.text(c.span))
-                .ok()
-                .and_then(|old| old.nonce())
-                .zip(challenge.nonce())
-                .is_some_and(|(a, b)| a == b)
-        });
+        let same_nonce =
+            self.challenges[k].is_some_and(|c| challenge.same_nonce(self.text(c.span)));
         let answered = out.with_auth.get(k).copied().unwrap_or(false);
         let fresh = self.fresh_answer.get(k).copied().unwrap_or(false);
         if answered && !stale && (fresh || same_nonce) {
@@ -1121,7 +1070,7 @@ impl<const N: usize> Registration<N> {
     }
 
     /// Keeps `raw` as the challenge of `kind`, replacing the previous one.
-    fn store_challenge(&mut self, kind: Kind, raw: &str) -> Result<(), ()> {
+    fn store_challenge(&mut self, kind: ChallengeKind, raw: &str) -> Result<(), ()> {
         self.remove_challenge(kind);
         let start = u32::try_from(self.arena.len()).map_err(|_| ())?;
         let len = u32::try_from(raw.len()).map_err(|_| ())?;
@@ -1136,7 +1085,7 @@ impl<const N: usize> Registration<N> {
     }
 
     /// Forgets the challenge of `kind`, moving the other one down in the arena.
-    fn remove_challenge(&mut self, kind: Kind) {
+    fn remove_challenge(&mut self, kind: ChallengeKind) {
         let Some(old) = self.challenges[kind as usize].take() else {
             return;
         };
@@ -1280,9 +1229,9 @@ struct RequestFields<'a> {
     cseq: u32,
     branch: &'a str,
     expires: u32,
-    /// By [`Kind`], for each stored challenge.
+    /// By [`ChallengeKind`], for each stored challenge.
     cnonce: &'a [Option<Token>; 2],
-    /// By [`Kind`], for each stored challenge.
+    /// By [`ChallengeKind`], for each stored challenge.
     nc: [Option<u32>; 2],
 }
 
@@ -1290,7 +1239,7 @@ struct RequestFields<'a> {
 enum WriteError {
     Emit(EmitError),
     /// The stored challenge of this kind cannot be answered with the configured secret.
-    Digest(Kind),
+    Digest(ChallengeKind),
 }
 
 impl From<EmitError> for WriteError {
@@ -1424,30 +1373,42 @@ mod tests {
     fn test_challenge_slots_shift() {
         let mut r = machine();
         let base = r.arena.len();
-        r.store_challenge(Kind::Proxy, "Digest realm=\"p\", nonce=\"1\"")
+        r.store_challenge(ChallengeKind::Proxy, "Digest realm=\"p\", nonce=\"1\"")
             .unwrap();
-        r.store_challenge(Kind::Www, "Digest realm=\"w\", nonce=\"2\"")
+        r.store_challenge(ChallengeKind::Www, "Digest realm=\"w\", nonce=\"2\"")
             .unwrap();
-        let text = |r: &Registration<512>, k: Kind| {
+        let text = |r: &Registration<512>, k: ChallengeKind| {
             r.text(r.challenges[k as usize].unwrap().span).to_owned()
         };
-        assert_eq!(text(&r, Kind::Www), "Digest realm=\"w\", nonce=\"2\"");
-        // Replacing the first moves the second down.
-        r.store_challenge(Kind::Proxy, "Digest realm=\"p\", nonce=\"333\"")
-            .unwrap();
-        assert_eq!(text(&r, Kind::Www), "Digest realm=\"w\", nonce=\"2\"");
-        assert_eq!(text(&r, Kind::Proxy), "Digest realm=\"p\", nonce=\"333\"");
         assert_eq!(
-            r.challenges[Kind::Www as usize].unwrap().span.start as usize,
+            text(&r, ChallengeKind::Www),
+            "Digest realm=\"w\", nonce=\"2\""
+        );
+        // Replacing the first moves the second down.
+        r.store_challenge(ChallengeKind::Proxy, "Digest realm=\"p\", nonce=\"333\"")
+            .unwrap();
+        assert_eq!(
+            text(&r, ChallengeKind::Www),
+            "Digest realm=\"w\", nonce=\"2\""
+        );
+        assert_eq!(
+            text(&r, ChallengeKind::Proxy),
+            "Digest realm=\"p\", nonce=\"333\""
+        );
+        assert_eq!(
+            r.challenges[ChallengeKind::Www as usize]
+                .unwrap()
+                .span
+                .start as usize,
             base
         );
-        r.remove_challenge(Kind::Www);
-        r.remove_challenge(Kind::Proxy);
+        r.remove_challenge(ChallengeKind::Www);
+        r.remove_challenge(ChallengeKind::Proxy);
         assert_eq!(r.arena.len(), base);
         // Too long for the storage left: refused, nothing stored.
         let long = "x".repeat(600);
-        assert!(r.store_challenge(Kind::Www, &long).is_err());
-        assert!(r.challenges[Kind::Www as usize].is_none());
+        assert!(r.store_challenge(ChallengeKind::Www, &long).is_err());
+        assert!(r.challenges[ChallengeKind::Www as usize].is_none());
         assert_eq!(r.arena.len(), base);
     }
 

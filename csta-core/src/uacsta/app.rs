@@ -23,13 +23,11 @@ use core::fmt;
 
 use heapless::{Deque, String, Vec};
 use sip_lite::dialog::{DialogHandle, Dialogs, RequestOutcome, ResponseOutcome};
-use sip_lite::digest::{CredentialsRepr, Request, Secret, select_challenge};
+use sip_lite::digest::{AnswerError, DigestClient, Request, Secret};
 use sip_lite::ids::IdGenerator;
 use sip_lite::session_timer::{self, Action, Answer, Outcome, RefreshMethod, SessionRefresh};
 use sip_lite::time::{Instant, Timers, earliest};
-use sip_lite::wire::{
-    Challenge, HeaderIndex, HeaderName, Message, Method, SliceSink, StatusCode, Writer,
-};
+use sip_lite::wire::{HeaderIndex, HeaderName, Message, Method, SliceSink, StatusCode, Writer};
 
 use super::{
     BodyType, CONTENT_DISPOSITION, CONTENT_TYPE, DIALOG_ARENA, EVENT_PACKAGE, HEADER_SLOTS,
@@ -229,17 +227,6 @@ enum Purpose {
     Bye,
 }
 
-/// The last digest challenge received, and our answers to it.
-#[derive(Debug, Clone)]
-struct Auth {
-    /// 401 (`WWW-Authenticate`) or 407 (`Proxy-Authenticate`).
-    proxy: bool,
-    /// The raw challenge.
-    text: String<512>,
-    /// The nonce count of our last answer.
-    nc: u32,
-}
-
 /// A queued CSTA request.
 #[derive(Debug, Clone)]
 struct Queued<const M: usize> {
@@ -281,7 +268,8 @@ pub struct AppSession<const Q: usize, const M: usize> {
     pending: Vec<(u32, Method<'static>, Purpose), 4>,
     queue: Deque<Queued<M>, Q>,
     next_id: u32,
-    auth: Option<Auth>,
+    /// The last digest challenge, answered in every later request.
+    auth: DigestClient<512>,
     challenges: u8,
     events: Deque<Stored<M>, Q>,
     /// The end of the session, reported after the queued events.
@@ -337,7 +325,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
             pending: Vec::new(),
             queue: Deque::new(),
             next_id: 1,
-            auth: None,
+            auth: DigestClient::new(),
             challenges: 0,
             events: Deque::new(),
             end: None,
@@ -671,32 +659,20 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
         uri: &str,
         body: &[u8],
     ) -> Result<(), SessionError> {
-        let Some(auth) = self.auth.as_mut() else {
+        if !self.auth.is_challenged() {
             return Ok(());
-        };
-        auth.nc = auth.nc.wrapping_add(1);
-        let Ok(challenge) = Challenge::parse(&auth.text) else {
-            return Ok(());
-        };
+        }
         let cnonce = ids.token();
         let request = Request::new(method, uri, body);
-        let Ok(creds) = CredentialsRepr::answer(
-            &challenge,
-            &request,
-            &self.username,
-            Secret::Password(&self.password),
-            cnonce.as_str(),
-            auth.nc,
-        ) else {
-            return Ok(());
-        };
-        let name = if auth.proxy {
-            HeaderName::ProxyAuthorization
-        } else {
-            HeaderName::Authorization
-        };
-        w.header_typed(name, &creds)?;
-        Ok(())
+        let secret = Secret::Password(&self.password);
+        match self
+            .auth
+            .write(w, request, &self.username, secret, cnonce.as_str())
+        {
+            Err(AnswerError::Emit(e)) => Err(e.into()),
+            // A challenge we cannot answer: the request goes without credentials.
+            Ok(_) | Err(AnswerError::Digest(_)) => Ok(()),
+        }
     }
 
     fn track(&mut self, cseq: u32, method: Method<'static>, purpose: Purpose) {
@@ -748,7 +724,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
         };
         let _ = self.take_pending(cseq.seq, cseq.method);
         if matches!(status.0, 401 | 407) && purpose != Purpose::Bye {
-            if self.on_challenge(msg, status) {
+            if self.on_challenge(msg) {
                 self.retry(purpose);
             } else {
                 self.request_refused(purpose, msg, status);
@@ -833,41 +809,13 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
     }
 
     /// Stores the challenge of a 401/407; whether the request is worth sending again.
-    fn on_challenge(&mut self, msg: &Message<'_>, status: StatusCode) -> bool {
+    fn on_challenge(&mut self, msg: &Message<'_>) -> bool {
         if !self.has_credentials || self.challenges >= MAX_CHALLENGES {
             return false;
         }
-        let proxy = status.0 == 407;
-        let header = if proxy {
-            HeaderName::ProxyAuthenticate
-        } else {
-            HeaderName::WwwAuthenticate
-        };
-        let Some(raw) = msg
-            .header_lines(header)
-            .find(|v| select_challenge(core::iter::once(*v)).is_some())
-        else {
-            return false;
-        };
-        let Ok(new) = Challenge::parse(raw) else {
-            return false;
-        };
-        let same_nonce = self.auth.as_ref().is_some_and(|a| {
-            a.proxy == proxy
-                && Challenge::parse(&a.text)
-                    .ok()
-                    .and_then(|old| old.nonce())
-                    .zip(new.nonce())
-                    .is_some_and(|(a, b)| a == b)
-        });
-        if same_nonce && !new.stale() {
-            // Our answer to this very nonce was refused.
+        if self.auth.handle_challenge(msg).is_err() {
             return false;
         }
-        let Ok(text) = fixed(raw) else {
-            return false;
-        };
-        self.auth = Some(Auth { proxy, text, nc: 0 });
         self.challenges += 1;
         true
     }
