@@ -1468,3 +1468,106 @@ fn new_session_replaces_the_old_one_at_the_phone() {
         ]
     );
 }
+
+// ----- late answers to abandoned requests ----------------------------------------------
+
+#[test]
+fn late_2xx_after_close_is_acked_and_byed() {
+    let mut w = World::new(Net::perfect(), &app_config(), Gate::Open);
+    w.open();
+    w.post();
+    // The 200 is on its way when the owner gives up.
+    w.run_to(ms(15));
+    w.app
+        .s
+        .close()
+        .expect("an INVITE in flight can be abandoned");
+    w.app.flush(w.now);
+    w.settle();
+    assert_eq!(
+        w.net.trace,
+        [
+            "0 A>P INVITE",
+            "10 P>A 200 INVITE",
+            "20 A>P ACK",
+            "20 A>P BYE",
+            "30 P>A 200 BYE"
+        ]
+    );
+    // The owner saw the end once, never an Established.
+    assert_eq!(w.app.log, [format!("15 {:?}", AppEvent::Closed)]);
+    assert_eq!(
+        w.phone.log,
+        ["10 Opened { edition: Some(Ed3) }", "30 Ended(Bye)"]
+    );
+    assert!(!w.phone.s.is_open());
+    assert!(w.app.s.is_done());
+}
+
+#[test]
+fn late_2xx_after_invite_failed_is_acked_and_byed_once() {
+    let mut w = World::new(Net::perfect(), &app_config(), Gate::Open);
+    w.open();
+    w.post();
+    // The phone's answers are lost for a while; the owner reports the INVITE failed.
+    w.net.cut[usize::from(PHONE)] = true;
+    w.run_to(ms(1_000));
+    w.app.s.handle_request_failed(w.now, 1, Method::Invite);
+    w.app.flush(w.now);
+    assert_eq!(
+        w.app.log,
+        [format!(
+            "1000 {:?}",
+            AppEvent::Failed {
+                failure: Failure::Timeout,
+                reason: ""
+            }
+        )]
+    );
+    w.net.cut[usize::from(PHONE)] = false;
+    w.settle();
+    // The next retransmission of the 200 (T1 doubling: 510, 1510 ms) gets an ACK and a
+    // BYE; nothing more is retransmitted. (The INVITE's own transaction, which the owner
+    // did not end in this test, retransmits it over UDP meanwhile.)
+    assert_eq!(
+        w.net.trace,
+        [
+            "0 A>P INVITE",
+            "10 P>A 200 INVITE",
+            "500 A>P INVITE",
+            "510 P>A 200 INVITE",
+            "1500 A>P INVITE",
+            "1510 P>A 200 INVITE",
+            "1520 A>P ACK",
+            "1520 A>P BYE",
+            "1530 P>A 200 BYE"
+        ]
+    );
+    assert_eq!(w.app.log.len(), 1);
+    assert_eq!(
+        w.phone.log,
+        ["10 Opened { edition: Some(Ed3) }", "1530 Ended(Bye)"]
+    );
+    assert!(!w.phone.s.is_open());
+}
+
+#[test]
+fn late_2xx_is_acked_again_when_retransmitted() {
+    let mut w = World::new(Net::perfect(), &app_config(), Gate::Open);
+    w.open();
+    w.post();
+    w.run_to(ms(15));
+    w.app.s.close().unwrap();
+    w.app.flush(w.now);
+    // The phone's copy of the ACK is lost: it retransmits the 200, which gets the same
+    // ACK again (and the BYE is retransmitted by its transaction meanwhile).
+    w.net.cut[usize::from(APP)] = true;
+    w.run_to(ms(400));
+    w.net.cut[usize::from(APP)] = false;
+    w.settle();
+    assert_eq!(logged(&w.net.trace, "A>P ACK"), 2, "{:#?}", w.net.trace);
+    assert_eq!(logged(&w.net.trace, "P>A 200 INVITE"), 2);
+    assert_eq!(logged(&w.net.trace, "P>A 200 BYE"), 1);
+    assert!(!w.phone.s.is_open());
+    assert_eq!(w.app.log, [format!("15 {:?}", AppEvent::Closed)]);
+}

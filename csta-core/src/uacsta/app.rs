@@ -255,6 +255,10 @@ pub struct AppSession<const Q: usize, const M: usize> {
     /// The last INVITE sent (the 2xx that creates the dialog needs it).
     invite: Vec<u8, M>,
     invite_due: bool,
+    /// The CSeq of an INVITE the session gave up on (closed before its answer, or its
+    /// transaction failed): a 2xx that still comes for it is acknowledged and the
+    /// dialog it makes is ended with a BYE (RFC 3261 sections 13.2.2.4 and 15).
+    abandoned_invite: Option<u32>,
     /// CSeq for requests outside the dialog (the INVITE, NOTIFYs).
     next_cseq: u32,
     dialogs: Dialogs<1, DIALOG_ARENA, M>,
@@ -315,6 +319,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
             },
             invite: Vec::new(),
             invite_due: false,
+            abandoned_invite: None,
             next_cseq: 1,
             dialogs: Dialogs::new(Timers::DEFAULT),
             dialog: None,
@@ -398,11 +403,20 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
     }
 
     /// Ends the session: a BYE becomes due (in NOTIFY mode the session just ends).
-    /// Requests not yet answered are reported failed.
+    /// Requests not yet answered are reported failed. While the INVITE is still
+    /// unanswered the session ends at once ([`AppEvent::Closed`]); a 2xx that comes
+    /// for it later is acknowledged and its dialog ended with a BYE, without an
+    /// [`AppEvent::Established`].
     ///
     /// # Errors
-    /// [`SessionError::WrongState`] when the session is not established.
+    /// [`SessionError::WrongState`] when the session is neither established nor
+    /// being established.
     pub fn close(&mut self) -> Result<(), SessionError> {
+        if self.state == State::Inviting {
+            self.abandon_invite();
+            self.finish(Stored::Closed);
+            return Ok(());
+        }
         if self.state != State::Established {
             return Err(SessionError::WrongState);
         }
@@ -416,6 +430,17 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
             self.timer.stop();
         }
         Ok(())
+    }
+
+    /// Gives up on the INVITE in flight: its late 2xx will be torn down.
+    fn abandon_invite(&mut self) {
+        if let Some(i) = self
+            .pending
+            .iter()
+            .position(|(_, m, p)| *m == Method::Invite && *p == Purpose::Invite)
+        {
+            self.abandoned_invite = Some(self.pending.remove(i).0);
+        }
     }
 
     // ---- output ----
@@ -715,10 +740,8 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
             return Ok(());
         }
         let Some(purpose) = self.peek_pending(cseq.seq, cseq.method) else {
-            // A retransmitted 2xx to an INVITE we acknowledged: the dialog layer
-            // resends the ACK.
-            if status.is_success() && cseq.method == Method::Invite && self.dialog.is_some() {
-                let _ = self.dialogs.handle_response(None, msg);
+            if status.is_success() && cseq.method == Method::Invite {
+                self.on_late_2xx(msg, cseq.seq);
             }
             return Ok(());
         };
@@ -808,6 +831,37 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
         self.finish(Stored::Failed(Failure::Rejected(status), phrase(msg)));
     }
 
+    /// A 2xx to an INVITE no longer pending (RFC 3261 sections 13.2.2.4 and 15).
+    /// A retransmission of an acknowledged 2xx gets the same ACK again. The 2xx to an
+    /// abandoned INVITE, or the first 2xx to a re-INVITE whose transaction had failed,
+    /// is acknowledged; when the session is over, its dialog is ended with a BYE.
+    fn on_late_2xx(&mut self, msg: &Message<'_>, seq: u32) {
+        if self.dialog.is_none() {
+            if self.abandoned_invite != Some(seq) {
+                return;
+            }
+            let mut hs = [HeaderIndex::EMPTY; HEADER_SLOTS];
+            let invite = self.invite.clone();
+            let created = Message::parse(&invite, &mut hs)
+                .ok()
+                .and_then(|inv| self.dialogs.handle_response(Some(&inv), msg).ok());
+            if let Some(ResponseOutcome::Created(h)) = created {
+                self.abandoned_invite = None;
+                self.dialog = Some(h);
+                self.ack_due = true;
+                self.bye_due = true;
+            }
+            return;
+        }
+        if let Ok(ResponseOutcome::Updated(_)) = self.dialogs.handle_response(None, msg) {
+            // Never acknowledged: the re-INVITE's transaction failed before it came.
+            self.ack_due = true;
+            if self.state == State::Done {
+                self.bye_due = true;
+            }
+        }
+    }
+
     /// Stores the challenge of a 401/407; whether the request is worth sending again.
     fn on_challenge(&mut self, msg: &Message<'_>) -> bool {
         if !self.has_credentials || self.challenges >= MAX_CHALLENGES {
@@ -861,7 +915,10 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
             return;
         };
         match purpose {
-            Purpose::Invite => self.finish(Stored::Failed(Failure::Timeout, String::new())),
+            Purpose::Invite => {
+                self.abandoned_invite = Some(cseq);
+                self.finish(Stored::Failed(Failure::Timeout, String::new()));
+            }
             Purpose::Refresh(_) => {
                 let _ = self.timer.handle_request_timeout();
                 self.lose(LostReason::Timeout);
