@@ -149,6 +149,10 @@ struct AppNode {
     client: HashMap<ClientTx, (u32, Method<'static>)>,
     /// Every event, formatted.
     log: Vec<String>,
+    /// The owner does not poll events (it is busy).
+    hold_events: bool,
+    /// Every INFO is answered 503 without Retry-After, before the session sees it.
+    refuse_events: bool,
 }
 
 impl AppNode {
@@ -166,6 +170,8 @@ impl AppNode {
             outbox: Vec::new(),
             client: HashMap::new(),
             log: Vec::new(),
+            hold_events: false,
+            refuse_events: false,
         }
     }
 
@@ -215,7 +221,9 @@ impl AppNode {
                     moved = true;
                 }
             }
-            while let Some(ev) = self.s.poll_event() {
+            while !self.hold_events
+                && let Some(ev) = self.s.poll_event()
+            {
                 moved = true;
                 let line = match ev {
                     AppEvent::Established {
@@ -247,10 +255,21 @@ impl AppNode {
             .expect("receivable")
         {
             Received::Request(stx) => {
-                let n = self
-                    .s
-                    .handle_request(now, &msg, &mut buf)
-                    .expect("answerable");
+                let n = if self.refuse_events && msg.method() == Some(Method::Info) {
+                    let w = Writer::response_to(
+                        SliceSink::new(&mut buf),
+                        &msg,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "",
+                        Some("busy"),
+                    )
+                    .unwrap();
+                    w.finish(b"").unwrap().len()
+                } else {
+                    self.s
+                        .handle_request(now, &msg, &mut buf)
+                        .expect("answerable")
+                };
                 assert!(n > 0);
                 self.tx.respond(now, stx, &buf[..n]).expect("respond");
             }
@@ -1570,4 +1589,156 @@ fn late_2xx_is_acked_again_when_retransmitted() {
     assert_eq!(logged(&w.net.trace, "P>A 200 BYE"), 1);
     assert!(!w.phone.s.is_open());
     assert_eq!(w.app.log, [format!("15 {:?}", AppEvent::Closed)]);
+}
+
+// ----- full queues ------------------------------------------------------------------------
+
+/// The devices of the DND events in the application's log, in order.
+fn event_devices(log: &[String]) -> Vec<String> {
+    log.iter()
+        .filter_map(|l| l.split_once(" event "))
+        .map(|(_, xml)| {
+            let d = decode(xml.as_bytes()).unwrap();
+            let Csta::DoNotDisturbEvent(e) = d.message else {
+                panic!("not DND")
+            };
+            e.device
+                .device_id()
+                .and_then(|d| d.id.as_str())
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn burst_larger_than_the_event_queue_arrives_once_in_order() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    w.app.hold_events = true;
+    // 12 events for an application queue of 8, the phone's queue topped up as it drains.
+    let mut next = 1;
+    while w.now < ms(20_000) {
+        while next <= 12
+            && w.phone
+                .s
+                .send_event(&decode(dnd_event(next).as_bytes()).unwrap().message)
+                .is_ok()
+        {
+            next += 1;
+        }
+        w.phone.flush(w.now);
+        w.post();
+        let t = w.now + Duration::from_millis(50);
+        w.run_to(t);
+        if w.now >= ms(5_000) {
+            w.app.hold_events = false;
+            w.app.flush(w.now);
+            w.post();
+        }
+    }
+    w.run_to(ms(60_000));
+    let want: Vec<String> = (1..=12).map(|n| format!("20{n}")).collect();
+    assert_eq!(event_devices(&w.app.log), want);
+    // The ninth was refused while the owner did not poll, then sent again.
+    assert!(logged(&w.net.trace, "A>P 503 INFO") >= 1);
+    assert_eq!(logged(&w.net.trace, "A>P 200 INFO"), 12);
+    assert!(!w.phone.log.iter().any(|l| l.contains("EventRejected")));
+}
+
+#[test]
+fn answers_to_requests_keep_their_room_in_the_event_queue() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    w.app.hold_events = true;
+    for n in 1..=6 {
+        w.phone.event(w.now, &dnd_event(n));
+    }
+    w.post();
+    w.run_to(ms(500));
+    // 6 events wait; two answers still fit, a third request would take the room of
+    // nothing: refused.
+    let a = w.send(&monitor_start());
+    let b = w.send(&make_call());
+    assert_eq!(
+        w.app.s.send(&monitor_start()),
+        Err(csta_core::uacsta::SessionError::QueueFull),
+        "{:#?}",
+        w.net.trace
+    );
+    assert_eq!(
+        w.app.s.send(&monitor_start()),
+        Err(csta_core::uacsta::SessionError::QueueFull)
+    );
+    // An event now would take the room of an owed answer: 503, sent again later.
+    w.phone.event(w.now, &dnd_event(7));
+    w.post();
+    w.run_to(ms(3_000));
+    assert!(logged(&w.net.trace, "A>P 503 INFO") >= 1);
+    w.app.hold_events = false;
+    w.app.flush(w.now);
+    w.post();
+    w.run_to(ms(10_000));
+    let lines: Vec<&str> = w.app.log[1..]
+        .iter()
+        .map(|l| l.split_once(' ').unwrap().1)
+        .collect();
+    assert_eq!(lines.len(), 9, "{lines:#?}");
+    assert_eq!(
+        lines[6..8],
+        [
+            format!("response {a} MonitorStartResponse 43"),
+            format!("response {b} CSTAErrorCode operation")
+        ]
+    );
+    assert_eq!(
+        event_devices(&w.app.log),
+        ["201", "202", "203", "204", "205", "206", "207"]
+    );
+}
+
+#[test]
+fn event_refused_without_retry_after_is_given_up_after_five_retries() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    w.app.refuse_events = true;
+    let now = w.now;
+    w.phone.event(now, &dnd_event(1));
+    w.phone.event(now, &dnd_event(2));
+    w.post();
+    w.run_to(ms(5_900));
+    w.app.refuse_events = false;
+    w.run_to(ms(10_000));
+    // The first: sent, then again after a second five times, then given up.
+    let infos: Vec<&String> = w.net.trace[3..]
+        .iter()
+        .filter(|l| l.contains("INFO"))
+        .collect();
+    assert_eq!(
+        infos,
+        [
+            "100 P>A INFO",
+            "110 A>P 503 INFO",
+            "1120 P>A INFO",
+            "1130 A>P 503 INFO",
+            "2140 P>A INFO",
+            "2150 A>P 503 INFO",
+            "3160 P>A INFO",
+            "3170 A>P 503 INFO",
+            "4180 P>A INFO",
+            "4190 A>P 503 INFO",
+            "5200 P>A INFO",
+            "5210 A>P 503 INFO",
+            // Given up; the second event follows at once.
+            "5220 P>A INFO",
+            "5230 A>P 503 INFO",
+            "6240 P>A INFO",
+            "6250 A>P 200 INFO",
+        ]
+    );
+    assert_eq!(
+        w.phone.log[1..],
+        ["5220 EventRejected(Some(StatusCode(503)))"]
+    );
+    assert_eq!(event_devices(&w.app.log), ["202"]);
 }

@@ -238,6 +238,18 @@ struct Queued<const M: usize> {
 
 /// The application side of one uaCSTA session. `Q` bounds the queued requests and
 /// the queued events, `M` the length of a SIP message (and of a CSTA body).
+///
+/// # No event is dropped
+///
+/// The event queue holds `Q` events. The session reserves room in it for everything it
+/// owes the owner: the answer to every request queued or in flight
+/// ([`AppEvent::Response`] or [`AppEvent::RequestFailed`]), [`AppEvent::Established`]
+/// while the session is being set up, and the end ([`AppEvent::Failed`],
+/// [`AppEvent::Lost`], [`AppEvent::Closed`], kept apart). What would eat into that
+/// room is refused instead: [`AppSession::send`] returns [`SessionError::QueueFull`],
+/// and an event INFO from the phone is answered 503 with `Retry-After` (the phone
+/// sends it again). An owner that stops polling therefore slows the phone down but
+/// loses nothing.
 pub struct AppSession<const Q: usize, const M: usize> {
     target: String<256>,
     local_uri: String<256>,
@@ -374,14 +386,19 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
 
     /// Queues a CSTA request; it is sent when the requests before it are answered.
     ///
+    /// Its answer is certain to find room in the event queue: a request is refused
+    /// while the events not yet polled and the outcomes already owed fill `Q` (see
+    /// [`AppSession`]).
+    ///
     /// # Errors
-    /// [`SessionError::QueueFull`], [`SessionError::Encode`] when the body does not
+    /// [`SessionError::QueueFull`] (poll events, or wait for answers),
+    /// [`SessionError::Encode`] when the body does not
     /// fit `M` octets, [`SessionError::WrongState`] after the session ended.
     pub fn send(&mut self, request: &Csta<'_>) -> Result<RequestId, SessionError> {
         if matches!(self.state, State::Done | State::Closing) {
             return Err(SessionError::WrongState);
         }
-        if self.queue.is_full() {
+        if self.queue.is_full() || !self.has_room() {
             return Err(SessionError::QueueFull);
         }
         let mut body = Vec::<u8, M>::new();
@@ -943,7 +960,9 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
     ///
     /// An INFO whose CSTA body decodes is answered 200 without a body and reported as
     /// [`AppEvent::Event`]; one that does not gets 400 and
-    /// [`AppEvent::MalformedEvent`]; when the event queue is full the answer is 503.
+    /// [`AppEvent::MalformedEvent`]. When accepting it would leave no room for the
+    /// outcomes the session still owes (see [`AppSession`]), the answer is 503 with
+    /// `Retry-After: 1`: the phone sends it again later, nothing is lost.
     ///
     /// # Errors
     /// [`SessionError::NotOurs`] for a response or a request without the headers the
@@ -1007,7 +1026,7 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
                     return Ok(n);
                 }
                 match message::decode(msg.body()) {
-                    Ok(_) if self.events.is_full() => respond(
+                    _ if !self.has_room() => respond(
                         buf,
                         msg,
                         StatusCode::SERVICE_UNAVAILABLE,
@@ -1159,11 +1178,24 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
         })
     }
 
+    /// The outcomes the session still owes the owner in the event queue: one answer
+    /// ([`AppEvent::Response`] or [`AppEvent::RequestFailed`]) per queued or
+    /// unanswered request, and [`AppEvent::Established`] while the INVITE is due or
+    /// out. (The end of the session has a slot of its own.)
+    fn owed(&self) -> usize {
+        self.queue.len() + usize::from(matches!(self.state, State::Idle | State::Inviting))
+    }
+
+    /// Whether one more event (or request) fits without taking the room of an owed
+    /// outcome.
+    fn has_room(&self) -> bool {
+        self.events.len() + self.owed() < Q
+    }
+
     fn report(&mut self, event: Stored<M>) {
-        // A full queue drops the oldest: the owner did not drain it.
-        if self.events.is_full() {
-            let _ = self.events.pop_front();
-        }
+        // Never full here: every outcome the session owes has its room reserved
+        // (`owed`), and events from the phone are refused with 503 without room
+        // (`has_room`), so nothing is dropped.
         let _ = self.events.push_back(event);
     }
 

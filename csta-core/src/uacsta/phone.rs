@@ -12,19 +12,23 @@
 //! session returns it in the 200. The device is called synchronously, so nothing is
 //! kept between the request and its answer. A CSTA INFO outside a dialog gets 481.
 //! [`PhoneSession::send_event`] queues events; each travels as an `INFO`, one in
-//! flight at a time, in order. Session refreshes (re-INVITE, UPDATE) and BYE are
+//! flight at a time, in order. An event the application refuses with 503 or 500 (its
+//! queue is full) stays at the front and is sent again after the `Retry-After` delay
+//! (at most [`MAX_RETRY_AFTER`] seconds; without one, a second, at most
+//! [`MAX_EVENT_RETRIES`] times): it is neither lost nor overtaken. Session refreshes (re-INVITE, UPDATE) and BYE are
 //! answered; a session timer that expires ends the session with a BYE.
 //!
 //! See the [module documentation](super) for the drive loop.
 
 use core::fmt;
+use core::time::Duration;
 
 use heapless::{Deque, String, Vec};
 use sip_lite::dialog::{DialogHandle, Dialogs, RequestOutcome};
 use sip_lite::ids::IdGenerator;
 use sip_lite::session_timer::{self, Action, Answer, RefreshMethod, SessionRefresh};
 use sip_lite::time::{Instant, Timers, earliest};
-use sip_lite::wire::{HeaderName, Message, Method, StatusCode};
+use sip_lite::wire::{HeaderName, Message, Method, RetryAfter, StatusCode};
 
 use super::app::{concat3, no_headers, respond};
 use super::{
@@ -35,6 +39,14 @@ use crate::message::system::RequestSystemStatusResponse;
 use crate::message::{Decoded, EncodeError, EncodeOptions};
 use crate::names::SystemStatus;
 use crate::{Edition, Message as Csta, decode};
+
+/// The longest `Retry-After` an event refused with 500 or 503 waits, in seconds.
+pub const MAX_RETRY_AFTER: u32 = 32;
+
+/// How many times in a row an event refused with 500 or 503 without `Retry-After` is
+/// sent again (after a second each) before it is given up
+/// ([`PhoneEvent::EventRejected`]).
+pub const MAX_EVENT_RETRIES: u8 = 5;
 
 /// What serves the CSTA requests of the session: the phone's ECMA-269 device model,
 /// or a script in a test. Closures `FnMut(&Decoded<'_>, Edition, &mut [u8]) ->
@@ -129,7 +141,8 @@ pub enum PhoneEvent {
     /// The session ended; queued events were dropped.
     Ended(PhoneEnd),
     /// An event INFO was answered with this non-2xx status (or none when the session
-    /// ended first); the next one follows.
+    /// ended first); the next one follows. A 500 or 503 is reported only once its
+    /// retries ran out (see [`MAX_EVENT_RETRIES`]).
     EventRejected(Option<StatusCode>),
 }
 
@@ -162,6 +175,10 @@ pub struct PhoneSession<const Q: usize, const M: usize> {
     queue: Deque<Vec<u8, M>, Q>,
     /// The CSeq of the INFO carrying the front of `queue`.
     in_flight: Option<u32>,
+    /// When the front of `queue`, refused with 500 or 503, is sent again.
+    retry_at: Option<Instant>,
+    /// How many times in a row the front of `queue` was refused without `Retry-After`.
+    retries: u8,
     events: Deque<PhoneEvent, Q>,
     /// Scratch space for a CSTA answer.
     body: [u8; M],
@@ -200,6 +217,8 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
             pending: Vec::new(),
             queue: Deque::new(),
             in_flight: None,
+            retry_at: None,
+            retries: 0,
             events: Deque::new(),
             body: [0; M],
         })
@@ -308,7 +327,11 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
             };
             return Some(self.write(handle, method, Some(Purpose::Refresh(m)), ids, buf));
         }
-        if self.in_flight.is_none() && !self.queue.is_empty() {
+        if self.in_flight.is_none()
+            && !self.queue.is_empty()
+            && self.retry_at.is_none_or(|t| t <= now)
+        {
+            self.retry_at = None;
             return Some(self.write(handle, Method::Info, Some(Purpose::Event), ids, buf));
         }
         None
@@ -666,6 +689,11 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
         match purpose {
             Purpose::Event => {
                 self.in_flight = None;
+                if matches!(status.0, 500 | 503) && self.retry_later(now, msg) {
+                    // Kept at the front: sent again after the delay, order kept.
+                    return Ok(());
+                }
+                self.retries = 0;
                 let _ = self.queue.pop_front();
                 if matches!(status.0, 408 | 481) {
                     self.end(PhoneEnd::Lost, false);
@@ -687,6 +715,26 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
             Purpose::Bye => {}
         }
         Ok(())
+    }
+
+    /// An event INFO was refused with 500 or 503: schedules it again after the
+    /// `Retry-After` delay (at most [`MAX_RETRY_AFTER`] seconds), or without one after
+    /// a second, at most [`MAX_EVENT_RETRIES`] times in a row. Whether it was.
+    fn retry_later(&mut self, now: Instant, msg: &Message<'_>) -> bool {
+        let retry_after = msg
+            .header(HeaderName::RetryAfter)
+            .and_then(|v| RetryAfter::parse(v).ok())
+            .map(|r| r.delta);
+        let seconds = match retry_after {
+            Some(s) => s.clamp(1, MAX_RETRY_AFTER),
+            None if self.retries < MAX_EVENT_RETRIES => {
+                self.retries += 1;
+                1
+            }
+            None => return false,
+        };
+        self.retry_at = Some(now + Duration::from_secs(u64::from(seconds)));
+        true
     }
 
     /// The client transaction of the request with this CSeq number and method ended
@@ -711,10 +759,15 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
     /// When [`PhoneSession::handle_timeout`] must be called next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        earliest(self.timer.poll_timeout(), self.dialogs.poll_timeout())
+        let retry = self.retry_at.filter(|_| self.in_flight.is_none());
+        earliest(
+            earliest(self.timer.poll_timeout(), self.dialogs.poll_timeout()),
+            retry,
+        )
     }
 
-    /// Fires the timers due at `now`.
+    /// Fires the timers due at `now`; a refused event due again goes out from
+    /// [`PhoneSession::poll_request`].
     pub fn handle_timeout(&mut self, now: Instant) {
         self.dialogs.handle_timeout(now);
         let mut no_ack = false;
@@ -761,6 +814,8 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
         }
         self.queue.clear();
         self.in_flight = None;
+        self.retry_at = None;
+        self.retries = 0;
         self.refresh_due = None;
         self.ack_due = false;
         self.timer.stop();
