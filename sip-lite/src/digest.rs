@@ -1211,6 +1211,118 @@ impl<const N: usize> DigestClient<N> {
 mod tests {
     use super::*;
 
+    /// A 401 or 407 carrying `challenge`.
+    fn challenged(status: u16, challenge: &str, out: &mut [u8]) -> usize {
+        let header = if status == 407 {
+            "Proxy-Authenticate"
+        } else {
+            "WWW-Authenticate"
+        };
+        let mut sink = crate::wire::SliceSink::new(out);
+        for part in [
+            "SIP/2.0 ",
+            if status == 407 {
+                "407 Proxy"
+            } else {
+                "401 Unauthorized"
+            },
+            "\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n",
+            "To: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INFO\r\n",
+            header,
+            ": ",
+            challenge,
+            "\r\nContent-Length: 0\r\n\r\n",
+        ] {
+            sink.put(part.as_bytes()).unwrap();
+        }
+        sink.written().len()
+    }
+
+    fn handle(
+        client: &mut DigestClient<128>,
+        status: u16,
+        challenge: &str,
+    ) -> Result<ChallengeKind, ChallengeRefused> {
+        let mut buf = [0u8; 512];
+        let n = challenged(status, challenge, &mut buf);
+        let mut hs = [crate::wire::HeaderIndex::EMPTY; 16];
+        let msg = Message::parse(&buf[..n], &mut hs).unwrap();
+        client.handle_challenge(&msg)
+    }
+
+    #[test]
+    fn test_digest_client_answers_once_per_nonce() {
+        let mut c = DigestClient::<128>::new();
+        assert_eq!(c.kind(), None);
+        let first = r#"Digest realm="r", nonce="n1", qop="auth""#;
+        assert_eq!(handle(&mut c, 401, first), Ok(ChallengeKind::Www));
+        // The same nonce again: refused; with stale=true: answered again.
+        assert_eq!(handle(&mut c, 401, first), Err(ChallengeRefused::Repeated));
+        let stale = r#"Digest realm="r", nonce="n1", qop="auth", stale=true"#;
+        assert_eq!(handle(&mut c, 401, stale), Ok(ChallengeKind::Www));
+        // A new nonce, or the same nonce from a proxy, is a new challenge.
+        assert_eq!(
+            handle(&mut c, 401, r#"Digest realm="r", nonce="n2""#),
+            Ok(ChallengeKind::Www)
+        );
+        assert_eq!(
+            handle(&mut c, 407, r#"Digest realm="r", nonce="n2""#),
+            Ok(ChallengeKind::Proxy)
+        );
+        assert_eq!(c.kind(), Some(ChallengeKind::Proxy));
+        // Nothing answerable, or too long to keep: refused, the old one stays.
+        assert_eq!(
+            handle(&mut c, 401, r#"Basic realm="r""#),
+            Err(ChallengeRefused::Unanswerable)
+        );
+        let long = "Digest realm=\"r\", nonce=\"01234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\"";
+        assert_eq!(handle(&mut c, 401, long), Err(ChallengeRefused::TooLong));
+        assert_eq!(c.kind(), Some(ChallengeKind::Proxy));
+    }
+
+    #[test]
+    fn test_digest_client_counts_nonce_uses_and_verifies() {
+        let mut c = DigestClient::<128>::new();
+        assert_eq!(
+            handle(&mut c, 401, r#"Digest realm="r", nonce="n1", qop="auth""#),
+            Ok(ChallengeKind::Www)
+        );
+        let request = Request::new("INFO", "sip:b@h", b"");
+        let mut buf = [0u8; 512];
+        for nc in 1..=2 {
+            let mut w = Writer::request_str(
+                crate::wire::SliceSink::new(&mut buf),
+                crate::wire::Method::Info,
+                "sip:b@h",
+            )
+            .unwrap();
+            assert_eq!(
+                c.write(&mut w, request, "alice", Secret::Password("pw"), "cn"),
+                Ok(true)
+            );
+            assert_eq!(c.nc(), nc);
+            let n = w.finish(b"").unwrap().len();
+            let mut hs = [crate::wire::HeaderIndex::EMPTY; 16];
+            let msg = Message::parse(&buf[..n], &mut hs).unwrap();
+            let creds = Credentials::parse(msg.header(HeaderName::Authorization).unwrap()).unwrap();
+            let ok = Verifier::new("r", "n1", "INFO")
+                .verify(&creds, Secret::Password("pw"))
+                .unwrap();
+            assert_eq!(ok.nc, Some(nc));
+        }
+        c.clear();
+        let mut w = Writer::request_str(
+            crate::wire::SliceSink::new(&mut buf),
+            crate::wire::Method::Info,
+            "sip:b@h",
+        )
+        .unwrap();
+        assert_eq!(
+            c.write(&mut w, request, "alice", Secret::Password("pw"), "cn"),
+            Ok(false)
+        );
+    }
+
     #[test]
     fn test_hex_digest() {
         let d = HexDigest::parse("0123456789ABCDEF").unwrap();
