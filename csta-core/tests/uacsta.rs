@@ -1742,3 +1742,50 @@ fn event_refused_without_retry_after_is_given_up_after_five_retries() {
     );
     assert_eq!(event_devices(&w.app.log), ["202"]);
 }
+
+#[test]
+fn late_2xx_to_a_failed_refresh_is_acked_and_byed() {
+    let mut config = app_config();
+    config.timer.session_expires = 120;
+    let mut w = World::new(Net::perfect(), &config, Gate::Open);
+    w.open();
+    w.run_until(ms(1_000), World::established);
+    // The re-INVITE goes out at 60.02 s; the phone's answers are lost for a while and
+    // the owner reports the re-INVITE's transaction failed (a transport error).
+    w.net.cut[usize::from(PHONE)] = true;
+    w.run_to(ms(61_000));
+    let (&c, &(cseq, method)) = w
+        .app
+        .client
+        .iter()
+        .find(|(_, (_, m))| *m == Method::Invite)
+        .expect("the re-INVITE is out");
+    w.app.client.remove(&c);
+    w.app.s.handle_request_failed(w.now, cseq, method);
+    w.app.flush(w.now);
+    assert_eq!(
+        w.app.log[1..],
+        [format!("61000 {:?}", AppEvent::Lost(LostReason::Timeout))]
+    );
+    w.net.cut[usize::from(PHONE)] = false;
+    w.run_to(ms(70_000));
+    // The 200's retransmission at 61.53 s is acknowledged and the dialog ended.
+    let after: Vec<&String> = w
+        .net
+        .trace
+        .iter()
+        .filter(|l| l.split(' ').next().unwrap().parse::<u64>().unwrap() > 61_000)
+        .filter(|l| !l.ends_with("A>P INVITE"))
+        .collect();
+    assert_eq!(
+        after,
+        [
+            "61530 P>A 200 INVITE",
+            "61540 A>P ACK",
+            "61540 A>P BYE",
+            "61550 P>A 200 BYE"
+        ]
+    );
+    assert_eq!(w.phone.log[1..], ["61550 Ended(Bye)"]);
+    assert!(!w.phone.s.is_open());
+}
