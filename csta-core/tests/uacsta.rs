@@ -962,23 +962,7 @@ fn events_reach_the_application_in_order() {
         w.phone.event(now, &dnd_event(n));
     }
     w.run_until(ms(1_000), |w| logged(&w.app.log, "event") == 4);
-    let devices: Vec<String> = w
-        .app
-        .log
-        .iter()
-        .filter(|l| l.contains("event"))
-        .map(|l| {
-            let d = decode(l.split_once("event ").unwrap().1.as_bytes()).unwrap();
-            let Csta::DoNotDisturbEvent(e) = d.message else {
-                panic!("not DND")
-            };
-            e.device
-                .device_id()
-                .and_then(|d| d.id.as_str())
-                .unwrap_or("?")
-                .to_string()
-        })
-        .collect();
+    let devices = event_devices(&w.app.log);
     assert_eq!(devices, ["201", "202", "203", "204"]);
     assert_eq!(logged(&w.net.trace, "P>A INFO"), 4);
     assert_eq!(logged(&w.net.trace, "A>P 200 INFO"), 4);

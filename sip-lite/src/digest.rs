@@ -1280,6 +1280,12 @@ mod tests {
         assert_eq!(c.kind(), Some(ChallengeKind::Proxy));
     }
 
+    /// An INFO being written into `buf`.
+    fn info(buf: &mut [u8]) -> Writer<crate::wire::SliceSink<'_>> {
+        let sink = crate::wire::SliceSink::new(buf);
+        Writer::request_str(sink, crate::wire::Method::Info, "sip:b@h").unwrap()
+    }
+
     #[test]
     fn test_digest_client_counts_nonce_uses_and_verifies() {
         let mut c = DigestClient::<128>::new();
@@ -1290,12 +1296,7 @@ mod tests {
         let request = Request::new("INFO", "sip:b@h", b"");
         let mut buf = [0u8; 512];
         for nc in 1..=2 {
-            let mut w = Writer::request_str(
-                crate::wire::SliceSink::new(&mut buf),
-                crate::wire::Method::Info,
-                "sip:b@h",
-            )
-            .unwrap();
+            let mut w = info(&mut buf);
             assert_eq!(
                 c.write(&mut w, request, "alice", Secret::Password("pw"), "cn"),
                 Ok(true)
@@ -1311,12 +1312,7 @@ mod tests {
             assert_eq!(ok.nc, Some(nc));
         }
         c.clear();
-        let mut w = Writer::request_str(
-            crate::wire::SliceSink::new(&mut buf),
-            crate::wire::Method::Info,
-            "sip:b@h",
-        )
-        .unwrap();
+        let mut w = info(&mut buf);
         assert_eq!(
             c.write(&mut w, request, "alice", Secret::Password("pw"), "cn"),
             Ok(false)
