@@ -1616,3 +1616,34 @@ fn consultation_whose_hold_never_happened_is_cleared_without_events() {
     d.handle_progress(c1, Progress::Held).unwrap();
     assert_eq!(events(&mut d), [format!("[1] Held 1/{ME} by={ME} hold -")]);
 }
+
+#[test]
+fn stop_monitors_ends_every_monitor_and_drops_unpolled_events() {
+    let mut d = monitored();
+    let call = d.incoming("300", ME).unwrap();
+    d.stop_monitors();
+    assert!(!d.is_monitored());
+    assert_eq!(events(&mut d), Vec::<String>::new());
+    // The call stays; without a monitor its progress emits nothing.
+    d.handle_progress(call, Progress::Answered).unwrap();
+    assert_eq!(events(&mut d), Vec::<String>::new());
+    assert_eq!(d.state(call), Ok(ConnectionState::Connected));
+    // A new session's monitor gets a new ID and sees what follows.
+    assert_eq!(
+        ask(
+            &mut d,
+            &format!(
+                "<MonitorStart><monitorObject><deviceObject>{ME}</deviceObject></monitorObject></MonitorStart>"
+            )
+        ),
+        "<MonitorStartResponse><monitorCrossRefID>2</monitorCrossRefID><monitorExistingCalls>true</monitorExistingCalls></MonitorStartResponse>"
+    );
+    d.handle_progress(call, Progress::Cleared { remote: false })
+        .unwrap();
+    assert_eq!(
+        events(&mut d),
+        [format!(
+            "[2] ConnectionCleared 1/{ME} releasing={ME} null normalClearing"
+        )]
+    );
+}

@@ -563,6 +563,14 @@ impl<const CALLS: usize, const EVENTS: usize, const COMMANDS: usize>
         !self.monitors.is_empty()
     }
 
+    /// Ends every monitor and drops the events not yet polled: the session that
+    /// carried them is gone (uaCSTA monitors live as long as their dialog). Calls
+    /// and features are kept; a new session starts its own monitor.
+    pub fn stop_monitors(&mut self) {
+        self.monitors.clear();
+        self.events.clear();
+    }
+
     /// Whether do-not-disturb is on.
     pub fn do_not_disturb(&self) -> bool {
         self.do_not_disturb
