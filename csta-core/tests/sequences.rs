@@ -17,7 +17,7 @@ use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use common::{APP, Net, PHONE};
+use common::{APP, BUF, Endpoint, Net, PHONE};
 use csta_core::message::Decoded;
 use csta_core::model::phone::{CallRef, Command, Device, Divert, Forward, Progress};
 use csta_core::model::view::DeviceView;
@@ -25,13 +25,10 @@ use csta_core::uacsta::app::{AppConfig, AppEvent, AppSession};
 use csta_core::uacsta::phone::{PhoneConfig, PhoneEvent, PhoneSession};
 use csta_core::xml::{Event, Reader};
 use csta_core::{Edition, decode};
-use sip_lite::ids::IdGenerator;
 use sip_lite::time::Instant;
-use sip_lite::transaction::{self, ClientTx, Received, Transactions, Tx};
-use sip_lite::wire::{HeaderIndex, Message, Method};
+use sip_lite::transaction::Received;
+use sip_lite::wire::{HeaderIndex, Message};
 
-const BUF: usize = 2048;
-type Txs = Transactions<u8, 64, BUF>;
 type App = AppSession<8, BUF>;
 type Phone = PhoneSession<8, BUF>;
 type Model = Device<4>;
@@ -93,11 +90,8 @@ fn request(xml: &str) -> Decoded<'_> {
 // ----- the application side -------------------------------------------------------------
 
 struct AppNode {
-    tx: Txs,
+    ep: Endpoint,
     s: App,
-    ids: IdGenerator,
-    outbox: Vec<Vec<u8>>,
-    client: HashMap<ClientTx, (u32, Method<'static>)>,
     /// The server's picture of the phone, fed with every CSTA message exchanged.
     view: View,
     /// Answers by request ID, compacted.
@@ -119,14 +113,11 @@ fn app_config() -> AppConfig<'static> {
 
 impl AppNode {
     fn new() -> AppNode {
-        let mut ids = IdGenerator::new([1; 32]);
-        let s = App::new(&app_config(), &mut ids).expect("config fits");
+        let mut ep = Endpoint::new(1, PHONE);
+        let s = App::new(&app_config(), &mut ep.ids).expect("config fits");
         AppNode {
-            tx: Transactions::new(transaction::Config::DEFAULT),
+            ep,
             s,
-            ids,
-            outbox: Vec::new(),
-            client: HashMap::new(),
             view: View::new(ME).expect("device ID fits"),
             responses: HashMap::new(),
             events: Vec::new(),
@@ -136,20 +127,18 @@ impl AppNode {
 
     /// A new session in place of one that ended.
     fn renew(&mut self) {
-        self.s = App::new(&app_config(), &mut self.ids).expect("config fits");
+        self.s = App::new(&app_config(), &mut self.ep.ids).expect("config fits");
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        [self.tx.poll_timeout(), self.s.poll_timeout()]
+        [self.ep.poll_timeout(), self.s.poll_timeout()]
             .into_iter()
             .flatten()
             .min()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if self.tx.poll_timeout().is_some_and(|t| t <= now) {
-            self.tx.handle_timeout(now);
-        }
+        self.ep.handle_timeout(now);
         if self.s.poll_timeout().is_some_and(|t| t <= now) {
             self.s.handle_timeout(now);
         }
@@ -157,35 +146,8 @@ impl AppNode {
     }
 
     fn flush(&mut self, now: Instant) {
-        let mut buf = [0u8; BUF];
         loop {
-            let mut moved = false;
-            while let Some(out) = self.s.poll_request(now, &mut self.ids, &mut buf) {
-                let out = out.expect("request fits");
-                moved = true;
-                let bytes = &buf[..out.len];
-                if out.transaction {
-                    let c = self
-                        .tx
-                        .send_request(now, PHONE, false, bytes)
-                        .expect("transaction slot");
-                    self.client.insert(c, (out.cseq, out.method));
-                } else {
-                    self.outbox.push(bytes.to_vec());
-                }
-            }
-            while let Some(t) = self.tx.poll_transmit() {
-                self.outbox.push(t.bytes.to_vec());
-            }
-            while let Some(e) = self.tx.poll_event() {
-                if let transaction::Event::Timeout(Tx::Client(c))
-                | transaction::Event::TransportError(Tx::Client(c)) = e
-                    && let Some((cseq, m)) = self.client.remove(&c)
-                {
-                    self.s.handle_request_failed(now, cseq, m);
-                    moved = true;
-                }
-            }
+            let mut moved = self.ep.drive(now, &mut self.s);
             while let Some(ev) = self.s.poll_event() {
                 moved = true;
                 match ev {
@@ -218,6 +180,7 @@ impl AppNode {
         let msg = Message::parse(bytes, &mut hs).expect("parses");
         let mut buf = [0u8; BUF];
         match self
+            .ep
             .tx
             .receive(now, PHONE, false, &msg)
             .expect("receivable")
@@ -227,16 +190,14 @@ impl AppNode {
                     .s
                     .handle_request(now, &msg, &mut buf)
                     .expect("answerable");
-                self.tx.respond(now, stx, &buf[..n]).expect("respond");
+                self.ep.tx.respond(now, stx, &buf[..n]).expect("respond");
             }
             Received::Ack => {
                 let _ = self.s.handle_request(now, &msg, &mut buf);
             }
             Received::Response(c) => {
                 let _ = self.s.handle_response(now, &msg);
-                if !msg.status().is_some_and(|s| s.is_provisional()) {
-                    self.client.remove(&c);
-                }
+                self.ep.answered(c, &msg);
             }
             Received::Retransmitted2xx(_) | Received::Unmatched => {
                 let _ = self.s.handle_response(now, &msg);
@@ -250,11 +211,8 @@ impl AppNode {
 // ----- the phone side -------------------------------------------------------------------
 
 struct PhoneNode {
-    tx: Txs,
+    ep: Endpoint,
     s: Phone,
-    ids: IdGenerator,
-    outbox: Vec<Vec<u8>>,
-    client: HashMap<ClientTx, (u32, Method<'static>)>,
     device: Model,
     /// What the device asked its owner to do, not yet taken by the test.
     commands: Vec<Command>,
@@ -263,15 +221,12 @@ struct PhoneNode {
 
 impl PhoneNode {
     fn new() -> PhoneNode {
-        let mut ids = IdGenerator::new([2; 32]);
+        let mut ep = Endpoint::new(2, APP);
         let config = PhoneConfig::new(PHONE_URI, "SIP/2.0/UDP 192.0.2.7:5060");
-        let s = Phone::new(&config, &mut ids).expect("config fits");
+        let s = Phone::new(&config, &mut ep.ids).expect("config fits");
         PhoneNode {
-            tx: Transactions::new(transaction::Config::DEFAULT),
+            ep,
             s,
-            ids,
-            outbox: Vec::new(),
-            client: HashMap::new(),
             device: Model::new(ME).expect("device ID fits"),
             commands: Vec::new(),
             log: Vec::new(),
@@ -279,16 +234,14 @@ impl PhoneNode {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        [self.tx.poll_timeout(), self.s.poll_timeout()]
+        [self.ep.poll_timeout(), self.s.poll_timeout()]
             .into_iter()
             .flatten()
             .min()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if self.tx.poll_timeout().is_some_and(|t| t <= now) {
-            self.tx.handle_timeout(now);
-        }
+        self.ep.handle_timeout(now);
         if self.s.poll_timeout().is_some_and(|t| t <= now) {
             self.s.handle_timeout(now);
         }
@@ -308,36 +261,9 @@ impl PhoneNode {
     }
 
     fn flush(&mut self, now: Instant) {
-        let mut buf = [0u8; BUF];
         loop {
-            let mut moved = false;
             self.pump();
-            while let Some(out) = self.s.poll_request(now, &mut self.ids, &mut buf) {
-                let out = out.expect("request fits");
-                moved = true;
-                let bytes = &buf[..out.len];
-                if out.transaction {
-                    let c = self
-                        .tx
-                        .send_request(now, APP, false, bytes)
-                        .expect("transaction slot");
-                    self.client.insert(c, (out.cseq, out.method));
-                } else {
-                    self.outbox.push(bytes.to_vec());
-                }
-            }
-            while let Some(t) = self.tx.poll_transmit() {
-                self.outbox.push(t.bytes.to_vec());
-            }
-            while let Some(e) = self.tx.poll_event() {
-                if let transaction::Event::Timeout(Tx::Client(c))
-                | transaction::Event::TransportError(Tx::Client(c)) = e
-                    && let Some((cseq, m)) = self.client.remove(&c)
-                {
-                    self.s.handle_request_failed(now, cseq, m);
-                    moved = true;
-                }
-            }
+            let mut moved = self.ep.drive(now, &mut self.s);
             while let Some(ev) = self.s.poll_event() {
                 moved = true;
                 // uaCSTA monitors live as long as their dialog.
@@ -356,7 +282,12 @@ impl PhoneNode {
         let mut hs = [HeaderIndex::EMPTY; 64];
         let msg = Message::parse(bytes, &mut hs).expect("parses");
         let mut buf = [0u8; BUF];
-        match self.tx.receive(now, APP, false, &msg).expect("receivable") {
+        match self
+            .ep
+            .tx
+            .receive(now, APP, false, &msg)
+            .expect("receivable")
+        {
             Received::Request(stx) => {
                 let device = &mut self.device;
                 let mut serve = |r: &Decoded<'_>, edition: Edition, out: &mut [u8]| {
@@ -369,7 +300,7 @@ impl PhoneNode {
                     .s
                     .handle_request(now, &msg, &mut serve, &mut buf)
                     .expect("answerable");
-                self.tx.respond(now, stx, &buf[..n]).expect("respond");
+                self.ep.tx.respond(now, stx, &buf[..n]).expect("respond");
             }
             Received::Ack => {
                 let mut serve = |_: &Decoded<'_>, _: Edition, _: &mut [u8]| Ok(0);
@@ -377,9 +308,7 @@ impl PhoneNode {
             }
             Received::Response(c) => {
                 let _ = self.s.handle_response(now, &msg);
-                if !msg.status().is_some_and(|s| s.is_provisional()) {
-                    self.client.remove(&c);
-                }
+                self.ep.answered(c, &msg);
             }
             Received::Retransmitted2xx(_) | Received::Unmatched => {
                 let _ = self.s.handle_response(now, &msg);
@@ -445,10 +374,10 @@ impl Sim {
 
     fn post(&mut self) {
         let now = self.now;
-        for b in self.app.outbox.drain(..) {
+        for b in self.app.ep.outbox.drain(..) {
             self.net.send(now, APP, &b);
         }
-        for b in self.phone.outbox.drain(..) {
+        for b in self.phone.ep.outbox.drain(..) {
             self.net.send(now, PHONE, &b);
         }
     }
@@ -569,15 +498,25 @@ impl Sim {
     }
 }
 
-/// Runs `scenario` over a perfect network, then over lossy ones.
+/// Runs `scenario` over a perfect network, then over lossy ones, on a thread with
+/// room for the nodes' fixed-size tables.
 fn run(scenario: fn(&mut Sim)) {
-    let mut sim = Sim::new(Net::perfect());
-    sim.perfect = true;
-    scenario(&mut sim);
-    for seed in 1..=12u64 {
-        eprintln!("lossy network, seed {seed}");
-        let loss = 100 + seed * 15;
-        scenario(&mut Sim::new(Net::lossy(seed, loss, 50, 200)));
+    let body = move || {
+        let mut sim = Sim::new(Net::perfect());
+        sim.perfect = true;
+        scenario(&mut sim);
+        for seed in 1..=12u64 {
+            eprintln!("lossy network, seed {seed}");
+            let loss = 100 + seed * 15;
+            scenario(&mut Sim::new(Net::lossy(seed, loss, 50, 200)));
+        }
+    };
+    let runner = std::thread::Builder::new()
+        .stack_size(32 << 20)
+        .spawn(body)
+        .expect("a thread");
+    if let Err(panic) = runner.join() {
+        std::panic::resume_unwind(panic);
     }
 }
 

@@ -1,16 +1,22 @@
 //! Pieces shared by the two-node uaCSTA tests: a simulated datagram network on a
-//! virtual clock, and a one-line summary of a SIP message.
+//! virtual clock, a one-line summary of a SIP message, and the SIP plumbing of one
+//! node (a session over its own transaction layer).
 
 #![allow(dead_code)]
 
 use core::time::Duration;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::format;
 use std::string::String;
 use std::vec::Vec;
 
+use csta_core::uacsta::app::AppSession;
+use csta_core::uacsta::phone::PhoneSession;
+use csta_core::uacsta::{Outgoing, SessionError};
+use sip_lite::ids::IdGenerator;
 use sip_lite::time::Instant;
-use sip_lite::wire::{HeaderIndex, Message};
+use sip_lite::transaction::{self, ClientTx, Event, Transactions, Tx};
+use sip_lite::wire::{HeaderIndex, Message, Method};
 
 /// The application side's node number.
 pub(crate) const APP: u8 = 0;
@@ -119,5 +125,126 @@ impl Net {
         let (&key, _) = self.queue.iter().next()?;
         let (to, bytes) = self.queue.remove(&key)?;
         Some((key.0, to, bytes))
+    }
+}
+
+// ----- a session over its own transaction layer -----------------------------------------
+
+/// What an endpoint needs of a uaCSTA session: its requests, and word of requests whose
+/// transaction ended unanswered.
+pub(crate) trait TxUser {
+    fn poll_request(
+        &mut self,
+        now: Instant,
+        ids: &mut IdGenerator,
+        buf: &mut [u8],
+    ) -> Option<Result<Outgoing, SessionError>>;
+    fn handle_request_failed(&mut self, now: Instant, cseq: u32, method: Method<'_>);
+}
+
+impl<const Q: usize, const M: usize> TxUser for AppSession<Q, M> {
+    fn poll_request(
+        &mut self,
+        now: Instant,
+        ids: &mut IdGenerator,
+        buf: &mut [u8],
+    ) -> Option<Result<Outgoing, SessionError>> {
+        AppSession::poll_request(self, now, ids, buf)
+    }
+    fn handle_request_failed(&mut self, now: Instant, cseq: u32, method: Method<'_>) {
+        AppSession::handle_request_failed(self, now, cseq, method);
+    }
+}
+
+impl<const Q: usize, const M: usize> TxUser for PhoneSession<Q, M> {
+    fn poll_request(
+        &mut self,
+        now: Instant,
+        ids: &mut IdGenerator,
+        buf: &mut [u8],
+    ) -> Option<Result<Outgoing, SessionError>> {
+        PhoneSession::poll_request(self, now, ids, buf)
+    }
+    fn handle_request_failed(&mut self, now: Instant, cseq: u32, method: Method<'_>) {
+        PhoneSession::handle_request_failed(self, now, cseq, method);
+    }
+}
+
+/// The transaction size the tests use.
+pub(crate) const BUF: usize = 4096;
+
+/// One node's SIP plumbing: a transaction table, an ID generator, the datagrams to
+/// send, and the client transactions of its session's requests.
+pub(crate) struct Endpoint {
+    pub(crate) tx: Transactions<u8, 64, BUF>,
+    pub(crate) ids: IdGenerator,
+    /// Datagrams to hand to the network.
+    pub(crate) outbox: Vec<Vec<u8>>,
+    client: HashMap<ClientTx, (u32, Method<'static>)>,
+    /// The node requests go to.
+    peer: u8,
+}
+
+impl Endpoint {
+    pub(crate) fn new(seed: u8, peer: u8) -> Endpoint {
+        Endpoint {
+            tx: Transactions::new(transaction::Config::DEFAULT),
+            ids: IdGenerator::new([seed; 32]),
+            outbox: Vec::new(),
+            client: HashMap::new(),
+            peer,
+        }
+    }
+
+    /// Sends what `session` has due and what the transaction layer has to
+    /// (re)transmit, and tells `session` of requests that timed out. Returns whether
+    /// anything happened.
+    pub(crate) fn drive(&mut self, now: Instant, session: &mut impl TxUser) -> bool {
+        let mut buf = [0u8; BUF];
+        let mut moved = false;
+        while let Some(out) = session.poll_request(now, &mut self.ids, &mut buf) {
+            let out = out.expect("request fits");
+            moved = true;
+            let bytes = &buf[..out.len];
+            if out.transaction {
+                let c = self
+                    .tx
+                    .send_request(now, self.peer, false, bytes)
+                    .expect("transaction slot");
+                self.client.insert(c, (out.cseq, out.method));
+            } else {
+                self.outbox.push(bytes.to_vec());
+            }
+        }
+        while let Some(t) = self.tx.poll_transmit() {
+            self.outbox.push(t.bytes.to_vec());
+        }
+        while let Some(e) = self.tx.poll_event() {
+            if let Event::Timeout(Tx::Client(c)) | Event::TransportError(Tx::Client(c)) = e
+                && let Some((cseq, m)) = self.client.remove(&c)
+            {
+                session.handle_request_failed(now, cseq, m);
+                moved = true;
+            }
+        }
+        moved
+    }
+
+    /// A response to client transaction `c` arrived.
+    pub(crate) fn answered(&mut self, c: ClientTx, msg: &Message<'_>) {
+        if !msg.status().is_some_and(|s| s.is_provisional()) {
+            self.client.remove(&c);
+        }
+    }
+
+    /// When the transaction layer next needs [`Endpoint::handle_timeout`].
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.tx.poll_timeout()
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if self.tx.poll_timeout().is_some_and(|t| t <= now) {
+            self.tx.handle_timeout(now);
+        }
     }
 }
