@@ -1616,3 +1616,65 @@ fn consultation_whose_hold_never_happened_is_cleared_without_events() {
     d.handle_progress(c1, Progress::Held).unwrap();
     assert_eq!(events(&mut d), [format!("[1] Held 1/{ME} by={ME} hold -")]);
 }
+
+#[test]
+fn stop_monitors_ends_every_monitor_and_drops_unpolled_events() {
+    let mut d = monitored();
+    let call = d.incoming("300", ME).unwrap();
+    d.stop_monitors();
+    assert!(!d.is_monitored());
+    assert_eq!(events(&mut d), Vec::<String>::new());
+    // The call stays; without a monitor its progress emits nothing.
+    d.handle_progress(call, Progress::Answered).unwrap();
+    assert_eq!(events(&mut d), Vec::<String>::new());
+    assert_eq!(d.state(call), Ok(ConnectionState::Connected));
+    // A new session's monitor gets a new ID and sees what follows.
+    assert_eq!(
+        ask(
+            &mut d,
+            &format!(
+                "<MonitorStart><monitorObject><deviceObject>{ME}</deviceObject></monitorObject></MonitorStart>"
+            )
+        ),
+        "<MonitorStartResponse><monitorCrossRefID>2</monitorCrossRefID><monitorExistingCalls>true</monitorExistingCalls></MonitorStartResponse>"
+    );
+    d.handle_progress(call, Progress::Cleared { remote: false })
+        .unwrap();
+    assert_eq!(
+        events(&mut d),
+        [format!(
+            "[2] ConnectionCleared 1/{ME} releasing={ME} null normalClearing"
+        )]
+    );
+}
+
+#[test]
+fn transfer_made_on_the_handset_joins_the_linked_calls() {
+    let mut d = monitored();
+    let c1 = connected_in(&mut d, "300");
+    d.handle_progress(c1, Progress::Held).unwrap();
+    let c2 = d.off_hook().unwrap();
+    d.handle_progress(c2, Progress::Originated { called: "204" })
+        .unwrap();
+    d.handle_progress(c2, Progress::Answered).unwrap();
+    let _ = events(&mut d);
+    // Unlinked, the phone's transfer cannot be reported.
+    assert_eq!(
+        d.handle_progress(c2, Progress::Transferred),
+        Err(ModelError::NoPartner)
+    );
+    assert_eq!(
+        d.link_calls(c2, c1),
+        Err(ModelError::InvalidState(ConnectionState::Connected))
+    );
+    assert_eq!(d.link_calls(c1, c1), Err(ModelError::NoPartner));
+    d.link_calls(c1, c2).unwrap();
+    d.handle_progress(c2, Progress::Transferred).unwrap();
+    assert_eq!(
+        events(&mut d),
+        [format!(
+            "[1] Transfered primary=1/{ME} secondary=2/{ME} by={ME} to=204 conns=1/300:300,2/204:204 null transfer"
+        )]
+    );
+    assert_eq!(d.calls_in_use(), 0);
+}

@@ -229,6 +229,11 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
         self.dialog.is_some()
     }
 
+    /// Whether every queued event was answered: none waits and none is in flight.
+    pub fn is_idle(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     /// The Call-ID of the current dialog.
     pub fn call_id(&self) -> Option<&str> {
         self.dialog

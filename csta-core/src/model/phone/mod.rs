@@ -9,7 +9,8 @@
 //!   state, and queue a [`Command`] for the owner;
 //! - the owner (handset or SIP side) reports what really happens: new calls
 //!   ([`Device::off_hook`], [`Device::incoming`], [`Device::forwarded`]), their
-//!   progress ([`Device::handle_progress`] with a [`Progress`]) and feature changes
+//!   progress ([`Device::handle_progress`] with a [`Progress`]), consultations made
+//!   on the handset ([`Device::link_calls`]) and feature changes
 //!   made on the handset ([`Device::handset_do_not_disturb`],
 //!   [`Device::handset_forwarding`]).
 //!
@@ -563,6 +564,14 @@ impl<const CALLS: usize, const EVENTS: usize, const COMMANDS: usize>
         !self.monitors.is_empty()
     }
 
+    /// Ends every monitor and drops the events not yet polled: the session that
+    /// carried them is gone (uaCSTA monitors live as long as their dialog). Calls
+    /// and features are kept; a new session starts its own monitor.
+    pub fn stop_monitors(&mut self) {
+        self.monitors.clear();
+        self.events.clear();
+    }
+
     /// Whether do-not-disturb is on.
     pub fn do_not_disturb(&self) -> bool {
         self.do_not_disturb
@@ -764,6 +773,42 @@ impl<const CALLS: usize, const EVENTS: usize, const COMMANDS: usize>
             cause: None,
         });
         Ok(r)
+    }
+
+    /// The handset made `held` and `active` one consultation pair (the user held a
+    /// call and placed or took another on the phone itself, not through
+    /// `ConsultationCall`): a later [`Progress::Transferred`] or
+    /// [`Progress::Conferenced`] on either joins these two. Each call's previous
+    /// pairing ends.
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError::StaleCall`], [`ModelError::NoPartner`] when both are the same
+    /// call, [`ModelError::InvalidState`] unless `held` is held and `active` is
+    /// neither held nor idle. Nothing changes on error.
+    pub fn link_calls(&mut self, held: CallRef, active: CallRef) -> Result<(), ModelError> {
+        use ConnectionState as S;
+        let h = self.call(held)?.state;
+        let a = self.call(active)?.state;
+        if held == active {
+            return Err(ModelError::NoPartner);
+        }
+        if h != S::Hold {
+            return Err(ModelError::InvalidState(h));
+        }
+        if matches!(a, S::Hold | S::Null) {
+            return Err(ModelError::InvalidState(a));
+        }
+        for r in [held, active] {
+            if let Ok(Some(p)) = self.call(r).map(|c| c.partner)
+                && let Ok(pc) = self.call_mut(p)
+                && pc.partner == Some(r)
+            {
+                pc.partner = None;
+            }
+        }
+        self.link(held, active);
+        Ok(())
     }
 
     /// A call arrived (INVITE) from `calling` for `called`: a new call in state
