@@ -9,11 +9,13 @@
 
 use core::time::Duration;
 use std::boxed::Box;
-use std::collections::{BTreeMap, HashMap};
 use std::format;
 use std::string::String;
 use std::vec::Vec;
 
+mod common;
+
+use common::{APP, BUF, Endpoint, Net, PHONE, ms, summary};
 use csta_core::message::monitor::MonitorStartResponse;
 use csta_core::message::{Decoded, EncodeError, ErrorCode};
 use csta_core::names::Operation;
@@ -25,15 +27,12 @@ use sip_lite::digest::{ChallengeRepr, Verifier};
 use sip_lite::ids::IdGenerator;
 use sip_lite::session_timer;
 use sip_lite::time::Instant;
-use sip_lite::transaction::{self, ClientTx, Event, Received, Transactions, Tx};
+use sip_lite::transaction::Received;
 use sip_lite::wire::{
     Credentials, HeaderIndex, HeaderName, Message, Method, SliceSink, StatusCode, Writer,
 };
 
-const APP: u8 = 0;
-const PHONE: u8 = 1;
-const BUF: usize = 4096;
-type Txs = Transactions<u8, 16, BUF>;
+type Ep = Endpoint<16>;
 type App = AppSession<8, BUF>;
 type Phone = PhoneSession<8, BUF>;
 
@@ -41,112 +40,11 @@ const PHONE_URI: &str = "sip:201@192.0.2.7:5060";
 const REALM: &str = "phone";
 const NONCE: &str = "abc123";
 
-fn ms(t: u64) -> Instant {
-    Instant::from_millis(t)
-}
-
-/// `INVITE` for a request, `200 INVITE` for a response.
-fn summary(bytes: &[u8]) -> String {
-    let mut hs = [HeaderIndex::EMPTY; 64];
-    let msg = Message::parse(bytes, &mut hs).expect("a message the stack built");
-    let cseq = msg.cseq().expect("CSeq");
-    match msg.status() {
-        Some(s) => format!("{} {}", s.0, cseq.method),
-        None => format!("{}", cseq.method),
-    }
-}
-
-// ----- the network ----------------------------------------------------------------------
-
-struct Net {
-    rng: u64,
-    loss: u64,
-    duplicate: u64,
-    latency: u64,
-    jitter: u64,
-    queue: BTreeMap<(Instant, u64), (u8, Vec<u8>)>,
-    seq: u64,
-    /// Everything this node sends is lost.
-    cut: [bool; 2],
-    trace: Vec<String>,
-}
-
-impl Net {
-    fn perfect() -> Net {
-        Net {
-            rng: 1,
-            loss: 0,
-            duplicate: 0,
-            latency: 10,
-            jitter: 0,
-            queue: BTreeMap::new(),
-            seq: 0,
-            cut: [false; 2],
-            trace: Vec::new(),
-        }
-    }
-
-    fn lossy(seed: u64, loss: u64, duplicate: u64, jitter: u64) -> Net {
-        Net {
-            rng: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
-            loss,
-            duplicate,
-            jitter,
-            ..Net::perfect()
-        }
-    }
-
-    fn random(&mut self) -> u64 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11
-    }
-
-    fn send(&mut self, now: Instant, from: u8, bytes: &[u8]) {
-        let name = if from == APP { "A>P" } else { "P>A" };
-        self.trace
-            .push(format!("{} {name} {}", now.as_millis(), summary(bytes)));
-        if self.cut[usize::from(from)] {
-            return;
-        }
-        let copies = if self.random() % 1000 < self.duplicate {
-            2
-        } else {
-            1
-        };
-        for _ in 0..copies {
-            if self.random() % 1000 < self.loss {
-                continue;
-            }
-            let delay = self.latency + self.random() % (self.jitter + 1);
-            self.seq += 1;
-            self.queue.insert(
-                (now + Duration::from_millis(delay), self.seq),
-                (1 - from, bytes.to_vec()),
-            );
-        }
-    }
-
-    fn next_delivery(&self) -> Option<Instant> {
-        self.queue.keys().next().map(|k| k.0)
-    }
-
-    fn pop(&mut self) -> Option<(Instant, u8, Vec<u8>)> {
-        let (&key, _) = self.queue.iter().next()?;
-        let (to, bytes) = self.queue.remove(&key)?;
-        Some((key.0, to, bytes))
-    }
-}
-
 // ----- the application side -------------------------------------------------------------
 
 struct AppNode {
-    tx: Txs,
+    ep: Ep,
     s: App,
-    ids: IdGenerator,
-    outbox: Vec<Vec<u8>>,
-    client: HashMap<ClientTx, (u32, Method<'static>)>,
     /// Every event, formatted.
     log: Vec<String>,
     /// The owner does not poll events (it is busy).
@@ -161,14 +59,11 @@ impl AppNode {
     }
 
     fn with_seed(config: &AppConfig<'_>, seed: u8) -> AppNode {
-        let mut ids = IdGenerator::new([seed; 32]);
-        let s = App::new(config, &mut ids).expect("config fits");
+        let mut ep = Ep::new(seed, PHONE);
+        let s = App::new(config, &mut ep.ids).expect("config fits");
         AppNode {
-            tx: Transactions::new(transaction::Config::DEFAULT),
+            ep,
             s,
-            ids,
-            outbox: Vec::new(),
-            client: HashMap::new(),
             log: Vec::new(),
             hold_events: false,
             refuse_events: false,
@@ -176,16 +71,14 @@ impl AppNode {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        [self.tx.poll_timeout(), self.s.poll_timeout()]
+        [self.ep.poll_timeout(), self.s.poll_timeout()]
             .into_iter()
             .flatten()
             .min()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if self.tx.poll_timeout().is_some_and(|t| t <= now) {
-            self.tx.handle_timeout(now);
-        }
+        self.ep.handle_timeout(now);
         if self.s.poll_timeout().is_some_and(|t| t <= now) {
             self.s.handle_timeout(now);
         }
@@ -193,34 +86,8 @@ impl AppNode {
     }
 
     fn flush(&mut self, now: Instant) {
-        let mut buf = [0u8; BUF];
         loop {
-            let mut moved = false;
-            while let Some(out) = self.s.poll_request(now, &mut self.ids, &mut buf) {
-                let out = out.expect("request fits");
-                moved = true;
-                let bytes = &buf[..out.len];
-                if out.transaction {
-                    let c = self
-                        .tx
-                        .send_request(now, PHONE, false, bytes)
-                        .expect("transaction slot");
-                    self.client.insert(c, (out.cseq, out.method));
-                } else {
-                    self.outbox.push(bytes.to_vec());
-                }
-            }
-            while let Some(t) = self.tx.poll_transmit() {
-                self.outbox.push(t.bytes.to_vec());
-            }
-            while let Some(e) = self.tx.poll_event() {
-                if let Event::Timeout(Tx::Client(c)) | Event::TransportError(Tx::Client(c)) = e
-                    && let Some((cseq, m)) = self.client.remove(&c)
-                {
-                    self.s.handle_request_failed(now, cseq, m);
-                    moved = true;
-                }
-            }
+            let mut moved = self.ep.drive(now, &mut self.s);
             while !self.hold_events
                 && let Some(ev) = self.s.poll_event()
             {
@@ -250,6 +117,7 @@ impl AppNode {
         let msg = Message::parse(bytes, &mut hs).expect("parses");
         let mut buf = [0u8; BUF];
         match self
+            .ep
             .tx
             .receive(now, PHONE, false, &msg)
             .expect("receivable")
@@ -271,16 +139,14 @@ impl AppNode {
                         .expect("answerable")
                 };
                 assert!(n > 0);
-                self.tx.respond(now, stx, &buf[..n]).expect("respond");
+                self.ep.tx.respond(now, stx, &buf[..n]).expect("respond");
             }
             Received::Ack => {
                 assert_eq!(self.s.handle_request(now, &msg, &mut buf), Ok(0));
             }
             Received::Response(c) => {
                 self.s.handle_response(now, &msg).expect("ours");
-                if !msg.status().is_some_and(|s| s.is_provisional()) {
-                    self.client.remove(&c);
-                }
+                self.ep.answered(c, &msg);
             }
             Received::Retransmitted2xx(_) | Received::Unmatched => {
                 let _ = self.s.handle_response(now, &msg);
@@ -345,12 +211,9 @@ fn device(request: &Decoded<'_>, edition: Edition, out: &mut [u8]) -> Result<usi
 }
 
 struct PhoneNode {
-    tx: Txs,
+    ep: Ep,
     s: Phone,
-    ids: IdGenerator,
     gate: Gate,
-    outbox: Vec<Vec<u8>>,
-    client: HashMap<ClientTx, (u32, Method<'static>)>,
     log: Vec<String>,
     /// CSTA requests the device served, by root name.
     served: Vec<String>,
@@ -358,32 +221,27 @@ struct PhoneNode {
 
 impl PhoneNode {
     fn new(gate: Gate) -> PhoneNode {
-        let mut ids = IdGenerator::new([2; 32]);
+        let mut ep = Ep::new(2, APP);
         let config = PhoneConfig::new(PHONE_URI, "SIP/2.0/UDP 192.0.2.7:5060");
-        let s = Phone::new(&config, &mut ids).expect("config fits");
+        let s = Phone::new(&config, &mut ep.ids).expect("config fits");
         PhoneNode {
-            tx: Transactions::new(transaction::Config::DEFAULT),
+            ep,
             s,
-            ids,
             gate,
-            outbox: Vec::new(),
-            client: HashMap::new(),
             log: Vec::new(),
             served: Vec::new(),
         }
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        [self.tx.poll_timeout(), self.s.poll_timeout()]
+        [self.ep.poll_timeout(), self.s.poll_timeout()]
             .into_iter()
             .flatten()
             .min()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if self.tx.poll_timeout().is_some_and(|t| t <= now) {
-            self.tx.handle_timeout(now);
-        }
+        self.ep.handle_timeout(now);
         if self.s.poll_timeout().is_some_and(|t| t <= now) {
             self.s.handle_timeout(now);
         }
@@ -391,34 +249,8 @@ impl PhoneNode {
     }
 
     fn flush(&mut self, now: Instant) {
-        let mut buf = [0u8; BUF];
         loop {
-            let mut moved = false;
-            while let Some(out) = self.s.poll_request(now, &mut self.ids, &mut buf) {
-                let out = out.expect("request fits");
-                moved = true;
-                let bytes = &buf[..out.len];
-                if out.transaction {
-                    let c = self
-                        .tx
-                        .send_request(now, APP, false, bytes)
-                        .expect("transaction slot");
-                    self.client.insert(c, (out.cseq, out.method));
-                } else {
-                    self.outbox.push(bytes.to_vec());
-                }
-            }
-            while let Some(t) = self.tx.poll_transmit() {
-                self.outbox.push(t.bytes.to_vec());
-            }
-            while let Some(e) = self.tx.poll_event() {
-                if let Event::Timeout(Tx::Client(c)) | Event::TransportError(Tx::Client(c)) = e
-                    && let Some((cseq, m)) = self.client.remove(&c)
-                {
-                    self.s.handle_request_failed(now, cseq, m);
-                    moved = true;
-                }
-            }
+            let mut moved = self.ep.drive(now, &mut self.s);
             while let Some(ev) = self.s.poll_event() {
                 moved = true;
                 self.log.push(format!("{} {ev:?}", now.as_millis()));
@@ -472,7 +304,12 @@ impl PhoneNode {
         let mut hs = [HeaderIndex::EMPTY; 64];
         let msg = Message::parse(bytes, &mut hs).expect("parses");
         let mut buf = [0u8; BUF];
-        match self.tx.receive(now, APP, false, &msg).expect("receivable") {
+        match self
+            .ep
+            .tx
+            .receive(now, APP, false, &msg)
+            .expect("receivable")
+        {
             Received::Request(stx) => {
                 let n = if let Gate::Reject(code) = self.gate
                     && msg.method() == Some(Method::Invite)
@@ -502,7 +339,7 @@ impl PhoneNode {
                         .expect("answerable")
                 };
                 assert!(n > 0);
-                self.tx.respond(now, stx, &buf[..n]).expect("respond");
+                self.ep.tx.respond(now, stx, &buf[..n]).expect("respond");
             }
             Received::Ack => {
                 let mut dev = device;
@@ -510,9 +347,7 @@ impl PhoneNode {
             }
             Received::Response(c) => {
                 self.s.handle_response(now, &msg).expect("ours");
-                if !msg.status().is_some_and(|s| s.is_provisional()) {
-                    self.client.remove(&c);
-                }
+                self.ep.answered(c, &msg);
             }
             Received::Retransmitted2xx(_) | Received::Unmatched => {
                 let _ = self.s.handle_response(now, &msg);
@@ -573,10 +408,10 @@ impl World {
 
     fn post(&mut self) {
         let now = self.now;
-        for b in self.app.outbox.drain(..) {
+        for b in self.app.ep.outbox.drain(..) {
             self.net.send(now, APP, &b);
         }
-        for b in self.phone.outbox.drain(..) {
+        for b in self.phone.ep.outbox.drain(..) {
             self.net.send(now, PHONE, &b);
         }
     }
@@ -718,9 +553,9 @@ fn setup_invite_carries_csta_headers_and_no_sdp() {
     app.s.open().unwrap();
     app.flush(ms(0));
     // The INVITE went into the transaction table; read it back from there.
-    let t = app.tx.poll_transmit();
+    let t = app.ep.tx.poll_transmit();
     assert!(t.is_none(), "flush already drained the table");
-    let invite = app.outbox.first().expect("INVITE sent").clone();
+    let invite = app.ep.outbox.first().expect("INVITE sent").clone();
     let mut hs = [HeaderIndex::EMPTY; 64];
     let msg = Message::parse(&invite, &mut hs).unwrap();
     assert_eq!(msg.method(), Some(Method::Invite));
@@ -766,7 +601,7 @@ fn setup_rejected_486_415_488_reports_failure_with_status() {
                 "20 A>P ACK".to_string()
             ]
         );
-        assert!(w.app.tx.is_empty() && w.phone.tx.is_empty());
+        assert!(w.app.ep.tx.is_empty() && w.phone.ep.tx.is_empty());
         assert_eq!(w.app.poll_timeout(), None);
     }
 }
@@ -1067,7 +902,7 @@ fn bye_from_the_application_closes_both_sides() {
     assert_eq!(w.app.log[1..], ["120 Closed"]);
     assert_eq!(w.phone.log[1..], ["110 Ended(Bye)"]);
     assert!(w.app.s.is_done() && !w.phone.s.is_open());
-    assert!(w.app.tx.is_empty() && w.phone.tx.is_empty());
+    assert!(w.app.ep.tx.is_empty() && w.phone.ep.tx.is_empty());
     assert_eq!(w.app.poll_timeout(), None);
     assert_eq!(w.phone.poll_timeout(), None);
 }
@@ -1273,7 +1108,10 @@ fn lossy_setup_requests_and_events() {
         w.settle();
         assert!(w.app.s.is_done(), "seed {seed}");
         assert!(!w.phone.s.is_open(), "seed {seed}: {:?}", w.phone.log);
-        assert!(w.app.tx.is_empty() && w.phone.tx.is_empty(), "seed {seed}");
+        assert!(
+            w.app.ep.tx.is_empty() && w.phone.ep.tx.is_empty(),
+            "seed {seed}"
+        );
     }
     assert_eq!(completed, SEEDS);
 }
@@ -1297,7 +1135,7 @@ fn expiry_when_both_sides_lose_each_other() {
     );
     assert!(w.net.trace.contains(&"88020 A>P BYE".to_string()));
     assert!(w.net.trace.contains(&"88010 P>A BYE".to_string()));
-    assert!(w.app.tx.is_empty() && w.phone.tx.is_empty());
+    assert!(w.app.ep.tx.is_empty() && w.phone.ep.tx.is_empty());
 }
 
 #[test]
@@ -1420,7 +1258,10 @@ fn lossy_notify_mode_serves_each_request_once() {
         );
         assert_eq!(w.phone.served, ["MonitorStart", "MakeCall"], "seed {seed}");
         w.settle();
-        assert!(w.app.tx.is_empty() && w.phone.tx.is_empty(), "seed {seed}");
+        assert!(
+            w.app.ep.tx.is_empty() && w.phone.ep.tx.is_empty(),
+            "seed {seed}"
+        );
     }
 }
 
@@ -1447,9 +1288,9 @@ fn new_session_replaces_the_old_one_at_the_phone() {
     let mut old = old;
     let id = old.s.send(&monitor_start()).unwrap();
     old.flush(w.now);
-    let info = old.outbox.pop().expect("INFO");
+    let info = old.ep.outbox.pop().expect("INFO");
     w.phone.receive(w.now, &info);
-    let answer = w.phone.outbox.pop().expect("answer");
+    let answer = w.phone.ep.outbox.pop().expect("answer");
     assert_eq!(summary(&answer), "481 INFO");
     old.receive(w.now, &answer);
     assert_eq!(
@@ -1738,13 +1579,11 @@ fn late_2xx_to_a_failed_refresh_is_acked_and_byed() {
     // the owner reports the re-INVITE's transaction failed (a transport error).
     w.net.cut[usize::from(PHONE)] = true;
     w.run_to(ms(61_000));
-    let (&c, &(cseq, method)) = w
+    let (cseq, method) = w
         .app
-        .client
-        .iter()
-        .find(|(_, (_, m))| *m == Method::Invite)
+        .ep
+        .forget_request(Method::Invite)
         .expect("the re-INVITE is out");
-    w.app.client.remove(&c);
     w.app.s.handle_request_failed(w.now, cseq, method);
     w.app.flush(w.now);
     assert_eq!(

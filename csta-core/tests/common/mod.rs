@@ -175,8 +175,8 @@ pub(crate) const BUF: usize = 4096;
 
 /// One node's SIP plumbing: a transaction table, an ID generator, the datagrams to
 /// send, and the client transactions of its session's requests.
-pub(crate) struct Endpoint {
-    pub(crate) tx: Transactions<u8, 64, BUF>,
+pub(crate) struct Endpoint<const N: usize = 64> {
+    pub(crate) tx: Transactions<u8, N, BUF>,
     pub(crate) ids: IdGenerator,
     /// Datagrams to hand to the network.
     pub(crate) outbox: Vec<Vec<u8>>,
@@ -185,8 +185,8 @@ pub(crate) struct Endpoint {
     peer: u8,
 }
 
-impl Endpoint {
-    pub(crate) fn new(seed: u8, peer: u8) -> Endpoint {
+impl<const N: usize> Endpoint<N> {
+    pub(crate) fn new(seed: u8, peer: u8) -> Self {
         Endpoint {
             tx: Transactions::new(transaction::Config::DEFAULT),
             ids: IdGenerator::new([seed; 32]),
@@ -235,6 +235,13 @@ impl Endpoint {
         if !msg.status().is_some_and(|s| s.is_provisional()) {
             self.client.remove(&c);
         }
+    }
+
+    /// Forgets the client transaction of a `method` request, as if the transport had
+    /// failed it: its CSeq and method, for the session's `handle_request_failed`.
+    pub(crate) fn forget_request(&mut self, method: Method<'_>) -> Option<(u32, Method<'static>)> {
+        let (&c, _) = self.client.iter().find(|(_, (_, m))| *m == method)?;
+        self.client.remove(&c)
     }
 
     /// When the transaction layer next needs [`Endpoint::handle_timeout`].
