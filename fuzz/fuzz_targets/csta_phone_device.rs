@@ -7,10 +7,10 @@
 //! changes; and polling some, all or none of the queued events and commands.
 //!
 //! Checks that nothing panics; every request gets one reply, a response or
-//! `CSTAErrorCode`, that encodes and decodes back to itself; a refused report changes
-//! no call; no more than 3 calls are in use and exactly as many as the live handles
-//! the harness knows (no slot is leaked); every event encodes and decodes back; and
-//! that once every live call is reported ended, no slot is in use.
+//! `CSTAErrorCode`, that encodes and decodes back to itself; a refused request or
+//! report changes no call; no more than 3 calls are in use and exactly as many as the
+//! live handles the harness knows (no slot is leaked); every event encodes and decodes
+//! back; and that once every live call is reported ended, no slot is in use.
 #![no_main]
 
 use csta_core::message::{Kind, Message, decode};
@@ -262,6 +262,7 @@ impl Harness {
     }
 
     fn request(&mut self, request: &Message<'_>) {
+        let before = (self.states(), self.device.calls_in_use());
         let reply = self.device.handle_request(request);
         let message = reply.message();
         let text = round_trip(&message);
@@ -269,6 +270,8 @@ impl Harness {
             Kind::Error => {
                 assert!(matches!(message, Message::CSTAErrorCode(_)), "{text}");
                 assert!(!reply.is_positive() && reply.error().is_some(), "{text}");
+                let after = (self.states(), self.device.calls_in_use());
+                assert_eq!(before, after, "a refused request changed a call: {text}");
             }
             Kind::Response => assert!(reply.is_positive() && reply.error().is_none(), "{text}"),
             Kind::Request | Kind::Event => panic!("a reply that is no response: {text}"),
