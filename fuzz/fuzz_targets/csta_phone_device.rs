@@ -4,7 +4,8 @@
 //! some it does not), naming existing, ended and unknown calls and monitors; requests
 //! decoded from raw input bytes; new calls (off-hook, incoming, forwarded); progress
 //! reports on any call handle seen so far (ended ones included); handset feature
-//! changes; and polling some, all or none of the queued events and commands.
+//! changes; consultations linked on the handset; the end of every monitor (the
+//! session went away); and polling some, all or none of the queued events and commands.
 //!
 //! Checks that nothing panics; every request gets one reply, a response or
 //! `CSTAErrorCode`, that encodes and decodes back to itself; a refused request or
@@ -453,7 +454,7 @@ fuzz_target!(|data: &[u8]| {
         call_ids: Vec::new(),
     };
     while !input.done() {
-        match input.byte() % 12 {
+        match input.byte() % 14 {
             0..=2 => {
                 let xml = h.template(&mut input);
                 match decode(xml.as_bytes()) {
@@ -502,6 +503,20 @@ fuzz_target!(|data: &[u8]| {
             10 => {
                 let count = input.byte();
                 h.poll_events(count);
+            }
+            12 => {
+                // The session carrying the monitors ended.
+                h.device.stop_monitors();
+                assert!(h.device.poll_event().is_none());
+            }
+            13 => {
+                let (a, b) = (input.byte(), input.byte());
+                if let (Some(held), Some(active)) = (h.call_ref(a), h.call_ref(b)) {
+                    let before = h.states();
+                    if h.device.link_calls(held, active).is_err() {
+                        assert_eq!(before, h.states(), "a refused link changed a call");
+                    }
+                }
             }
             _ => {
                 let count = input.byte();
