@@ -1,0 +1,15 @@
+//! `csta-server`: the uaCSTA server.
+//!
+//! A SIP registrar and stateful proxy for desk phones, a uaCSTA session manager that
+//! keeps one CSTA session to every CSTA-controlled phone, and a CSTA client interface
+//! (ECMA-323 XML over TCP/TLS, JSON over WebSocket) through which applications
+//! monitor and control those phones.
+//!
+//! # Structure
+//!
+//! The protocol logic is synchronous and free of I/O, like the core crates it builds
+//! on: each part takes messages with the time they arrived and returns what to send.
+//! The tokio runtime, the sockets and the storage are around it.
+//!
+//! - [`registrar`]: REGISTER handling: digest authentication, bindings per
+//!   address-of-record, expiry.
