@@ -1612,3 +1612,50 @@ fn late_2xx_to_a_failed_refresh_is_acked_and_byed() {
     assert_eq!(w.phone.log[1..], ["61550 Ended(Bye)"]);
     assert!(!w.phone.s.is_open());
 }
+
+#[test]
+fn unknown_csta_service_is_answered_service_not_supported() {
+    let mut w = established(Net::perfect());
+    w.run_to(ms(100));
+    // An INFO of the dialog as the application writes it, carrying a service this
+    // crate has no message for.
+    w.app.s.send(&monitor_start()).unwrap();
+    let mut buf = [0u8; BUF];
+    let out = w
+        .app
+        .s
+        .poll_request(w.now, &mut w.app.ep.ids, &mut buf)
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(buf[..out.len].to_vec()).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let clear = r#"<ClearCall xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3"><callToBeCleared><callID>1</callID><deviceID>201</deviceID></callToBeCleared></ClearCall>"#;
+    let head = head.replace(
+        &format!("Content-Length: {}", body.len()),
+        &format!("Content-Length: {}", clear.len()),
+    );
+    w.phone
+        .receive(w.now, format!("{head}\r\n\r\n{clear}").as_bytes());
+    let answer = w.phone.ep.outbox.pop().expect("answered");
+    assert_eq!(summary(&answer), "200 INFO");
+    let mut hs = [HeaderIndex::EMPTY; 64];
+    let msg = Message::parse(&answer, &mut hs).unwrap();
+    assert_eq!(
+        decode(msg.body()).unwrap().message,
+        Csta::CSTAErrorCode(ErrorCode::Operation(Operation::ServiceNotSupported))
+    );
+    assert!(w.phone.served.is_empty());
+    // Broken XML is still a SIP error.
+    let broken = head.replace(
+        &format!("Content-Length: {}", clear.len()),
+        "Content-Length: 11",
+    );
+    // A new transaction: another branch and CSeq.
+    let broken = broken.replace("branch=z9hG4bK", "branch=z9hG4bKx").replace(
+        &format!("CSeq: {} INFO", out.cseq),
+        &format!("CSeq: {} INFO", out.cseq + 1),
+    );
+    w.phone
+        .receive(w.now, format!("{broken}\r\n\r\n<ClearCall>").as_bytes());
+    assert_eq!(summary(&w.phone.ep.outbox.pop().unwrap()), "400 INFO");
+}

@@ -5,7 +5,9 @@
 //! `RequestSystemStatusResponse` (`normal`), and rejects what it cannot serve: 415 (with
 //! `Accept: application/csta+xml`) for a body it cannot read, 488 (or the configured
 //! [`PhoneConfig::sdp_status`], e.g. 606) for an INVITE with SDP, 400 for CSTA XML that
-//! does not decode. A new CSTA INVITE replaces the session (the application restarted).
+//! does not decode; a well-formed request for a service with no message in this crate is
+//! answered `CSTAErrorCode` `serviceNotSupported` in the 200. A new CSTA INVITE replaces
+//! the session (the application restarted).
 //!
 //! Every CSTA request in an `INFO` of the dialog goes to the [`Device`] the caller
 //! passes in, which writes the answer (`XxxResponse` or `CSTAErrorCode`) at once; the
@@ -35,9 +37,10 @@ use super::{
     BodyType, CONTENT_DISPOSITION, CONTENT_TYPE, DIALOG_ARENA, Outgoing, SessionError, body_type,
     fixed, is_csta_notify,
 };
+use crate::DecodeError;
 use crate::message::system::RequestSystemStatusResponse;
-use crate::message::{Decoded, EncodeError, EncodeOptions};
-use crate::names::SystemStatus;
+use crate::message::{Decoded, EncodeError, EncodeOptions, ErrorCode};
+use crate::names::{Operation, SystemStatus};
 use crate::{Edition, Message as Csta, decode};
 
 /// The longest `Retry-After` an event refused with 500 or 503 waits, in seconds.
@@ -591,8 +594,41 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
             // An empty INFO: a keep-alive.
             BodyType::Empty => respond(buf, msg, StatusCode::OK, "", &tag, no_headers, b""),
             BodyType::Csta => {
-                let Ok(d) = decode(msg.body()) else {
-                    return respond(buf, msg, StatusCode::BAD_REQUEST, "", &tag, no_headers, b"");
+                let d = match decode(msg.body()) {
+                    Ok(d) => d,
+                    // Well-formed XML naming a service this crate has no message for:
+                    // a CSTA answer, not a SIP error.
+                    Err(DecodeError::UnknownMessage { .. })
+                        if answer_body && well_formed(msg.body()) =>
+                    {
+                        let unknown = Csta::CSTAErrorCode(ErrorCode::Operation(
+                            Operation::ServiceNotSupported,
+                        ));
+                        let Ok(n) = unknown.encode(self.edition(), &mut self.body) else {
+                            return respond(
+                                buf,
+                                msg,
+                                StatusCode::SERVER_INTERNAL_ERROR,
+                                "",
+                                &tag,
+                                no_headers,
+                                b"",
+                            );
+                        };
+                        let body = self.body.get(..n).unwrap_or_default();
+                        return respond(buf, msg, StatusCode::OK, "", &tag, no_headers, body);
+                    }
+                    Err(_) => {
+                        return respond(
+                            buf,
+                            msg,
+                            StatusCode::BAD_REQUEST,
+                            "",
+                            &tag,
+                            no_headers,
+                            b"",
+                        );
+                    }
                 };
                 if answer_body && d.edition.is_some() {
                     self.peer_edition = d.edition;
@@ -847,4 +883,19 @@ fn reject_media(buf: &mut [u8], msg: &Message<'_>, tag: &str) -> Result<usize, S
         },
         b"",
     )
+}
+
+/// Whether `body` is a well-formed XML document (the decoder stops at an unknown root
+/// element without reading further).
+fn well_formed(body: &[u8]) -> bool {
+    let Ok(mut reader) = crate::xml::Reader::new(body) else {
+        return false;
+    };
+    loop {
+        match reader.next_event() {
+            Ok(crate::xml::Event::Eof) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
 }
