@@ -417,8 +417,14 @@ impl Config {
                 format!("must be between {MIN_MESSAGE_SIZE} and {MAX_MESSAGE_SIZE}"),
             ));
         }
-        if l.max_tcp_connections == 0 {
-            return Err(invalid("limits.max_tcp_connections", "must be at least 1"));
+        if !(1..=crate::transport::MAX_CONNECTIONS).contains(&l.max_tcp_connections) {
+            return Err(invalid(
+                "limits.max_tcp_connections",
+                format!(
+                    "must be between 1 and {}",
+                    crate::transport::MAX_CONNECTIONS
+                ),
+            ));
         }
         if l.max_clients == 0 {
             return Err(invalid("limits.max_clients", "must be at least 1"));

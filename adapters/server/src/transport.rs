@@ -130,14 +130,6 @@ pub enum SendError {
     /// No UDP socket of the destination's address family.
     #[error("no UDP socket can reach {0}")]
     NoSocket(SocketAddr),
-    /// No TCP connection to the peer and none could be opened.
-    #[error("cannot connect to {peer} over TCP: {source}")]
-    Connect {
-        /// The peer.
-        peer: SocketAddr,
-        /// The I/O error.
-        source: std::io::Error,
-    },
     /// The connection's write queue is full or it has closed.
     #[error("TCP connection to {0} is closed or congested")]
     Congested(SocketAddr),
@@ -169,6 +161,8 @@ pub struct TransportSettings {
 const WRITE_QUEUE: usize = 64;
 /// The most header lines in one message.
 const MAX_HEADERS: usize = 96;
+/// The most TCP connections any configuration may ask for.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
 /// How long opening a TCP connection to a peer may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -234,7 +228,9 @@ impl Transports {
             events,
             settings,
             next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)),
-            permits: Arc::new(Semaphore::new(settings.max_tcp_connections)),
+            permits: Arc::new(Semaphore::new(
+                settings.max_tcp_connections.min(MAX_CONNECTIONS),
+            )),
             shutdown,
         };
         let mut tasks = tokio::task::JoinSet::new();
@@ -338,7 +334,7 @@ impl Transports {
                     .or_else(|| self.by_peer.get(&out.peer).copied());
                 let id = match id {
                     Some(id) => id,
-                    None => self.connect(out.peer).await?,
+                    None => self.connect(out.peer)?,
                 };
                 let entry = self.conns.get(&id).ok_or(SendError::Congested(out.peer))?;
                 entry
@@ -349,26 +345,16 @@ impl Transports {
         }
     }
 
-    async fn connect(&mut self, peer: SocketAddr) -> Result<ConnId, SendError> {
+    /// Registers a new outgoing connection to `peer` and opens it in the background;
+    /// messages queued meanwhile are written once it is up, or lost (and logged) if it
+    /// cannot be opened.
+    fn connect(&mut self, peer: SocketAddr) -> Result<ConnId, SendError> {
         let permit = self
             .shared
             .permits
             .clone()
             .try_acquire_owned()
             .map_err(|_| SendError::TooManyConnections(peer))?;
-        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(source)) => return Err(SendError::Connect { peer, source }),
-            Err(_) => {
-                return Err(SendError::Connect {
-                    peer,
-                    source: std::io::ErrorKind::TimedOut.into(),
-                });
-            }
-        };
-        let local = stream
-            .local_addr()
-            .map_err(|source| SendError::Connect { peer, source })?;
         let id = self.shared.conn_id();
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         self.conns.insert(
@@ -379,25 +365,51 @@ impl Transports {
             },
         );
         self.by_peer.insert(peer, id);
-        tokio::spawn(connection(
-            stream,
-            id,
-            peer,
-            local,
-            tx,
-            rx,
-            self.shared.clone(),
-            permit,
-        ));
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer)).await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TCP connect failed");
+                    let _ = shared.events.send(TransportEvent::Closed { id }).await;
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TCP connect timed out");
+                    let _ = shared.events.send(TransportEvent::Closed { id }).await;
+                    return;
+                }
+            };
+            let Ok(local) = stream.local_addr() else {
+                let _ = shared.events.send(TransportEvent::Closed { id }).await;
+                return;
+            };
+            connection(stream, id, peer, local, tx, rx, shared, permit).await;
+        });
         Ok(id)
     }
 
-    /// Waits until every socket task has stopped (after shutdown was signalled).
+    /// Waits until every socket task has stopped and every TCP connection has closed
+    /// (after shutdown was signalled), for at most a few seconds for the connections.
     pub async fn join(mut self) {
+        // Release the write queues so that connection tasks can finish.
+        self.conns.clear();
+        self.by_peer.clear();
         while self.tasks.join_next().await.is_some() {}
+        let all = self
+            .shared
+            .settings
+            .max_tcp_connections
+            .min(MAX_CONNECTIONS);
+        let all = u32::try_from(all).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(
+            Duration::from_secs(3),
+            self.shared.permits.acquire_many(all),
+        )
+        .await;
     }
 }
-
 async fn udp_loop(sock: Arc<UdpSocket>, local: SocketAddr, shared: Shared) {
     let max = shared.settings.max_message_size;
     let mut buf = vec![0u8; max + 1];
@@ -525,7 +537,14 @@ async fn connection(
     // Let queued writes (a 413, a pong) go out, then close.
     drop(writer_tx);
     let _ = shared.events.send(TransportEvent::Closed { id }).await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), write_task).await;
+    let mut write_task = write_task;
+    if tokio::time::timeout(Duration::from_secs(1), &mut write_task)
+        .await
+        .is_err()
+    {
+        // A peer that does not read: give up on what is queued.
+        write_task.abort();
+    }
     drop(permit);
 }
 
@@ -605,9 +624,6 @@ async fn read_loop(
                 }
             }
         }
-        if buf.is_empty() {
-            // Idle: the timeout counts from the last complete message or octet.
-        }
         let n = tokio::select! {
             r = rd.read(&mut chunk) => match r {
                 Ok(0) | Err(_) => return Close::Eof,
@@ -622,5 +638,181 @@ async fn read_loop(
             deadline = tokio::time::Instant::now() + settings.tcp_idle_timeout;
         }
         buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    async fn bound(
+        tcp: &[SocketAddr],
+    ) -> (
+        Transports,
+        mpsc::Receiver<TransportEvent>,
+        watch::Sender<bool>,
+    ) {
+        let (tx, rx) = mpsc::channel(64);
+        let (stop, stop_rx) = watch::channel(false);
+        let settings = TransportSettings {
+            max_message_size: 4096,
+            max_tcp_connections: 8,
+            tcp_idle_timeout: Duration::from_secs(5),
+        };
+        let udp = ["127.0.0.1:0".parse().unwrap()];
+        let t = Transports::bind(&udp, tcp, settings, tx, stop_rx)
+            .await
+            .unwrap();
+        (t, rx, stop)
+    }
+
+    async fn next(t: &mut Transports, rx: &mut mpsc::Receiver<TransportEvent>) -> Option<Inbound> {
+        let ev = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        t.handle_event(ev)
+    }
+
+    async fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        tokio::time::timeout(WAIT, s.read_exact(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        buf
+    }
+
+    fn tcp_out(peer: SocketAddr, data: &[u8]) -> Outbound {
+        Outbound {
+            transport: TransportKind::Tcp,
+            peer,
+            conn: None,
+            local: None,
+            data: data.to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn sends_reuse_the_connection_a_peer_opened() {
+        let (mut t, mut rx, stop) = bound(&["127.0.0.1:0".parse().unwrap()]).await;
+        let mut phone = TcpStream::connect(t.tcp_addrs()[0]).await.unwrap();
+        let me = phone.local_addr().unwrap();
+        assert_eq!(next(&mut t, &mut rx).await, None);
+        assert_eq!(t.connection_count(), 1);
+        // A request to the phone goes down the connection the phone opened (NAT).
+        t.send(tcp_out(me, b"hello")).await.unwrap();
+        assert_eq!(read_n(&mut phone, 5).await, b"hello");
+        drop(phone);
+        assert_eq!(next(&mut t, &mut rx).await, None);
+        assert_eq!(t.connection_count(), 0);
+        let _ = stop.send(true);
+        t.join().await;
+    }
+
+    #[tokio::test]
+    async fn sends_open_one_connection_and_keep_using_it() {
+        let (mut t, mut rx, stop) = bound(&[]).await;
+        let peer = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = peer.local_addr().unwrap();
+        t.send(tcp_out(addr, b"one ")).await.unwrap();
+        t.send(tcp_out(addr, b"two ")).await.unwrap();
+        let (mut s, _) = tokio::time::timeout(WAIT, peer.accept())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read_n(&mut s, 8).await, b"one two ");
+        assert_eq!(t.connection_count(), 1);
+        // What the peer sends back arrives with the connection's identity.
+        s.write_all(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let msg = next(&mut t, &mut rx).await.unwrap();
+        assert_eq!(msg.source.transport, TransportKind::Tcp);
+        assert_eq!(msg.source.peer, addr);
+        assert!(msg.source.conn.is_some());
+        t.send(Outbound {
+            conn: msg.source.conn,
+            ..tcp_out(addr, b"three")
+        })
+        .await
+        .unwrap();
+        assert_eq!(read_n(&mut s, 5).await, b"three");
+        // No second connection was opened.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), peer.accept())
+                .await
+                .is_err()
+        );
+        let _ = stop.send(true);
+        t.join().await;
+    }
+
+    #[tokio::test]
+    async fn failed_connect_is_forgotten() {
+        let (mut t, mut rx, stop) = bound(&[]).await;
+        // A port nobody listens on.
+        let addr = {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap()
+        };
+        t.send(tcp_out(addr, b"lost")).await.unwrap();
+        assert_eq!(t.connection_count(), 1);
+        assert_eq!(next(&mut t, &mut rx).await, None);
+        assert_eq!(t.connection_count(), 0);
+        let _ = stop.send(true);
+        t.join().await;
+    }
+
+    #[tokio::test]
+    async fn udp_sends_from_the_bound_socket() {
+        let (mut t, mut rx, stop) = bound(&[]).await;
+        let local = t.udp_addrs()[0];
+        let phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let me = phone.local_addr().unwrap();
+        phone.send_to(b"\r\n\r\n", local).await.unwrap();
+        phone.send_to(b"x", local).await.unwrap();
+        let msg = next(&mut t, &mut rx).await.unwrap();
+        assert_eq!(msg.data, b"x");
+        assert_eq!(
+            msg.source,
+            Source {
+                transport: TransportKind::Udp,
+                peer: me,
+                local,
+                conn: None
+            }
+        );
+        t.send(Outbound {
+            transport: TransportKind::Udp,
+            peer: me,
+            conn: None,
+            local: Some(local),
+            data: b"y".to_vec(),
+        })
+        .await
+        .unwrap();
+        let mut buf = [0u8; 8];
+        let (n, from) = tokio::time::timeout(WAIT, phone.recv_from(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((&buf[..n], from), (&b"y"[..], local));
+        // No IPv6 socket: an IPv6 peer cannot be reached.
+        let e = t
+            .send(Outbound {
+                transport: TransportKind::Udp,
+                peer: "[::1]:5060".parse().unwrap(),
+                conn: None,
+                local: None,
+                data: b"z".to_vec(),
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SendError::NoSocket(_)));
+        let _ = stop.send(true);
+        t.join().await;
     }
 }
