@@ -80,9 +80,12 @@ pub struct CstaLine {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClientsConfig {
-    /// CSTA XML over TCP (ECMA-323 Annex J.2 framing); `None` disables it.
+    /// CSTA XML over TCP (ECMA-323 Annex J.2 framing); `None` (`false` in the file)
+    /// disables it.
+    #[serde(deserialize_with = "address_or_off")]
     pub tcp: Option<SocketAddr>,
-    /// JSON over WebSocket; `None` disables it.
+    /// JSON over WebSocket; `None` (`false` in the file) disables it.
+    #[serde(deserialize_with = "address_or_off")]
     pub websocket: Option<SocketAddr>,
 }
 
@@ -102,7 +105,9 @@ pub struct ClientUser {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
-    /// Listen address for `/metrics` and `/health`; `None` disables it.
+    /// Listen address for `/metrics` and `/health`; `None` (`false` in the file)
+    /// disables it.
+    #[serde(deserialize_with = "address_or_off")]
     pub listen: Option<SocketAddr>,
 }
 
@@ -145,6 +150,23 @@ pub struct Limits {
     pub max_tcp_connections: usize,
     /// The most CSTA client connections open at once.
     pub max_clients: usize,
+}
+
+/// An optional listener: an address, or `false` for none.
+fn address_or_off<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum AddressOrOff {
+        Address(SocketAddr),
+        Off(bool),
+    }
+    match AddressOrOff::deserialize(d) {
+        Ok(AddressOrOff::Address(a)) => Ok(Some(a)),
+        Ok(AddressOrOff::Off(false)) => Ok(None),
+        _ => Err(serde::de::Error::custom(
+            "expected a listen address such as \"127.0.0.1:7001\" or false",
+        )),
+    }
 }
 
 /// Why the configuration could not be loaded.
@@ -546,6 +568,21 @@ mod tests {
         let e = Config::from_toml_str("[sip]\nudp = [\"localhost\"]\n").unwrap_err();
         assert!(matches!(e, ConfigError::Syntax(_)), "{e}");
         let e = Config::from_toml_str("[timers]\nsession_expires = -1\n").unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax(_)), "{e}");
+    }
+
+    #[test]
+    fn listeners_can_be_turned_off() {
+        let c = Config::from_toml_str(
+            "[clients]\ntcp = false\nwebsocket = \"[::1]:7080\"\n[http]\nlisten = false\n",
+        )
+        .unwrap();
+        assert_eq!(c.clients.tcp, None);
+        assert_eq!(c.clients.websocket, Some("[::1]:7080".parse().unwrap()));
+        assert_eq!(c.http.listen, None);
+        let e = Config::from_toml_str("[http]\nlisten = true\n").unwrap_err();
+        assert!(e.to_string().contains("or false"), "{e}");
+        let e = Config::from_toml_str("[http]\nlisten = \"nowhere\"\n").unwrap_err();
         assert!(matches!(e, ConfigError::Syntax(_)), "{e}");
     }
 

@@ -170,6 +170,42 @@ async fn options_over_tcp_gets_200_with_received_and_rport() {
 }
 
 #[tokio::test]
+async fn options_over_ipv6() {
+    // Skipped where the host has no IPv6 loopback.
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.sip.udp = vec!["[::1]:0".parse().unwrap()];
+    c.sip.tcp = vec!["[::1]:0".parse().unwrap()];
+    let server = Server::start(c).await.unwrap();
+    let sock = UdpSocket::bind("[::1]:0").await.unwrap();
+    let me = sock.local_addr().unwrap();
+    sock.send_to(
+        &request("OPTIONS", "UDP", "v6", ""),
+        server.sip_udp_addrs()[0],
+    )
+    .await
+    .unwrap();
+    let resp = udp_response(&sock, "v6").await;
+    assert_eq!(status_line(&resp), "SIP/2.0 200 OK");
+    assert_eq!(
+        top_via(&resp),
+        format!(
+            "SIP/2.0/UDP 192.0.2.1:5999;branch=z9hG4bK-v6;received=::1;rport={}",
+            me.port()
+        )
+    );
+    let mut s = TcpStream::connect(server.sip_tcp_addrs()[0]).await.unwrap();
+    s.write_all(&request("OPTIONS", "TCP", "v6t", ""))
+        .await
+        .unwrap();
+    assert_eq!(status_line(&tcp_response(&mut s).await), "SIP/2.0 200 OK");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn unknown_and_unimplemented_methods_get_501() {
     let (server, _dir) = start().await;
     let sock = udp_client().await;
