@@ -11,5 +11,19 @@
 //! on: each part takes messages with the time they arrived and returns what to send.
 //! The tokio runtime, the sockets and the storage are around it.
 //!
-//! - [`registrar`]: REGISTER handling: digest authentication, bindings per
+//! - `registrar`: REGISTER handling: digest authentication, bindings per
 //!   address-of-record, expiry.
+//! - [`config`]: the configuration (TOML) and its defaults.
+//! - [`store`]: the embedded database in the data directory.
+//! - [`transport`]: SIP over UDP and TCP (tokio).
+//! - [`core`]: the synchronous protocol core the transports feed.
+//! - [`server`]: starts and stops everything ([`Server::start`]).
+
+pub mod config;
+pub mod core;
+pub mod server;
+pub mod store;
+pub mod transport;
+
+pub use config::Config;
+pub use server::{Server, ServerHandle, ShutdownError, StartError};

@@ -1,0 +1,595 @@
+//! The server's configuration: a TOML file, or the embedded defaults, which listen on
+//! loopback only.
+//!
+//! Every section and key is optional; a key the server does not know is an error that
+//! names it. [`Config::validate`] checks every value after parsing.
+//! `adapters/server/csta-server.example.toml` documents each option.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sip_lite::wire::{Host, Uri};
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// SIP listeners and the served domain.
+    pub sip: SipConfig,
+    /// SIP accounts: who may register, with which password.
+    pub users: Vec<SipUser>,
+    /// The addresses-of-record the server keeps a uaCSTA session with.
+    pub csta_lines: Vec<CstaLine>,
+    /// The CSTA client interface.
+    pub clients: ClientsConfig,
+    /// Accounts of CSTA client applications and the devices each may see.
+    pub client_users: Vec<ClientUser>,
+    /// The HTTP listener for `/metrics` and `/health`.
+    pub http: HttpConfig,
+    /// The upstream PBX or outbound proxy, if requests leave the server.
+    pub upstream: Option<UpstreamConfig>,
+    /// Protocol timers.
+    pub timers: Timers,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Where the embedded database lives.
+    pub data_dir: PathBuf,
+}
+
+/// SIP listeners and the served domain.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// The domain served, also the digest realm.
+    pub domain: String,
+    /// UDP listen addresses (IPv4 or IPv6).
+    pub udp: Vec<SocketAddr>,
+    /// TCP listen addresses (IPv4 or IPv6).
+    pub tcp: Vec<SocketAddr>,
+}
+
+/// One SIP account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipUser {
+    /// The user part of the address-of-record and the digest user name.
+    pub name: String,
+    /// The digest password.
+    pub password: String,
+}
+
+/// An address-of-record the server controls through uaCSTA.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CstaLine {
+    /// The address-of-record, a `sip:` or `sips:` URI.
+    pub aor: String,
+    /// The user name the server answers the phone's digest challenges with.
+    pub auth_user: String,
+    /// The password the server answers the phone's digest challenges with.
+    pub auth_password: String,
+    /// Whether the phone takes CSTA requests only as `NOTIFY` with `Event: uaCSTA`
+    /// instead of a uaCSTA session.
+    #[serde(default)]
+    pub notify_mode: bool,
+}
+
+/// The CSTA client interface.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientsConfig {
+    /// CSTA XML over TCP (ECMA-323 Annex J.2 framing); `None` (`false` in the file)
+    /// disables it.
+    #[serde(deserialize_with = "address_or_off")]
+    pub tcp: Option<SocketAddr>,
+    /// JSON over WebSocket; `None` (`false` in the file) disables it.
+    #[serde(deserialize_with = "address_or_off")]
+    pub websocket: Option<SocketAddr>,
+}
+
+/// A CSTA client application's account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientUser {
+    /// The user name given in StartApplicationSession.
+    pub name: String,
+    /// The password given in StartApplicationSession.
+    pub password: String,
+    /// The devices (addresses-of-record) this user may see; `"*"` means all.
+    pub devices: Vec<String>,
+}
+
+/// The HTTP listener.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Listen address for `/metrics` and `/health`; `None` (`false` in the file)
+    /// disables it.
+    #[serde(deserialize_with = "address_or_off")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// Where requests go that are not for a local user.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// The upstream PBX or outbound proxy, a `sip:` or `sips:` URI.
+    pub uri: String,
+    /// Whether every request leaves through the upstream (outbound proxy) rather than
+    /// only those for unknown users.
+    #[serde(default)]
+    pub outbound_proxy: bool,
+}
+
+/// Protocol timers, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timers {
+    /// The shortest registration accepted (Min-Expires).
+    pub registration_min_expires: u32,
+    /// The registration time granted when the phone asks for none.
+    pub registration_default_expires: u32,
+    /// The longest registration granted.
+    pub registration_max_expires: u32,
+    /// The RFC 4028 session interval of uaCSTA sessions.
+    pub session_expires: u32,
+    /// How long a TCP connection may stay silent, or take to deliver one message,
+    /// before it is closed.
+    pub tcp_idle_timeout: u32,
+}
+
+/// Resource limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// The largest SIP message accepted, in octets.
+    pub max_message_size: usize,
+    /// The most SIP TCP connections open at once.
+    pub max_tcp_connections: usize,
+    /// The most CSTA client connections open at once.
+    pub max_clients: usize,
+}
+
+/// An optional listener: an address, or `false` for none.
+fn address_or_off<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum AddressOrOff {
+        Address(SocketAddr),
+        Off(bool),
+    }
+    match AddressOrOff::deserialize(d) {
+        Ok(AddressOrOff::Address(a)) => Ok(Some(a)),
+        Ok(AddressOrOff::Off(false)) => Ok(None),
+        _ => Err(serde::de::Error::custom(
+            "expected a listen address such as \"127.0.0.1:7001\" or false",
+        )),
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The text is not valid TOML, has an unknown key or a value of the wrong type.
+    #[error("invalid configuration: {0}")]
+    Syntax(String),
+    /// A value is out of range or inconsistent with another one.
+    #[error("invalid configuration: `{key}`: {message}")]
+    Invalid {
+        /// The key, as a path (`timers.registration_min_expires`).
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sip: SipConfig::default(),
+            users: Vec::new(),
+            csta_lines: Vec::new(),
+            clients: ClientsConfig::default(),
+            client_users: Vec::new(),
+            http: HttpConfig::default(),
+            upstream: None,
+            timers: Timers::default(),
+            limits: Limits::default(),
+            data_dir: PathBuf::from("csta-server-data"),
+        }
+    }
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            domain: "localhost".into(),
+            udp: vec![SocketAddr::new(LOOPBACK, 5060)],
+            tcp: vec![SocketAddr::new(LOOPBACK, 5060)],
+        }
+    }
+}
+
+impl Default for ClientsConfig {
+    fn default() -> Self {
+        ClientsConfig {
+            tcp: Some(SocketAddr::new(LOOPBACK, 7001)),
+            websocket: Some(SocketAddr::new(LOOPBACK, 7080)),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: Some(SocketAddr::new(LOOPBACK, 9090)),
+        }
+    }
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            registration_min_expires: 60,
+            registration_default_expires: 3600,
+            registration_max_expires: 7200,
+            session_expires: 1800,
+            tcp_idle_timeout: 120,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_size: 65_535,
+            max_tcp_connections: 10_000,
+            max_clients: 100,
+        }
+    }
+}
+
+/// The smallest message size limit: RFC 3261 section 18.1.1 expects 1300-octet
+/// messages over UDP, and any message a server must accept fits in this.
+pub const MIN_MESSAGE_SIZE: usize = 1300;
+/// The largest message size limit; UDP cannot carry more than this anyway.
+pub const MAX_MESSAGE_SIZE: usize = 65_535;
+/// RFC 4028 section 4: Session-Expires is at least 90 seconds.
+pub const MIN_SESSION_EXPIRES: u32 = 90;
+
+fn invalid(key: impl fmt::Display, message: impl fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        message: message.to_string(),
+    }
+}
+
+fn check_sip_uri(key: &str, s: &str) -> Result<(), ConfigError> {
+    match Uri::parse(s) {
+        Ok(Uri::Sip(u)) if u.headers.is_none() => Ok(()),
+        Ok(_) => Err(invalid(key, format!("`{s}` is not a sip: or sips: URI"))),
+        Err(e) => Err(invalid(key, format!("`{s}` is not a valid URI: {e}"))),
+    }
+}
+
+fn check_name(key: &str, s: &str, seen: &mut Vec<String>) -> Result<(), ConfigError> {
+    if s.is_empty() {
+        return Err(invalid(key, "must not be empty"));
+    }
+    if s.chars().any(|c| c.is_control() || c == '@' || c == ' ') {
+        return Err(invalid(
+            key,
+            format!("`{s}` contains '@', a space or a control character"),
+        ));
+    }
+    if seen.iter().any(|n| n == s) {
+        return Err(invalid(key, format!("`{s}` appears twice")));
+    }
+    seen.push(s.to_owned());
+    Ok(())
+}
+
+impl Config {
+    /// Parses and validates a TOML text.
+    ///
+    /// # Errors
+    /// [`ConfigError::Syntax`] (naming an unknown key, with its line) or
+    /// [`ConfigError::Invalid`].
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a TOML file.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`], or as [`Config::from_toml_str`].
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml_str(&text)
+    }
+
+    /// Checks every value.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the first wrong key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let sip = &self.sip;
+        match Host::parse(&sip.domain) {
+            Ok(_) => {}
+            Err(_) => {
+                return Err(invalid(
+                    "sip.domain",
+                    format!("`{}` is not a host name or IP address", sip.domain),
+                ));
+            }
+        }
+        if sip.udp.is_empty() && sip.tcp.is_empty() {
+            return Err(invalid("sip", "needs at least one `udp` or `tcp` address"));
+        }
+        for (key, list) in [("sip.udp", &sip.udp), ("sip.tcp", &sip.tcp)] {
+            for (i, a) in list.iter().enumerate() {
+                if list[..i].contains(a) {
+                    return Err(invalid(key, format!("{a} appears twice")));
+                }
+            }
+        }
+
+        let mut seen = Vec::new();
+        for (i, u) in self.users.iter().enumerate() {
+            check_name(&format!("users[{i}].name"), &u.name, &mut seen)?;
+            if u.password.is_empty() {
+                return Err(invalid(format!("users[{i}].password"), "must not be empty"));
+            }
+        }
+
+        let mut aors: Vec<&str> = Vec::new();
+        for (i, l) in self.csta_lines.iter().enumerate() {
+            let key = format!("csta_lines[{i}].aor");
+            check_sip_uri(&key, &l.aor)?;
+            if aors.contains(&l.aor.as_str()) {
+                return Err(invalid(key, format!("`{}` appears twice", l.aor)));
+            }
+            aors.push(&l.aor);
+            if l.auth_user.is_empty() {
+                return Err(invalid(
+                    format!("csta_lines[{i}].auth_user"),
+                    "must not be empty",
+                ));
+            }
+        }
+
+        let mut seen = Vec::new();
+        for (i, c) in self.client_users.iter().enumerate() {
+            check_name(&format!("client_users[{i}].name"), &c.name, &mut seen)?;
+            if c.password.is_empty() {
+                return Err(invalid(
+                    format!("client_users[{i}].password"),
+                    "must not be empty",
+                ));
+            }
+            if c.devices.is_empty() {
+                return Err(invalid(
+                    format!("client_users[{i}].devices"),
+                    "must list at least one device (or \"*\" for all)",
+                ));
+            }
+            for (j, d) in c.devices.iter().enumerate() {
+                if d != "*" {
+                    check_sip_uri(&format!("client_users[{i}].devices[{j}]"), d)?;
+                }
+            }
+        }
+
+        if let Some(up) = &self.upstream {
+            check_sip_uri("upstream.uri", &up.uri)?;
+        }
+
+        let t = &self.timers;
+        if t.registration_min_expires == 0 {
+            return Err(invalid(
+                "timers.registration_min_expires",
+                "must be at least 1",
+            ));
+        }
+        if t.registration_default_expires < t.registration_min_expires {
+            return Err(invalid(
+                "timers.registration_default_expires",
+                "must not be below timers.registration_min_expires",
+            ));
+        }
+        if t.registration_max_expires < t.registration_default_expires {
+            return Err(invalid(
+                "timers.registration_max_expires",
+                "must not be below timers.registration_default_expires",
+            ));
+        }
+        if t.session_expires < MIN_SESSION_EXPIRES {
+            return Err(invalid(
+                "timers.session_expires",
+                format!("must be at least {MIN_SESSION_EXPIRES} (RFC 4028)"),
+            ));
+        }
+        if t.tcp_idle_timeout == 0 {
+            return Err(invalid("timers.tcp_idle_timeout", "must be at least 1"));
+        }
+
+        let l = &self.limits;
+        if !(MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE).contains(&l.max_message_size) {
+            return Err(invalid(
+                "limits.max_message_size",
+                format!("must be between {MIN_MESSAGE_SIZE} and {MAX_MESSAGE_SIZE}"),
+            ));
+        }
+        if !(1..=crate::transport::MAX_CONNECTIONS).contains(&l.max_tcp_connections) {
+            return Err(invalid(
+                "limits.max_tcp_connections",
+                format!(
+                    "must be between 1 and {}",
+                    crate::transport::MAX_CONNECTIONS
+                ),
+            ));
+        }
+        if l.max_clients == 0 {
+            return Err(invalid("limits.max_clients", "must be at least 1"));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(invalid("data_dir", "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_text_gives_the_loopback_defaults() {
+        let c = Config::from_toml_str("").unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.sip.udp, vec!["127.0.0.1:5060".parse().unwrap()]);
+        assert_eq!(c.sip.tcp, vec!["127.0.0.1:5060".parse().unwrap()]);
+        assert_eq!(c.clients.tcp, Some("127.0.0.1:7001".parse().unwrap()));
+        assert_eq!(c.http.listen, Some("127.0.0.1:9090".parse().unwrap()));
+        assert_eq!(c.upstream, None);
+    }
+
+    #[test]
+    fn example_file_parses_and_matches_its_comments() {
+        let text = include_str!("../csta-server.example.toml");
+        let c = Config::from_toml_str(text).unwrap();
+        // Values the comments of the example state.
+        assert_eq!(c.sip.domain, "example.test");
+        assert_eq!(
+            c.sip.udp,
+            vec![
+                "127.0.0.1:5060".parse().unwrap(),
+                "[::1]:5060".parse().unwrap()
+            ]
+        );
+        assert_eq!(c.timers.registration_min_expires, 60);
+        assert_eq!(c.timers.registration_max_expires, 7200);
+        assert_eq!(c.limits.max_message_size, 65_535);
+        assert_eq!(c.csta_lines.len(), 2);
+        assert!(!c.csta_lines[0].notify_mode);
+        assert!(c.csta_lines[1].notify_mode);
+        assert_eq!(c.client_users[0].devices, vec!["*".to_string()]);
+        assert_eq!(c.upstream.as_ref().map(|u| u.outbound_proxy), Some(false));
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/csta-server"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = Config::from_toml_str("[sip]\nport = 5060\n").unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax(_)));
+        assert!(e.to_string().contains("`port`"), "{e}");
+        let e = Config::from_toml_str("colour = 1\n").unwrap_err();
+        assert!(e.to_string().contains("`colour`"), "{e}");
+    }
+
+    fn invalid_key(text: &str) -> String {
+        match Config::from_toml_str(text) {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn values_are_validated() {
+        assert_eq!(invalid_key("[sip]\ndomain = \"a b\"\n"), "sip.domain");
+        assert_eq!(invalid_key("[sip]\nudp = []\ntcp = []\n"), "sip");
+        assert_eq!(
+            invalid_key("[sip]\nudp = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n"),
+            "sip.udp"
+        );
+        assert_eq!(
+            invalid_key("[[users]]\nname = \"\"\npassword = \"x\"\n"),
+            "users[0].name"
+        );
+        assert_eq!(
+            invalid_key(
+                "[[users]]\nname = \"a\"\npassword = \"x\"\n[[users]]\nname = \"a\"\npassword = \"y\"\n"
+            ),
+            "users[1].name"
+        );
+        assert_eq!(
+            invalid_key(
+                "[[csta_lines]]\naor = \"tel:123\"\nauth_user = \"a\"\nauth_password = \"b\"\n"
+            ),
+            "csta_lines[0].aor"
+        );
+        assert_eq!(
+            invalid_key("[timers]\nregistration_min_expires = 4000\n"),
+            "timers.registration_default_expires"
+        );
+        assert_eq!(
+            invalid_key("[timers]\nsession_expires = 30\n"),
+            "timers.session_expires"
+        );
+        assert_eq!(
+            invalid_key("[limits]\nmax_message_size = 100\n"),
+            "limits.max_message_size"
+        );
+        assert_eq!(
+            invalid_key("[limits]\nmax_tcp_connections = 0\n"),
+            "limits.max_tcp_connections"
+        );
+        assert_eq!(
+            invalid_key("[upstream]\nuri = \"nonsense\"\n"),
+            "upstream.uri"
+        );
+        assert_eq!(
+            invalid_key("[[client_users]]\nname = \"c\"\npassword = \"p\"\ndevices = []\n"),
+            "client_users[0].devices"
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_addresses_are_syntax_errors() {
+        let e = Config::from_toml_str("[sip]\nudp = [\"localhost\"]\n").unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax(_)), "{e}");
+        let e = Config::from_toml_str("[timers]\nsession_expires = -1\n").unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax(_)), "{e}");
+    }
+
+    #[test]
+    fn listeners_can_be_turned_off() {
+        let c = Config::from_toml_str(
+            "[clients]\ntcp = false\nwebsocket = \"[::1]:7080\"\n[http]\nlisten = false\n",
+        )
+        .unwrap();
+        assert_eq!(c.clients.tcp, None);
+        assert_eq!(c.clients.websocket, Some("[::1]:7080".parse().unwrap()));
+        assert_eq!(c.http.listen, None);
+        let e = Config::from_toml_str("[http]\nlisten = true\n").unwrap_err();
+        assert!(e.to_string().contains("or false"), "{e}");
+        let e = Config::from_toml_str("[http]\nlisten = \"nowhere\"\n").unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax(_)), "{e}");
+    }
+
+    #[test]
+    fn missing_file_is_a_read_error() {
+        let e = Config::load(Path::new("/nonexistent/csta.toml")).unwrap_err();
+        assert!(matches!(e, ConfigError::Read { .. }));
+        assert!(e.to_string().contains("/nonexistent/csta.toml"));
+    }
+}

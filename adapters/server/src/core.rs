@@ -1,0 +1,523 @@
+//! The synchronous protocol core the transports drive.
+//!
+//! It owns no socket and reads no clock: [`Core::handle_input`] takes one received
+//! message with its [`Source`] and the time it arrived, and [`Core::poll_transmit`]
+//! yields what to send. After every input, poll until it returns `None`.
+//!
+//! Rules kept by the final core:
+//! - input that does not parse is answered as [`ParseError::reaction`] says (400, 413,
+//!   505 built from [`Message::salvage`]) or dropped;
+//! - requests are checked with [`Message::validate`]; a failure is answered with the
+//!   status [`ValidationError::reaction`] gives (420 with `Unsupported`);
+//! - responses the core does not expect are dropped; ACK is absorbed;
+//! - OPTIONS is answered 200 with Allow, Accept and Supported;
+//! - any other request is answered 501 Not Implemented for now.
+//!
+//! Responses are routed per RFC 3261 section 18.2.2: over the connection the request
+//! came on for TCP; for UDP to the source address and port when the top Via carries
+//! `rport` (RFC 3581), else to the source address and the Via's port. The top Via of a
+//! response gets `received` when its host differs from the source address or `rport`
+//! was asked for, and `rport` filled with the source port when it was asked for.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use sip_lite::wire::{
+    EmitError, HeaderIndex, HeaderName, Host, Limits, Message, Method, ParseError, Policy,
+    Reaction, Sink, StatusCode, ValidationError, Via, Writer,
+};
+
+use crate::transport::{Outbound, Source, TransportKind};
+
+/// Methods listed in `Allow`.
+pub const ALLOW: &str = "OPTIONS, ACK";
+/// Body types listed in `Accept`.
+pub const ACCEPT: &str = "application/sdp, application/csta+xml";
+/// The `Server` header value.
+pub const SERVER: &str = concat!("csta-server/", env!("CARGO_PKG_VERSION"));
+/// The most header lines in one message.
+const MAX_HEADERS: usize = 96;
+
+/// Counters of what the core has done.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CoreStats {
+    /// Requests received that parsed.
+    pub requests: u64,
+    /// Responses received (all dropped for now).
+    pub responses: u64,
+    /// Inputs that did not parse or validate.
+    pub malformed: u64,
+    /// Responses queued for sending.
+    pub answered: u64,
+}
+
+/// The protocol core.
+#[derive(Debug)]
+pub struct Core {
+    out: VecDeque<Outbound>,
+    limits: Limits,
+    stats: CoreStats,
+    tags: u64,
+    started: Option<Instant>,
+}
+
+/// A [`Sink`] into a growing vector.
+struct VecSink(Vec<u8>);
+
+impl Sink for VecSink {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), EmitError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+impl Core {
+    /// A core accepting messages up to `max_message_size` octets.
+    pub fn new(max_message_size: usize) -> Core {
+        Core {
+            out: VecDeque::new(),
+            limits: Limits {
+                max_body: max_message_size,
+            },
+            stats: CoreStats::default(),
+            tags: 0,
+            started: None,
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> CoreStats {
+        self.stats
+    }
+
+    /// The next message to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Outbound> {
+        self.out.pop_front()
+    }
+
+    /// Takes one received message (a datagram or a message framed from a stream).
+    pub fn handle_input(&mut self, now: Instant, source: Source, data: &[u8]) {
+        self.started.get_or_insert(now);
+        let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
+        let parsed = match source.transport {
+            TransportKind::Udp => Message::parse_with(data, &mut headers, self.limits),
+            TransportKind::Tcp => {
+                match Message::parse_stream_with(data, &mut headers, self.limits) {
+                    Ok(sip_lite::wire::Status::Complete((m, _))) => Ok(m),
+                    Ok(sip_lite::wire::Status::Partial) => Err(ParseError::HeadTruncated),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        let msg = match parsed {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.malformed += 1;
+                tracing::debug!(peer = %source.peer, error = %e, "unparsable message");
+                if let Reaction::Respond(status) = e.reaction(data) {
+                    let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
+                    if let Some(m) = Message::salvage(data, &mut headers) {
+                        self.respond(now, &m, &source, status, &[]);
+                    }
+                }
+                return;
+            }
+        };
+        if !msg.is_request() {
+            self.stats.responses += 1;
+            tracing::debug!(peer = %source.peer, "unexpected response dropped");
+            return;
+        }
+        self.stats.requests += 1;
+        let policy = Policy {
+            methods: &[],
+            ..Policy::DEFAULT
+        };
+        if let Err(e) = msg.validate(&policy) {
+            self.stats.malformed += 1;
+            tracing::debug!(peer = %source.peer, error = %e, "invalid request");
+            if msg.method() == Some(Method::Ack) {
+                return;
+            }
+            if let Reaction::Respond(status) = e.reaction(true) {
+                let unsupported = msg
+                    .header(HeaderName::Require)
+                    .filter(|_| e == ValidationError::BadExtension)
+                    .map(|r| [("Unsupported", r)]);
+                self.respond(
+                    now,
+                    &msg,
+                    &source,
+                    status,
+                    unsupported.as_ref().map_or(&[], |u| u),
+                );
+            }
+            return;
+        }
+        match msg.method() {
+            Some(Method::Ack) => {}
+            Some(Method::Options) => self.respond(
+                now,
+                &msg,
+                &source,
+                StatusCode::OK,
+                &[("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", "")],
+            ),
+            _ => self.respond(now, &msg, &source, StatusCode::NOT_IMPLEMENTED, &[]),
+        }
+    }
+
+    fn next_tag(&mut self, now: Instant) -> String {
+        self.tags += 1;
+        let since = self
+            .started
+            .map_or(0, |s| now.saturating_duration_since(s).as_nanos());
+        format!("cs{:x}{:x}", since & 0xffff_ffff, self.tags)
+    }
+
+    /// Queues a response to `req`.
+    fn respond(
+        &mut self,
+        now: Instant,
+        req: &Message<'_>,
+        source: &Source,
+        status: StatusCode,
+        extra: &[(&str, &str)],
+    ) {
+        let tag = self.next_tag(now);
+        match build_response(req, source, status, extra, Some(&tag)) {
+            Some(out) => {
+                self.stats.answered += 1;
+                self.out.push_back(out);
+            }
+            None => tracing::debug!(peer = %source.peer, "cannot answer request; dropped"),
+        }
+    }
+}
+
+/// The response to a stream message that cannot be framed (its Content-Length exceeds
+/// the limit): `413` built from what can be read of it, or `None` when it deserves no
+/// answer. The Vias are copied unchanged since the answer goes back on the connection.
+pub fn framing_error_response(input: &[u8], error: ParseError) -> Option<Vec<u8>> {
+    let Reaction::Respond(status) = error.reaction(input) else {
+        return None;
+    };
+    let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
+    let msg = Message::salvage(input, &mut headers)?;
+    let w = Writer::response_to(VecSink(Vec::new()), &msg, status, "", None).ok()?;
+    w.finish(b"").ok().map(|s| s.0)
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+/// The top Via with `received` and `rport` set for `source`, and where a UDP response
+/// goes.
+fn rewrite_top_via(via: &Via<'_>, source: &Source) -> (String, SocketAddr) {
+    let ip = canonical(source.peer.ip());
+    let rport = via.rport().is_some();
+    let same_host = match via.host {
+        Host::Ipv4(a) => IpAddr::V4(a) == ip,
+        Host::Ipv6(a) => canonical(IpAddr::V6(a)) == ip,
+        Host::Domain(_) => false,
+    };
+    let mut s = format!(
+        "{}/{}/{} {}",
+        via.protocol,
+        via.version,
+        via.transport.as_str(),
+        via.host
+    );
+    if let Some(p) = via.port {
+        s.push_str(&format!(":{p}"));
+    }
+    for p in via.params.iter() {
+        if p.name.eq_ignore_ascii_case("received") || p.name.eq_ignore_ascii_case("rport") {
+            continue;
+        }
+        s.push(';');
+        s.push_str(p.name);
+        if let Some(v) = p.value {
+            s.push('=');
+            s.push_str(v);
+        }
+    }
+    if rport || !same_host {
+        s.push_str(&format!(";received={ip}"));
+    }
+    if rport {
+        s.push_str(&format!(";rport={}", source.peer.port()));
+    }
+    let dest = if rport {
+        SocketAddr::new(ip, source.peer.port())
+    } else {
+        SocketAddr::new(ip, via.port_or_default())
+    };
+    (s, dest)
+}
+
+/// Builds a response to `req` from `source` (RFC 3261 section 8.2.6) and its
+/// destination (section 18.2.2). `None` when it cannot be routed (UDP without a valid
+/// top Via) or built.
+pub fn build_response(
+    req: &Message<'_>,
+    source: &Source,
+    status: StatusCode,
+    extra: &[(&str, &str)],
+    to_tag: Option<&str>,
+) -> Option<Outbound> {
+    let vias: Vec<&str> = req.values(HeaderName::Via).collect();
+    let first = *vias.first()?;
+    let (top, dest) = match Via::parse(first) {
+        Ok(v) => {
+            let (s, d) = rewrite_top_via(&v, source);
+            (s, d)
+        }
+        Err(_) if source.transport == TransportKind::Tcp => (first.to_owned(), source.peer),
+        Err(_) => return None,
+    };
+    let dest = match source.transport {
+        TransportKind::Tcp => source.peer,
+        TransportKind::Udp => dest,
+    };
+    let mut w = Writer::response(VecSink(Vec::new()), status, "").ok()?;
+    w.header("Via", &top).ok()?;
+    for v in &vias[1..] {
+        w.header("Via", v).ok()?;
+    }
+    for name in [
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+    ] {
+        for v in req.header_lines(name) {
+            let v = v.replace(['\r', '\n'], " ");
+            if name == HeaderName::To
+                && let Some(tag) = to_tag
+                && status != StatusCode::TRYING
+                && req.to().is_ok_and(|t| t.tag().is_none())
+            {
+                w.header(name.as_str(), &format!("{v};tag={tag}")).ok()?;
+            } else {
+                w.header(name.as_str(), &v).ok()?;
+            }
+        }
+    }
+    w.header("Server", SERVER).ok()?;
+    for (name, value) in extra {
+        w.header(name, value).ok()?;
+    }
+    let data = w.finish(b"").ok()?.0;
+    Some(Outbound {
+        transport: source.transport,
+        peer: dest,
+        conn: source.conn,
+        local: Some(source.local),
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::ConnId;
+
+    fn udp(peer: &str) -> Source {
+        Source {
+            transport: TransportKind::Udp,
+            peer: peer.parse().unwrap(),
+            local: "127.0.0.1:5060".parse().unwrap(),
+            conn: None,
+        }
+    }
+
+    fn req(method: &str, via: &str) -> Vec<u8> {
+        format!(
+            "{method} sip:x@localhost SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\n\
+             From: <sip:a@localhost>;tag=1\r\nTo: <sip:x@localhost>\r\nCall-ID: c1\r\n\
+             CSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn one(core: &mut Core) -> Outbound {
+        let out = core.poll_transmit().unwrap();
+        assert!(core.poll_transmit().is_none());
+        out
+    }
+
+    fn parse_out(out: &Outbound) -> (u16, String, String) {
+        let mut h = [HeaderIndex::EMPTY; 32];
+        let m = Message::parse(&out.data, &mut h).unwrap();
+        (
+            m.status().unwrap().as_u16(),
+            m.header(HeaderName::Via).unwrap().to_owned(),
+            m.header(HeaderName::To).unwrap().to_owned(),
+        )
+    }
+
+    #[test]
+    fn options_gets_200_with_rport_and_received() {
+        let mut c = Core::new(65_535);
+        let src = udp("192.0.2.7:40000");
+        c.handle_input(
+            Instant::now(),
+            src,
+            &req("OPTIONS", "SIP/2.0/UDP phone.example;rport;branch=z9hG4bK1"),
+        );
+        let out = one(&mut c);
+        assert_eq!(out.peer, "192.0.2.7:40000".parse().unwrap());
+        assert_eq!(out.local, Some(src.local));
+        let (code, via, to) = parse_out(&out);
+        assert_eq!(code, 200);
+        assert_eq!(
+            via,
+            "SIP/2.0/UDP phone.example;branch=z9hG4bK1;received=192.0.2.7;rport=40000"
+        );
+        assert!(to.starts_with("<sip:x@localhost>;tag=cs"), "{to}");
+        let text = String::from_utf8(out.data).unwrap();
+        assert!(text.contains("\r\nAllow: OPTIONS, ACK\r\n"), "{text}");
+        assert!(text.contains("\r\nAccept: application/sdp, application/csta+xml\r\n"));
+    }
+
+    #[test]
+    fn no_rport_goes_to_via_port_and_same_host_gets_no_received() {
+        let mut c = Core::new(65_535);
+        c.handle_input(
+            Instant::now(),
+            udp("192.0.2.7:40000"),
+            &req("OPTIONS", "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bK2"),
+        );
+        let out = one(&mut c);
+        assert_eq!(out.peer, "192.0.2.7:5070".parse().unwrap());
+        assert_eq!(
+            parse_out(&out).1,
+            "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bK2"
+        );
+
+        c.handle_input(
+            Instant::now(),
+            udp("192.0.2.8:40000"),
+            &req("OPTIONS", "SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK3"),
+        );
+        let out = one(&mut c);
+        assert_eq!(out.peer, "192.0.2.8:5060".parse().unwrap());
+        assert_eq!(
+            parse_out(&out).1,
+            "SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK3;received=192.0.2.8"
+        );
+    }
+
+    #[test]
+    fn tcp_answers_on_the_connection() {
+        let mut c = Core::new(65_535);
+        let src = Source {
+            transport: TransportKind::Tcp,
+            peer: "[::1]:40001".parse().unwrap(),
+            local: "[::1]:5060".parse().unwrap(),
+            conn: Some(ConnId(9)),
+        };
+        c.handle_input(
+            Instant::now(),
+            src,
+            &req("INVITE", "SIP/2.0/TCP [::1]:5999;branch=z9hG4bK4;rport"),
+        );
+        let out = one(&mut c);
+        assert_eq!(out.transport, TransportKind::Tcp);
+        assert_eq!(out.conn, Some(ConnId(9)));
+        assert_eq!(out.peer, src.peer);
+        let (code, via, _) = parse_out(&out);
+        assert_eq!(code, 501);
+        assert_eq!(
+            via,
+            "SIP/2.0/TCP [::1]:5999;branch=z9hG4bK4;received=::1;rport=40001"
+        );
+    }
+
+    #[test]
+    fn ack_and_responses_are_absorbed() {
+        let mut c = Core::new(65_535);
+        let src = udp("192.0.2.7:40000");
+        c.handle_input(
+            Instant::now(),
+            src,
+            &req("ACK", "SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK5"),
+        );
+        c.handle_input(
+            Instant::now(),
+            src,
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK6\r\n\
+              From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\
+              Content-Length: 0\r\n\r\n",
+        );
+        assert!(c.poll_transmit().is_none());
+        assert_eq!(c.stats().responses, 1);
+        assert_eq!(c.stats().requests, 1);
+    }
+
+    #[test]
+    fn broken_input_gets_the_defined_answer() {
+        let mut c = Core::new(65_535);
+        let src = udp("192.0.2.7:40000");
+        // Garbage: dropped.
+        c.handle_input(Instant::now(), src, b"\x00\x01garbage");
+        assert!(c.poll_transmit().is_none());
+        // Missing CSeq: 400.
+        c.handle_input(
+            Instant::now(),
+            src,
+            b"OPTIONS sip:x@localhost SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK7\r\n\
+              From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert_eq!(parse_out(&one(&mut c)).0, 400);
+        // SIP/3.0: 505 from the salvaged message.
+        c.handle_input(
+            Instant::now(),
+            src,
+            b"OPTIONS sip:x@localhost SIP/3.0\r\nVia: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK8\r\n\
+              From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\
+              Content-Length: 0\r\n\r\n",
+        );
+        assert_eq!(parse_out(&one(&mut c)).0, 505);
+        // Require of an unknown extension: 420 with Unsupported.
+        c.handle_input(
+            Instant::now(),
+            src,
+            b"OPTIONS sip:x@localhost SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK9\r\n\
+              From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\
+              Require: foo\r\nContent-Length: 0\r\n\r\n",
+        );
+        let out = one(&mut c);
+        assert_eq!(parse_out(&out).0, 420);
+        assert!(
+            String::from_utf8(out.data)
+                .unwrap()
+                .contains("\r\nUnsupported: foo\r\n")
+        );
+        // UDP with an unparsable Via: cannot be routed, dropped.
+        c.handle_input(Instant::now(), src, &req("OPTIONS", "SIP/2.0/UDP ;;;"));
+        assert!(c.poll_transmit().is_none());
+    }
+
+    #[test]
+    fn oversize_stream_message_gets_413() {
+        let input =
+            b"OPTIONS sip:x@localhost SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.7;branch=z9hG4bKa\r\n\
+              From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\
+              Content-Length: 999999\r\n\r\n";
+        let out = framing_error_response(input, ParseError::BodyTooLarge).unwrap();
+        assert!(
+            out.starts_with(b"SIP/2.0 413 "),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        assert_eq!(
+            framing_error_response(b"SIP/2.0 200 OK\r\n\r\n", ParseError::BodyTooLarge),
+            None
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! The `csta-server` binary: loads the configuration, starts the server and stops it on
+//! SIGINT or SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use csta_server::{Config, Server};
+
+/// The uaCSTA server: SIP registrar and proxy for desk phones, uaCSTA session manager
+/// and CSTA client interface.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// TOML configuration file (see csta-server.example.toml); without it the embedded
+    /// defaults listen on loopback.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory of the embedded database; overrides `data_dir` of the configuration.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log filter: a level (error, warn, info, debug, trace) or a tracing filter
+    /// directive such as `csta_server=debug`.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    log: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = match tracing_subscriber::EnvFilter::try_new(&args.log) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("csta-server: invalid --log value `{}`: {e}", args.log);
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    let mut config = match &args.config {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("csta-server: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Config::default(),
+    };
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("csta-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(config))
+}
+
+async fn run(config: Config) -> ExitCode {
+    let clients = config.clients.clone();
+    let http = config.http.listen;
+    let data_dir = config.data_dir.clone();
+    let server = match Server::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("csta-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for a in server.sip_udp_addrs() {
+        tracing::info!("SIP UDP listening on {a}");
+    }
+    for a in server.sip_tcp_addrs() {
+        tracing::info!("SIP TCP listening on {a}");
+    }
+    if let Some(a) = clients.tcp {
+        tracing::info!("CSTA clients (TCP) configured on {a}: not served by this version yet");
+    }
+    if let Some(a) = clients.websocket {
+        tracing::info!(
+            "CSTA clients (WebSocket) configured on {a}: not served by this version yet"
+        );
+    }
+    if let Some(a) = http {
+        tracing::info!(
+            "HTTP /metrics and /health configured on {a}: not served by this version yet"
+        );
+    }
+    tracing::info!("data directory {}", data_dir.display());
+    tracing::info!("ready");
+
+    if let Err(e) = wait_for_signal().await {
+        tracing::error!("cannot wait for signals: {e}");
+    }
+    tracing::info!("shutting down");
+    match server.shutdown().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
+}
