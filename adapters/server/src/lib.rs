@@ -13,3 +13,5 @@
 //!
 //! - [`registrar`]: REGISTER handling: digest authentication, bindings per
 //!   address-of-record, expiry.
+
+pub mod registrar;
