@@ -579,9 +579,10 @@ impl<U: Users> Registrar<U> {
         }
         let mut v = Vec::with_capacity(self.count);
         for (k, list) in &self.aors {
-            if let Some(first) = list.iter().map(|b| b.expires_at).min() {
-                v.push(std::cmp::Reverse((first, k.clone())));
-            }
+            v.extend(
+                list.iter()
+                    .map(|b| std::cmp::Reverse((b.expires_at, k.clone()))),
+            );
         }
         self.expiries = BinaryHeap::from(v);
     }
