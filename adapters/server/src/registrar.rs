@@ -13,6 +13,36 @@
 //! than [`Config::nonce_lifetime`] is answered with a new challenge with `stale=true`.
 //! Without a table the nonce count is not checked, so a captured REGISTER can be
 //! replayed for the life of its nonce (as with any registrar without nonce state).
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use csta_server::registrar::{Config, Registrar, Transport};
+//! use sip_lite::wire::{HeaderIndex, Message};
+//!
+//! let config = Config {
+//!     realm: "example.com".to_owned(),
+//!     domains: vec!["example.com".to_owned()],
+//!     authenticate: false,
+//!     ..Config::default()
+//! };
+//! let mut registrar = Registrar::new(config, HashMap::new())?;
+//! let request = b"REGISTER sip:example.com SIP/2.0\r\n\
+//!     Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK-1\r\n\
+//!     From: <sip:alice@example.com>;tag=1\r\nTo: <sip:alice@example.com>\r\n\
+//!     Call-ID: a1@192.0.2.10\r\nCSeq: 1 REGISTER\r\n\
+//!     Contact: <sip:alice@192.0.2.10>\r\nContent-Length: 0\r\n\r\n";
+//! let mut headers = [HeaderIndex::EMPTY; 16];
+//! let msg = Message::parse(request, &mut headers)?;
+//! let now = 1_764_000_000;
+//! let mut response = Vec::new();
+//! let source = ("192.0.2.10:5060".parse()?, Transport::Udp);
+//! let outcome = registrar.handle(now, &msg, source, &mut response);
+//! assert_eq!(outcome.status.map(|s| s.0), Some(200));
+//! assert_eq!(outcome.added[0].contact, "sip:alice@192.0.2.10");
+//! assert!(response.starts_with(b"SIP/2.0 200 OK\r\n"));
+//! assert_eq!(registrar.lookup(now, "alice@example.com").count(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
@@ -116,6 +146,18 @@ pub trait Users {
     /// The secret of `username` in `realm` for `algorithm`, or `None` for an unknown
     /// user (who is challenged again, like a wrong password).
     fn secret(&self, username: &str, realm: &str, algorithm: Algorithm) -> Option<Secret<'_>>;
+}
+
+impl<T: Users + ?Sized> Users for Arc<T> {
+    fn secret(&self, username: &str, realm: &str, algorithm: Algorithm) -> Option<Secret<'_>> {
+        (**self).secret(username, realm, algorithm)
+    }
+}
+
+impl<T: Users + ?Sized> Users for Box<T> {
+    fn secret(&self, username: &str, realm: &str, algorithm: Algorithm) -> Option<Secret<'_>> {
+        (**self).secret(username, realm, algorithm)
+    }
 }
 
 /// User names and their passwords.
@@ -334,7 +376,7 @@ impl ContactIn<'_> {
         match (self.instance, self.reg_id) {
             (Some(i), Some(r)) => b.reg_id == Some(r) && b.instance.as_deref() == Some(i),
             _ => {
-                b.reg_id.is_none()
+                !b.is_outbound()
                     && (b.contact == self.text()
                         || Uri::parse(&b.contact).is_ok_and(|u| u.equivalent(&self.uri)))
             }
@@ -519,10 +561,7 @@ impl<U: Users> Registrar<U> {
             self.expiries
                 .push(std::cmp::Reverse((b.expires_at, key.clone())));
             let list = self.aors.entry(key).or_default();
-            let same = list.iter().position(|x| match (&b.instance, b.reg_id) {
-                (Some(i), Some(r)) => x.reg_id == Some(r) && x.instance.as_ref() == Some(i),
-                _ => x.reg_id.is_none() && x.contact == b.contact,
-            });
+            let same = list.iter().position(|x| same_key(x, &b));
             match same {
                 Some(i) => list[i] = b,
                 None => {
@@ -1022,7 +1061,7 @@ impl<U: Users> Registrar<U> {
         let mut outbound_accepted = false;
         for c in msg.contacts() {
             let c = contact_in(&self.config, c, header_expires, outbound)?;
-            let expires_at = now + u64::from(c.expires);
+            let expires_at = now.saturating_add(u64::from(c.expires));
             let found = list.iter().position(|b| c.matches(b));
             match found {
                 Some(i) if c.expires == 0 => {
@@ -1165,6 +1204,16 @@ fn contact_in<'m>(
         instance,
         reg_id: reg_id.filter(|_| outbound && instance.is_some()),
     })
+}
+
+/// Whether two bindings have the same key: instance and reg-id for outbound flows,
+/// else the contact URI.
+fn same_key(a: &Binding, b: &Binding) -> bool {
+    match (a.is_outbound(), b.is_outbound()) {
+        (true, true) => a.reg_id == b.reg_id && a.instance == b.instance,
+        (false, false) => a.contact == b.contact,
+        _ => false,
+    }
 }
 
 /// What a successful request answers.
