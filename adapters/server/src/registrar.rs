@@ -1140,7 +1140,9 @@ impl<U: Users> Registrar<U> {
         if list.is_empty() {
             self.aors.remove(&aor);
         }
-        outcome.aor = Some(aor.clone());
+        if outcome.is_modified() {
+            outcome.aor = Some(aor.clone());
+        }
         self.compact();
         Ok(Accepted {
             aor: Some(aor),

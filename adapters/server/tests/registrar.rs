@@ -497,6 +497,7 @@ fn test_unregister_one_and_wildcard() {
     );
     assert_eq!(resp.status, 200);
     assert!(!outcome.is_modified());
+    assert_eq!(outcome.aor, None);
     // `*` without Expires: 0, or with another contact: 400.
     let (_, resp) = h.send(T0, &Reg::new("alice").cseq(4).contact("*"));
     assert_eq!(resp.status, 400);
