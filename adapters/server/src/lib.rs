@@ -11,7 +11,7 @@
 //! on: each part takes messages with the time they arrived and returns what to send.
 //! The tokio runtime, the sockets and the storage are around it.
 //!
-//! - `registrar`: REGISTER handling: digest authentication, bindings per
+//! - [`registrar`]: REGISTER handling: digest authentication, bindings per
 //!   address-of-record, expiry.
 //! - [`config`]: the configuration (TOML) and its defaults.
 //! - [`store`]: the embedded database in the data directory.
@@ -21,6 +21,7 @@
 
 pub mod config;
 pub mod core;
+pub mod registrar;
 pub mod server;
 pub mod store;
 pub mod transport;
