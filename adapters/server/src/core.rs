@@ -11,7 +11,12 @@
 //!   status [`ValidationError::reaction`] gives (420 with `Unsupported`);
 //! - responses the core does not expect are dropped; ACK is absorbed;
 //! - OPTIONS is answered 200 with Allow, Accept and Supported;
+//! - REGISTER goes to the [`Registrar`]; what it changes is queued for the store
+//!   ([`Core::poll_store`]), one record per address-of-record;
 //! - any other request is answered 501 Not Implemented for now.
+//!
+//! Registration times are wall-clock seconds: the core derives them from the
+//! monotonic `now` of each input and the pair of clock readings it was created with.
 //!
 //! Responses are routed per RFC 3261 section 18.2.2: over the connection the request
 //! came on for TCP; for UDP to the source address and port when the top Via carries
@@ -28,10 +33,35 @@ use sip_lite::wire::{
     Reaction, Sink, StatusCode, ValidationError, Via, Writer,
 };
 
+use std::collections::BTreeMap;
+
+use crate::registrar::{Binding, Registrar, Transport};
 use crate::transport::{Outbound, Source, TransportKind};
 
+/// The registrar's user table: user name to password.
+pub type Passwords = BTreeMap<String, String>;
+
+/// A change for the store: the bindings of one address-of-record, all of them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreOp {
+    /// Keep these bindings (none expire after `expires`, unix seconds).
+    Put {
+        /// The address-of-record.
+        aor: String,
+        /// Every current binding.
+        bindings: Vec<Binding>,
+        /// The latest expiry among them.
+        expires: u64,
+    },
+    /// The address-of-record has no binding left.
+    Remove {
+        /// The address-of-record.
+        aor: String,
+    },
+}
+
 /// Methods listed in `Allow`.
-pub const ALLOW: &str = "OPTIONS, ACK";
+pub const ALLOW: &str = "OPTIONS, ACK, REGISTER";
 /// Body types listed in `Accept`.
 pub const ACCEPT: &str = "application/sdp, application/csta+xml";
 /// The `Server` header value.
@@ -56,6 +86,10 @@ pub struct CoreStats {
 #[derive(Debug)]
 pub struct Core {
     out: VecDeque<Outbound>,
+    registrar: Registrar<Passwords>,
+    store: VecDeque<StoreOp>,
+    /// A monotonic reading and the wall clock (unix seconds) at the same moment.
+    epoch: (Instant, u64),
     limits: Limits,
     stats: CoreStats,
     tags: u64,
@@ -73,10 +107,19 @@ impl Sink for VecSink {
 }
 
 impl Core {
-    /// A core accepting messages up to `max_message_size` octets.
-    pub fn new(max_message_size: usize) -> Core {
+    /// A core accepting messages up to `max_message_size` octets, registering users
+    /// through `registrar`; `epoch` pairs a monotonic reading with the unix time
+    /// (seconds) at that moment.
+    pub fn new(
+        max_message_size: usize,
+        registrar: Registrar<Passwords>,
+        epoch: (Instant, u64),
+    ) -> Core {
         Core {
             out: VecDeque::new(),
+            registrar,
+            store: VecDeque::new(),
+            epoch,
             limits: Limits {
                 max_body: max_message_size,
             },
@@ -95,6 +138,88 @@ impl Core {
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Outbound> {
         self.out.pop_front()
+    }
+
+    /// The next change for the store.
+    #[must_use]
+    pub fn poll_store(&mut self) -> Option<StoreOp> {
+        self.store.pop_front()
+    }
+
+    /// The registrar (bindings, lookups).
+    pub fn registrar(&self) -> &Registrar<Passwords> {
+        &self.registrar
+    }
+
+    /// Takes back bindings kept in the store; expired ones are dropped at the next
+    /// [`Core::handle_timeout`].
+    pub fn restore(&mut self, bindings: impl IntoIterator<Item = Binding>) {
+        self.registrar.restore(bindings);
+    }
+
+    /// The wall-clock time (unix seconds) at `now`.
+    fn unix(&self, now: Instant) -> u64 {
+        self.epoch.1 + now.saturating_duration_since(self.epoch.0).as_secs()
+    }
+
+    /// When [`Core::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let at = self.registrar.next_expiry()?;
+        let after = at.saturating_sub(self.epoch.1);
+        Some(self.epoch.0 + std::time::Duration::from_secs(after))
+    }
+
+    /// Removes the bindings that expired by `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let unix = self.unix(now);
+        let removed = self.registrar.expire(unix);
+        let mut aors: Vec<&str> = removed.iter().map(|b| b.aor.as_str()).collect();
+        aors.sort_unstable();
+        aors.dedup();
+        for aor in aors {
+            self.persist(unix, aor);
+        }
+    }
+
+    /// Queues the current bindings of `aor` for the store.
+    fn persist(&mut self, unix: u64, aor: &str) {
+        let bindings: Vec<Binding> = self.registrar.lookup(unix, aor).cloned().collect();
+        let op = match bindings.iter().map(|b| b.expires_at).max() {
+            Some(expires) => StoreOp::Put {
+                aor: aor.to_owned(),
+                bindings,
+                expires,
+            },
+            None => StoreOp::Remove {
+                aor: aor.to_owned(),
+            },
+        };
+        self.store.push_back(op);
+    }
+
+    fn register(&mut self, now: Instant, msg: &Message<'_>, source: &Source) {
+        let unix = self.unix(now);
+        let transport = match source.transport {
+            TransportKind::Udp => Transport::Udp,
+            TransportKind::Tcp => Transport::Tcp,
+        };
+        let mut data = Vec::with_capacity(512);
+        let outcome = self
+            .registrar
+            .handle(unix, msg, (source.peer, transport), &mut data);
+        if outcome.status.is_none() {
+            return;
+        }
+        if let Some(aor) = outcome.aor.as_deref() {
+            self.persist(unix, aor);
+        }
+        match route_response(msg, source, data) {
+            Some(out) => {
+                self.stats.answered += 1;
+                self.out.push_back(out);
+            }
+            None => tracing::debug!(peer = %source.peer, "cannot answer REGISTER; dropped"),
+        }
     }
 
     /// Takes one received message (a datagram or a message framed from a stream).
@@ -158,6 +283,7 @@ impl Core {
         }
         match msg.method() {
             Some(Method::Ack) => {}
+            Some(Method::Register) => self.register(now, &msg, &source),
             Some(Method::Options) => self.respond(
                 now,
                 &msg,
@@ -321,10 +447,58 @@ pub fn build_response(
     })
 }
 
+/// Routes a response written by another part (which copied the request's Vias) the
+/// way [`build_response`] does: its top Via gets `received` and `rport` for `source`.
+/// `None` when a UDP response cannot be routed.
+pub fn route_response(req: &Message<'_>, source: &Source, mut data: Vec<u8>) -> Option<Outbound> {
+    let first = req.values(HeaderName::Via).next()?;
+    let dest = match Via::parse(first) {
+        Ok(v) => {
+            let (top, dest) = rewrite_top_via(&v, source);
+            // The response's Via lines are the request's, copied: the first occurrence
+            // of the top value is in the first Via line (the status line cannot hold it).
+            if let Some(at) = find(&data, first.as_bytes()) {
+                data.splice(at..at + first.len(), top.into_bytes());
+            }
+            dest
+        }
+        Err(_) if source.transport == TransportKind::Tcp => source.peer,
+        Err(_) => return None,
+    };
+    let dest = match source.transport {
+        TransportKind::Tcp => source.peer,
+        TransportKind::Udp => dest,
+    };
+    Some(Outbound {
+        transport: source.transport,
+        peer: dest,
+        conn: source.conn,
+        local: Some(source.local),
+        data,
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::transport::ConnId;
+
+    fn core() -> Core {
+        let registrar = Registrar::with_secret(
+            crate::registrar::Config::default(),
+            Passwords::new(),
+            [7; 32],
+        )
+        .unwrap();
+        Core::new(65_535, registrar, (Instant::now(), 1_800_000_000))
+    }
 
     fn udp(peer: &str) -> Source {
         Source {
@@ -362,7 +536,7 @@ mod tests {
 
     #[test]
     fn options_gets_200_with_rport_and_received() {
-        let mut c = Core::new(65_535);
+        let mut c = core();
         let src = udp("192.0.2.7:40000");
         c.handle_input(
             Instant::now(),
@@ -380,13 +554,16 @@ mod tests {
         );
         assert!(to.starts_with("<sip:x@localhost>;tag=cs"), "{to}");
         let text = String::from_utf8(out.data).unwrap();
-        assert!(text.contains("\r\nAllow: OPTIONS, ACK\r\n"), "{text}");
+        assert!(
+            text.contains("\r\nAllow: OPTIONS, ACK, REGISTER\r\n"),
+            "{text}"
+        );
         assert!(text.contains("\r\nAccept: application/sdp, application/csta+xml\r\n"));
     }
 
     #[test]
     fn no_rport_goes_to_via_port_and_same_host_gets_no_received() {
-        let mut c = Core::new(65_535);
+        let mut c = core();
         c.handle_input(
             Instant::now(),
             udp("192.0.2.7:40000"),
@@ -414,7 +591,7 @@ mod tests {
 
     #[test]
     fn tcp_answers_on_the_connection() {
-        let mut c = Core::new(65_535);
+        let mut c = core();
         let src = Source {
             transport: TransportKind::Tcp,
             peer: "[::1]:40001".parse().unwrap(),
@@ -440,7 +617,7 @@ mod tests {
 
     #[test]
     fn ack_and_responses_are_absorbed() {
-        let mut c = Core::new(65_535);
+        let mut c = core();
         let src = udp("192.0.2.7:40000");
         c.handle_input(
             Instant::now(),
@@ -461,7 +638,7 @@ mod tests {
 
     #[test]
     fn broken_input_gets_the_defined_answer() {
-        let mut c = Core::new(65_535);
+        let mut c = core();
         let src = udp("192.0.2.7:40000");
         // Garbage: dropped.
         c.handle_input(Instant::now(), src, b"\x00\x01garbage");

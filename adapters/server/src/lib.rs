@@ -5,6 +5,9 @@
 //! (ECMA-323 XML over TCP/TLS, JSON over WebSocket) through which applications
 //! monitor and control those phones.
 //!
+//! This version serves SIP over UDP and TCP and registers phones; the proxy, the
+//! uaCSTA session manager and the client interface follow.
+//!
 //! # Structure
 //!
 //! The protocol logic is synchronous and free of I/O, like the core crates it builds

@@ -1,13 +1,15 @@
 //! Starting and stopping the server: opens the store, binds the transports and runs
 //! the core in one task that owns it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
-use crate::core::Core;
+use crate::core::{Core, Passwords, StoreOp};
+use crate::registrar::{self, Binding, Registrar};
 use crate::store::{Store, StoreError};
 use crate::transport::{TransportEvent, TransportSettings, Transports};
 
@@ -24,6 +26,9 @@ pub enum StartError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The registrar could not be set up (no random source, or an invalid setting).
+    #[error("registrar: {0}")]
+    Registrar(#[from] registrar::NewError),
     /// A listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -90,19 +95,46 @@ impl Server {
         };
         let udp = transports.udp_addrs().to_vec();
         let tcp = transports.tcp_addrs().to_vec();
-        let mut core = Core::new(config.limits.max_message_size);
+        let registrar = Registrar::new(registrar_config(&config, &udp, &tcp), passwords(&config))?;
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut core = Core::new(
+            config.limits.max_message_size,
+            registrar,
+            (Instant::now(), unix),
+        );
+        core.restore(load_bindings(&store)?);
+        let writer = StoreWriter::start(store);
         let mut stop = shutdown_rx;
         let task = tokio::spawn(async move {
             loop {
+                let due = core.poll_timeout();
+                let sleep = async {
+                    match due {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
                 let event = tokio::select! {
                     e = events.recv() => e,
                     _ = stop.changed() => None,
+                    () = sleep => {
+                        core.handle_timeout(Instant::now());
+                        while let Some(op) = core.poll_store() {
+                            writer.send(op);
+                        }
+                        continue;
+                    }
                 };
                 let Some(event) = event else { break };
                 let Some(msg) = transports.handle_event(event) else {
                     continue;
                 };
                 core.handle_input(msg.received_at, msg.source, &msg.data);
+                while let Some(op) = core.poll_store() {
+                    writer.send(op);
+                }
                 while let Some(out) = core.poll_transmit() {
                     let peer = out.peer;
                     if let Err(e) = transports.send(out).await {
@@ -118,7 +150,8 @@ impl Server {
                 }
             }
             transports.join().await;
-            store.close();
+            // Everything registered is written before the store closes.
+            let _ = tokio::task::spawn_blocking(move || writer.finish()).await;
             tracing::info!("server stopped");
         });
         Ok(ServerHandle {
@@ -151,5 +184,111 @@ impl ServerHandle {
         self.task
             .await
             .map_err(|e| ShutdownError::Task(e.to_string()))
+    }
+}
+
+/// The registrar's settings from the configuration: the domain is the realm, and the
+/// server also answers for the addresses it listens on.
+fn registrar_config(config: &Config, udp: &[SocketAddr], tcp: &[SocketAddr]) -> registrar::Config {
+    let mut domains = vec![config.sip.domain.clone()];
+    for addr in udp.iter().chain(tcp) {
+        let ip = addr.ip().to_string();
+        if !domains.contains(&ip) {
+            domains.push(ip);
+        }
+    }
+    registrar::Config {
+        realm: config.sip.domain.clone(),
+        domains,
+        default_expires: config.timers.registration_default_expires,
+        min_expires: config.timers.registration_min_expires,
+        max_expires: config.timers.registration_max_expires,
+        ..registrar::Config::default()
+    }
+}
+
+fn passwords(config: &Config) -> Passwords {
+    config
+        .users
+        .iter()
+        .map(|u| (u.name.clone(), u.password.clone()))
+        .collect()
+}
+
+/// The key under which an address-of-record's bindings are stored.
+const BINDINGS_KEY: &str = "bindings";
+
+/// Every binding the store kept; records that do not decode are skipped (and logged).
+fn load_bindings(store: &Store) -> Result<Vec<Binding>, StoreError> {
+    let mut out = Vec::new();
+    for row in store.all_bindings()? {
+        match serde_json::from_slice::<Vec<Binding>>(&row.value) {
+            Ok(bindings) => out.extend(bindings),
+            Err(e) => tracing::warn!(aor = %row.aor, error = %e, "stored bindings skipped"),
+        }
+    }
+    Ok(out)
+}
+
+/// Writes registration changes behind the core's back, on a thread of its own, so
+/// that the core never waits for the disk. Changes to one address-of-record that pile
+/// up are written once (the last one wins).
+struct StoreWriter {
+    tx: std::sync::mpsc::Sender<StoreOp>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl StoreWriter {
+    fn start(store: Store) -> StoreWriter {
+        let (tx, rx) = std::sync::mpsc::channel::<StoreOp>();
+        let thread = std::thread::spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut latest = BTreeMap::new();
+                for op in std::iter::once(first).chain(rx.try_iter()) {
+                    let aor = match &op {
+                        StoreOp::Put { aor, .. } | StoreOp::Remove { aor } => aor.clone(),
+                    };
+                    latest.insert(aor, op);
+                }
+                for op in latest.into_values() {
+                    if let Err(e) = write(&store, &op) {
+                        tracing::error!(error = %e, "registration not stored");
+                    }
+                }
+            }
+            store.close();
+        });
+        StoreWriter { tx, thread }
+    }
+
+    fn send(&self, op: StoreOp) {
+        if self.tx.send(op).is_err() {
+            tracing::error!("store writer gone; registration not stored");
+        }
+    }
+
+    /// Writes what is pending and closes the store.
+    fn finish(self) {
+        drop(self.tx);
+        if self.thread.join().is_err() {
+            tracing::error!("store writer failed");
+        }
+    }
+}
+
+fn write(store: &Store, op: &StoreOp) -> Result<(), StoreError> {
+    match op {
+        StoreOp::Put {
+            aor,
+            bindings,
+            expires,
+        } => match serde_json::to_vec(bindings) {
+            Ok(value) => store.put_binding(aor, BINDINGS_KEY, *expires, &value),
+            Err(e) => {
+                tracing::error!(%aor, error = %e, "bindings not serialisable");
+                Ok(())
+            }
+        },
+        StoreOp::Remove { aor } => store.remove_binding(aor, BINDINGS_KEY).map(|_| ()),
     }
 }

@@ -128,7 +128,10 @@ async fn options_over_udp_gets_200_with_received_and_rport() {
             me.port()
         )
     );
-    assert!(resp.contains("\r\nAllow: OPTIONS, ACK\r\n"), "{resp}");
+    assert!(
+        resp.contains("\r\nAllow: OPTIONS, ACK, REGISTER\r\n"),
+        "{resp}"
+    );
     assert!(resp.contains("\r\nAccept: "), "{resp}");
     assert!(
         resp.contains("\r\nTo: <sip:server@localhost>;tag="),
@@ -512,4 +515,108 @@ fn binary_reports_a_bad_config_file() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("`listen`"), "{err}");
+}
+
+fn register(call_id: &str, cseq: u32, contact: &str, auth: Option<&str>) -> Vec<u8> {
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    format!(
+        "REGISTER sip:localhost SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.1:5999;rport;branch=z9hG4bK-{call_id}-{cseq}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:201@localhost>;tag=r1\r\n\
+         To: <sip:201@localhost>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\n\
+         {contact}{auth}Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// The Authorization answering the response's MD5 challenge.
+fn answer(resp: &str) -> String {
+    use sip_lite::digest::{CredentialsRepr, Request, Secret};
+    use sip_lite::wire::Emit as _;
+    use sip_lite::wire::{Algorithm, Challenge, SliceSink};
+    let challenge = resp
+        .lines()
+        .filter_map(|l| l.strip_prefix("WWW-Authenticate: "))
+        .map(|v| Challenge::parse(v).unwrap())
+        .find(|c| c.algorithm().unwrap() == Algorithm::Md5)
+        .unwrap();
+    let request = Request::new("REGISTER", "sip:localhost", b"");
+    let answer = CredentialsRepr::answer(
+        &challenge,
+        &request,
+        "201",
+        Secret::Password("secret201"),
+        "c0ffee",
+        1,
+    )
+    .unwrap();
+    let mut buf = [0u8; 1024];
+    let mut sink = SliceSink::new(&mut buf);
+    answer.emit(&mut sink).unwrap();
+    String::from_utf8(sink.written().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn register_with_digest_over_udp_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.users = vec![csta_server::config::SipUser {
+        name: "201".into(),
+        password: "secret201".into(),
+    }];
+    let server = Server::start(c.clone()).await.unwrap();
+    let to = server.sip_udp_addrs()[0];
+    let sock = udp_client().await;
+    let me = sock.local_addr().unwrap();
+    let contact = "Contact: <sip:201@192.0.2.1:5999>;expires=600\r\n";
+    sock.send_to(&register("r1", 1, contact, None), to)
+        .await
+        .unwrap();
+    let challenge = udp_response(&sock, "r1").await;
+    assert_eq!(status_line(&challenge), "SIP/2.0 401 Unauthorized");
+    let auth = answer(&challenge);
+    sock.send_to(&register("r1", 2, contact, Some(&auth)), to)
+        .await
+        .unwrap();
+    let ok = udp_response(&sock, "r1").await;
+    assert_eq!(status_line(&ok), "SIP/2.0 200 OK", "{ok}");
+    // Routed back as the Via asked, with what the server saw of the phone's address.
+    assert_eq!(
+        top_via(&ok),
+        format!(
+            "SIP/2.0/UDP 192.0.2.1:5999;branch=z9hG4bK-r1-2;received=127.0.0.1;rport={}",
+            me.port()
+        )
+    );
+    assert!(
+        ok.contains("\r\nContact: <sip:201@192.0.2.1:5999>;expires=600\r\n"),
+        "{ok}"
+    );
+    server.shutdown().await.unwrap();
+
+    // A new server on the same data directory still has the binding: a REGISTER
+    // without Contact lists it.
+    let server = Server::start(c).await.unwrap();
+    let to = server.sip_udp_addrs()[0];
+    sock.send_to(&register("r2", 1, "", None), to)
+        .await
+        .unwrap();
+    let challenge = udp_response(&sock, "r2").await;
+    let auth = answer(&challenge);
+    sock.send_to(&register("r2", 2, "", Some(&auth)), to)
+        .await
+        .unwrap();
+    let listed = udp_response(&sock, "r2").await;
+    assert_eq!(status_line(&listed), "SIP/2.0 200 OK", "{listed}");
+    let contact = listed
+        .lines()
+        .find_map(|l| l.strip_prefix("Contact: "))
+        .expect("the binding is listed");
+    let expires: u32 = contact
+        .strip_prefix("<sip:201@192.0.2.1:5999>;expires=")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((590..=600).contains(&expires), "{contact}");
+    server.shutdown().await.unwrap();
 }
