@@ -321,6 +321,36 @@ impl PhoneNode {
 
 // ----- the two together -----------------------------------------------------------------
 
+impl common::Node for AppNode {
+    fn poll_timeout(&self) -> Option<Instant> {
+        AppNode::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        AppNode::handle_timeout(self, now);
+    }
+    fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        AppNode::receive(self, now, bytes);
+    }
+    fn outbox(&mut self) -> &mut Vec<Vec<u8>> {
+        &mut self.ep.outbox
+    }
+}
+
+impl common::Node for PhoneNode {
+    fn poll_timeout(&self) -> Option<Instant> {
+        PhoneNode::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        PhoneNode::handle_timeout(self, now);
+    }
+    fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        PhoneNode::receive(self, now, bytes);
+    }
+    fn outbox(&mut self) -> &mut Vec<Vec<u8>> {
+        &mut self.ep.outbox
+    }
+}
+
 struct Sim {
     /// Whether the network loses nothing (the SIP trace is then exact).
     perfect: bool,
@@ -361,46 +391,13 @@ impl Sim {
         });
     }
 
-    fn next(&self) -> Option<Instant> {
-        [
-            self.net.next_delivery(),
-            self.app.poll_timeout(),
-            self.phone.poll_timeout(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-    }
-
-    fn post(&mut self) {
-        let now = self.now;
-        for b in self.app.ep.outbox.drain(..) {
-            self.net.send(now, APP, &b);
-        }
-        for b in self.phone.ep.outbox.drain(..) {
-            self.net.send(now, PHONE, &b);
-        }
-    }
-
     fn step(&mut self) -> bool {
-        self.post();
-        let Some(next) = self.next() else {
-            return false;
-        };
-        self.now = next.max(self.now);
-        if self.net.next_delivery() == Some(next) {
-            let (now, to, bytes) = self.net.pop().expect("a datagram is due");
-            if to == APP {
-                self.app.receive(now, &bytes);
-            } else {
-                self.phone.receive(now, &bytes);
-            }
-        } else {
-            self.app.handle_timeout(self.now);
-            self.phone.handle_timeout(self.now);
-        }
-        self.post();
-        true
+        common::step(
+            &mut self.now,
+            &mut self.net,
+            &mut *self.app,
+            &mut *self.phone,
+        )
     }
 
     fn run_until(&mut self, what: &str, done: impl Fn(&Sim) -> bool) {

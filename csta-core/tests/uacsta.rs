@@ -367,6 +367,36 @@ impl PhoneNode {
 
 // ----- the world ------------------------------------------------------------------------
 
+impl common::Node for AppNode {
+    fn poll_timeout(&self) -> Option<Instant> {
+        AppNode::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        AppNode::handle_timeout(self, now);
+    }
+    fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        AppNode::receive(self, now, bytes);
+    }
+    fn outbox(&mut self) -> &mut Vec<Vec<u8>> {
+        &mut self.ep.outbox
+    }
+}
+
+impl common::Node for PhoneNode {
+    fn poll_timeout(&self) -> Option<Instant> {
+        PhoneNode::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        PhoneNode::handle_timeout(self, now);
+    }
+    fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        PhoneNode::receive(self, now, bytes);
+    }
+    fn outbox(&mut self) -> &mut Vec<Vec<u8>> {
+        &mut self.ep.outbox
+    }
+}
+
 struct World {
     now: Instant,
     net: Net,
@@ -396,50 +426,20 @@ impl World {
     }
 
     fn next(&self) -> Option<Instant> {
-        [
-            self.net.next_delivery(),
-            self.app.poll_timeout(),
-            self.phone.poll_timeout(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        common::next(&self.net, &*self.app, &*self.phone)
     }
 
     fn post(&mut self) {
-        let now = self.now;
-        for b in self.app.ep.outbox.drain(..) {
-            self.net.send(now, APP, &b);
-        }
-        for b in self.phone.ep.outbox.drain(..) {
-            self.net.send(now, PHONE, &b);
-        }
+        common::post(self.now, &mut self.net, &mut *self.app, &mut *self.phone);
     }
 
     fn step(&mut self) -> bool {
-        self.post();
-        let Some(next) = self.next() else {
-            return false;
-        };
-        assert!(next >= self.now);
-        self.now = next;
-        if self.net.next_delivery() == Some(next) {
-            let (now, to, bytes) = self.net.pop().unwrap();
-            if to == APP {
-                self.app.receive(now, &bytes);
-            } else {
-                self.phone.receive(now, &bytes);
-            }
-        } else {
-            if self.app.poll_timeout().is_some_and(|t| t <= next) {
-                self.app.handle_timeout(next);
-            }
-            if self.phone.poll_timeout().is_some_and(|t| t <= next) {
-                self.phone.handle_timeout(next);
-            }
-        }
-        self.post();
-        true
+        common::step(
+            &mut self.now,
+            &mut self.net,
+            &mut *self.app,
+            &mut *self.phone,
+        )
     }
 
     fn run_until(&mut self, limit: Instant, done: impl Fn(&World) -> bool) {

@@ -397,18 +397,7 @@ pub fn build_response(
 ) -> Option<Outbound> {
     let vias: Vec<&str> = req.values(HeaderName::Via).collect();
     let first = *vias.first()?;
-    let (top, dest) = match Via::parse(first) {
-        Ok(v) => {
-            let (s, d) = rewrite_top_via(&v, source);
-            (s, d)
-        }
-        Err(_) if source.transport == TransportKind::Tcp => (first.to_owned(), source.peer),
-        Err(_) => return None,
-    };
-    let dest = match source.transport {
-        TransportKind::Tcp => source.peer,
-        TransportKind::Udp => dest,
-    };
+    let (top, dest) = route(first, source)?;
     let mut w = Writer::response(VecSink(Vec::new()), status, "").ok()?;
     w.header("Via", &top).ok()?;
     for v in &vias[1..] {
@@ -438,13 +427,7 @@ pub fn build_response(
         w.header(name, value).ok()?;
     }
     let data = w.finish(b"").ok()?.0;
-    Some(Outbound {
-        transport: source.transport,
-        peer: dest,
-        conn: source.conn,
-        local: Some(source.local),
-        data,
-    })
+    Some(outbound(source, dest, data))
 }
 
 /// Routes a response written by another part (which copied the request's Vias) the
@@ -452,37 +435,38 @@ pub fn build_response(
 /// `None` when a UDP response cannot be routed.
 pub fn route_response(req: &Message<'_>, source: &Source, mut data: Vec<u8>) -> Option<Outbound> {
     let first = req.values(HeaderName::Via).next()?;
-    let dest = match Via::parse(first) {
-        Ok(v) => {
-            let (top, dest) = rewrite_top_via(&v, source);
-            // The response's Via lines are the request's, copied: the first occurrence
-            // of the top value is in the first Via line (the status line cannot hold it).
-            if let Some(at) = find(&data, first.as_bytes()) {
-                data.splice(at..at + first.len(), top.into_bytes());
-            }
-            dest
-        }
-        Err(_) if source.transport == TransportKind::Tcp => source.peer,
+    let (top, dest) = route(first, source)?;
+    // The response's Via lines are the request's, copied: the first occurrence of the
+    // top value is in the first Via line (the status line cannot hold it).
+    if let Some(at) = memchr::memmem::find(&data, first.as_bytes()) {
+        data.splice(at..at + first.len(), top.into_bytes());
+    }
+    Some(outbound(source, dest, data))
+}
+
+/// The top Via of the response to a request whose top Via is `first`, and where the
+/// response goes; `None` when a UDP response cannot be routed.
+fn route(first: &str, source: &Source) -> Option<(String, SocketAddr)> {
+    let (top, dest) = match Via::parse(first) {
+        Ok(v) => rewrite_top_via(&v, source),
+        Err(_) if source.transport == TransportKind::Tcp => (first.to_owned(), source.peer),
         Err(_) => return None,
     };
     let dest = match source.transport {
         TransportKind::Tcp => source.peer,
         TransportKind::Udp => dest,
     };
-    Some(Outbound {
+    Some((top, dest))
+}
+
+fn outbound(source: &Source, peer: SocketAddr, data: Vec<u8>) -> Outbound {
+    Outbound {
         transport: source.transport,
-        peer: dest,
+        peer,
         conn: source.conn,
         local: Some(source.local),
         data,
-    })
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return None;
     }
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]

@@ -255,3 +255,67 @@ impl<const N: usize> Endpoint<N> {
         }
     }
 }
+
+// ----- two nodes on the network ---------------------------------------------------------
+
+/// A node of a two-node test: its timers, its input and the datagrams it sends.
+pub(crate) trait Node {
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn handle_timeout(&mut self, now: Instant);
+    fn receive(&mut self, now: Instant, bytes: &[u8]);
+    fn outbox(&mut self) -> &mut Vec<Vec<u8>>;
+}
+
+/// Hands what both nodes sent to the network.
+pub(crate) fn post(now: Instant, net: &mut Net, app: &mut impl Node, phone: &mut impl Node) {
+    for b in app.outbox().drain(..) {
+        net.send(now, APP, &b);
+    }
+    for b in phone.outbox().drain(..) {
+        net.send(now, PHONE, &b);
+    }
+}
+
+/// When the next thing happens: a delivery or a node's timer.
+pub(crate) fn next(net: &Net, app: &impl Node, phone: &impl Node) -> Option<Instant> {
+    [
+        net.next_delivery(),
+        app.poll_timeout(),
+        phone.poll_timeout(),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+}
+
+/// Moves the clock `now` to the next thing that happens and makes it happen; `false`
+/// when nothing is left to happen.
+pub(crate) fn step(
+    now: &mut Instant,
+    net: &mut Net,
+    app: &mut impl Node,
+    phone: &mut impl Node,
+) -> bool {
+    post(*now, net, app, phone);
+    let Some(at) = next(net, app, phone) else {
+        return false;
+    };
+    *now = at.max(*now);
+    if net.next_delivery() == Some(at) {
+        let (when, to, bytes) = net.pop().expect("a datagram is due");
+        if to == APP {
+            app.receive(when, &bytes);
+        } else {
+            phone.receive(when, &bytes);
+        }
+    } else {
+        if app.poll_timeout().is_some_and(|t| t <= *now) {
+            app.handle_timeout(*now);
+        }
+        if phone.poll_timeout().is_some_and(|t| t <= *now) {
+            phone.handle_timeout(*now);
+        }
+    }
+    post(*now, net, app, phone);
+    true
+}
