@@ -20,10 +20,13 @@
 //! - [`store`]: the embedded database in the data directory.
 //! - [`transport`]: SIP over UDP and TCP (tokio).
 //! - [`core`]: the synchronous protocol core the transports feed.
+//! - [`interface`]: the contracts between the parts (client connections, hub,
+//!   session manager).
 //! - [`server`]: starts and stops everything ([`Server::start`]).
 
 pub mod config;
 pub mod core;
+pub mod interface;
 pub mod registrar;
 pub mod server;
 pub mod store;
