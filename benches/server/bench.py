@@ -20,6 +20,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+# The sipp scenarios, shared with the interop tests.
+SCENARIOS = os.path.join(ROOT, "adapters/server/tests/sipp")
 HOST = "127.0.0.1"
 PASSWORD = "secret"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -197,12 +199,12 @@ def main():
             try:
                 # Every user registered once first, so that runs refresh bindings.
                 base = pss_kib(t.proc.pid)
-                sipp(["-sf", os.path.join(HERE, "register.xml"), "-inf", csv, "-r", "2000",
+                sipp(["-sf", os.path.join(SCENARIOS, "register.xml"), "-inf", csv, "-r", "2000",
                       "-m", str(args.users), "-p", "16000", f"{HOST}:{t.port}"], work, 120)
                 if authenticate:
                     results[(t.name, "kib/10k")] = (pss_kib(t.proc.pid) - base) * 10000 / args.users
                 results[(t.name, label)] = max_rate(
-                    t, ["-sf", os.path.join(HERE, "register.xml"), "-inf", csv, "-p", "16000"],
+                    t, ["-sf", os.path.join(SCENARIOS, "register.xml"), "-inf", csv, "-p", "16000"],
                     4000, args.seconds, work, label)
             finally:
                 t.stop()
@@ -214,14 +216,14 @@ def main():
         t.start()
         uas = None
         try:
-            sipp(["-sf", os.path.join(HERE, "register.xml"), "-inf", callee, "-m", "1",
+            sipp(["-sf", os.path.join(SCENARIOS, "register.xml"), "-inf", callee, "-m", "1",
                   "-p", "16100", f"{HOST}:{t.port}"], work, 30)
             uas = subprocess.Popen(
-                ["sipp", "-i", HOST, "-nostdin", "-sf", os.path.join(HERE, "uas.xml"),
+                ["sipp", "-i", HOST, "-nostdin", "-sf", os.path.join(SCENARIOS, "uas.xml"),
                  "-p", "16100"], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
             results[(t.name, "calls/s")] = max_rate(
-                t, ["-sf", os.path.join(HERE, "uac.xml"), "-s", "callee", "-p", "16200"],
+                t, ["-sf", os.path.join(SCENARIOS, "uac.xml"), "-s", "callee", "-p", "16200"],
                 500, args.seconds, work, "calls/s")
         finally:
             if uas:
