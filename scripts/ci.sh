@@ -2,7 +2,8 @@
 # The whole test suite, exactly as CI runs it (.ci/run calls this script).
 #
 # Installs what it needs (rustup components and targets, the nightly toolchain for
-# cargo-fuzz, cargo-fuzz itself) and can be run again and again.
+# cargo-fuzz, cargo-fuzz itself, sipp and binutils from Debian) and can be run again
+# and again.
 #
 #   FUZZ_SECONDS=N   how long each fuzz target runs (default 10)
 set -euo pipefail
@@ -22,8 +23,15 @@ fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
-if ! command -v readelf >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q binutils; fi
+# readelf for the size probe, sipp for the SIP interop tests.
+debs=()
+command -v readelf >/dev/null 2>&1 || debs+=(binutils)
+command -v sipp >/dev/null 2>&1 || debs+=(sip-tester)
+if ((${#debs[@]})); then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${debs[@]}"
 fi
 
 step "format"
@@ -38,6 +46,9 @@ cargo clippy -p csta-core --no-default-features --features defmt --target thumbv
 
 step "tests"
 cargo test --workspace
+
+step "SIP interop with sipp"
+cargo test -p csta-server --test sipp -- --ignored
 
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps

@@ -200,11 +200,13 @@ def main():
                 # Every user registered once first, so that runs refresh bindings.
                 base = pss_kib(t.proc.pid)
                 sipp(["-sf", os.path.join(SCENARIOS, "register.xml"), "-inf", csv, "-r", "2000",
+                      "-auth_uri", HOST,
                       "-m", str(args.users), "-p", "16000", f"{HOST}:{t.port}"], work, 120)
                 if authenticate:
                     results[(t.name, "kib/10k")] = (pss_kib(t.proc.pid) - base) * 10000 / args.users
                 results[(t.name, label)] = max_rate(
-                    t, ["-sf", os.path.join(SCENARIOS, "register.xml"), "-inf", csv, "-p", "16000"],
+                    t, ["-sf", os.path.join(SCENARIOS, "register.xml"), "-inf", csv, "-p", "16000",
+                       "-auth_uri", HOST],
                     4000, args.seconds, work, label)
             finally:
                 t.stop()
@@ -217,6 +219,7 @@ def main():
         uas = None
         try:
             sipp(["-sf", os.path.join(SCENARIOS, "register.xml"), "-inf", callee, "-m", "1",
+                  "-auth_uri", HOST,
                   "-p", "16100", f"{HOST}:{t.port}"], work, 30)
             uas = subprocess.Popen(
                 ["sipp", "-i", HOST, "-nostdin", "-sf", os.path.join(SCENARIOS, "uas.xml"),

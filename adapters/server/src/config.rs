@@ -48,6 +48,22 @@ pub struct SipConfig {
     pub udp: Vec<SocketAddr>,
     /// TCP listen addresses (IPv4 or IPv6).
     pub tcp: Vec<SocketAddr>,
+    /// Whether REGISTER requests must be authenticated with digest.
+    pub authenticate: bool,
+    /// The digest algorithms offered in challenges, the preferred first (one
+    /// `WWW-Authenticate` each): `"SHA-256"` and `"MD5"`.
+    pub digest_algorithms: Vec<DigestAlgorithm>,
+}
+
+/// A digest algorithm the server offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum DigestAlgorithm {
+    /// `SHA-256` (RFC 7616, RFC 8760).
+    #[serde(rename = "SHA-256")]
+    Sha256,
+    /// `MD5` (RFC 2617), for phones that know nothing else.
+    #[serde(rename = "MD5")]
+    Md5,
 }
 
 /// One SIP account.
@@ -219,6 +235,8 @@ impl Default for SipConfig {
             domain: "localhost".into(),
             udp: vec![SocketAddr::new(LOOPBACK, 5060)],
             tcp: vec![SocketAddr::new(LOOPBACK, 5060)],
+            authenticate: true,
+            digest_algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
         }
     }
 }
@@ -351,6 +369,21 @@ impl Config {
                     return Err(invalid(key, format!("{a} appears twice")));
                 }
             }
+        }
+
+        for (i, a) in sip.digest_algorithms.iter().enumerate() {
+            if sip.digest_algorithms[..i].contains(a) {
+                return Err(invalid(
+                    "sip.digest_algorithms",
+                    format!("{a:?} appears twice"),
+                ));
+            }
+        }
+        if sip.digest_algorithms.is_empty() {
+            return Err(invalid(
+                "sip.digest_algorithms",
+                "needs at least one algorithm",
+            ));
         }
 
         let mut seen = Vec::new();
@@ -561,6 +594,25 @@ mod tests {
             invalid_key("[[client_users]]\nname = \"c\"\npassword = \"p\"\ndevices = []\n"),
             "client_users[0].devices"
         );
+    }
+
+    #[test]
+    fn digest_algorithms_are_chosen_in_order() {
+        let c = Config::from_toml_str("[sip]\ndigest_algorithms = [\"MD5\"]\n").unwrap();
+        assert_eq!(c.sip.digest_algorithms, vec![DigestAlgorithm::Md5]);
+        assert!(c.sip.authenticate);
+        let c = Config::from_toml_str("[sip]\nauthenticate = false\n").unwrap();
+        assert!(!c.sip.authenticate);
+        assert_eq!(
+            invalid_key("[sip]\ndigest_algorithms = []\n"),
+            "sip.digest_algorithms"
+        );
+        assert_eq!(
+            invalid_key("[sip]\ndigest_algorithms = [\"MD5\", \"MD5\"]\n"),
+            "sip.digest_algorithms"
+        );
+        let e = Config::from_toml_str("[sip]\ndigest_algorithms = [\"SHA-1\"]\n").unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax(_)), "{e}");
     }
 
     #[test]

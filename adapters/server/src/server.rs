@@ -7,7 +7,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::config::Config;
+use sip_lite::wire::Algorithm;
+
+use crate::config::{Config, DigestAlgorithm};
 use crate::core::{Core, Passwords, StoreOp};
 use crate::registrar::{self, Binding, Registrar};
 use crate::store::{Store, StoreError};
@@ -203,6 +205,16 @@ fn registrar_config(config: &Config, udp: &[SocketAddr], tcp: &[SocketAddr]) -> 
         default_expires: config.timers.registration_default_expires,
         min_expires: config.timers.registration_min_expires,
         max_expires: config.timers.registration_max_expires,
+        authenticate: config.sip.authenticate,
+        algorithms: config
+            .sip
+            .digest_algorithms
+            .iter()
+            .map(|a| match a {
+                DigestAlgorithm::Sha256 => Algorithm::Sha256,
+                DigestAlgorithm::Md5 => Algorithm::Md5,
+            })
+            .collect(),
         ..registrar::Config::default()
     }
 }
