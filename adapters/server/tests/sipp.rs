@@ -22,8 +22,10 @@ fn scenario(name: &str) -> PathBuf {
 /// A server on loopback port 0 with users `u0`.. and `callee`, offering MD5 (sipp
 /// knows no other digest algorithm).
 async fn start(dir: &Path, users: usize) -> ServerHandle {
-    let mut config = Config::default();
-    config.data_dir = dir.to_path_buf();
+    let mut config = Config {
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    };
     config.sip.domain = "127.0.0.1".into();
     config.sip.udp = vec!["127.0.0.1:0".parse().unwrap()];
     config.sip.tcp = vec![];
