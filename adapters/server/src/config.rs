@@ -360,11 +360,23 @@ impl Config {
     /// # Errors
     /// [`ConfigError::Read`], or as [`Config::from_toml_str`].
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let config = Self::read(path)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML file without checking the values, for a caller that
+    /// adjusts the configuration (command-line options) and then calls
+    /// [`Config::validate`].
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] or [`ConfigError::Syntax`].
+    pub fn read(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_toml_str(&text)
+        toml::from_str(&text).map_err(|e| ConfigError::Syntax(e.to_string()))
     }
 
     /// Checks every value.

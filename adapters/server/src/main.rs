@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         .init();
 
     let mut config = match &args.config {
-        Some(path) => match Config::load(path) {
+        Some(path) => match Config::read(path) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("csta-server: {e}");
@@ -60,6 +60,10 @@ fn main() -> ExitCode {
     }
     if args.dev_tls {
         config.enable_dev_tls();
+    }
+    if let Err(e) = config.validate() {
+        eprintln!("csta-server: {e}");
+        return ExitCode::from(2);
     }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
