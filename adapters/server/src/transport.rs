@@ -3,9 +3,8 @@
 //! Socket tasks frame what arrives and hand it to the task that owns the protocol core
 //! as [`TransportEvent`]s on one channel: whole messages with their [`Source`] and
 //! receive time, and the opening and closing of TCP and TLS connections. That task
-//! keeps the
-//! connection table in a [`Transports`] it owns (no locks) and sends the core's output
-//! with [`Transports::send`].
+//! keeps the connection table in a [`Transports`] it owns (no locks) and sends the
+//! core's output with [`Transports::send`].
 //!
 //! Framing rules:
 //! - UDP: one message per datagram. Datagrams of nothing but CR/LF (keep-alives) are
@@ -920,6 +919,74 @@ mod tests {
         assert_eq!(t.connection_count(), 1);
         assert_eq!(next(&mut t, &mut rx).await, None);
         assert_eq!(t.connection_count(), 0);
+        let _ = stop.send(true);
+        t.join().await;
+    }
+
+    fn tls_out(peer: SocketAddr, data: &[u8]) -> Outbound {
+        Outbound {
+            transport: TransportKind::Tls,
+            ..tcp_out(peer, data)
+        }
+    }
+
+    #[tokio::test]
+    async fn tls_sends_use_the_phones_connection_only() {
+        let (mut t, mut rx, stop) = bound(&[]).await;
+        let cert = crate::tls::DevCertificate::generate("localhost").unwrap();
+        t.listen_tls(&["127.0.0.1:0".parse().unwrap()], &cert.acceptor().unwrap())
+            .await
+            .unwrap();
+        let addr = t.tls_addrs()[0];
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.certificate_der().clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let me = tcp.local_addr().unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let mut phone = tokio::time::timeout(
+            WAIT,
+            tokio_rustls::TlsConnector::from(Arc::new(client)).connect(name, tcp),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(next(&mut t, &mut rx).await, None);
+        assert_eq!(t.connection_count(), 1);
+        // A request to the phone goes down the connection the phone opened.
+        t.send(tls_out(me, b"hello")).await.unwrap();
+        let mut buf = [0u8; 5];
+        tokio::time::timeout(WAIT, phone.read_exact(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf, b"hello");
+        // What the phone sends arrives as TLS, with the connection's identity.
+        phone
+            .write_all(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let msg = next(&mut t, &mut rx).await.unwrap();
+        assert_eq!(msg.source.transport, TransportKind::Tls);
+        assert_eq!(msg.source.peer, me);
+        assert_eq!(msg.source.local, addr);
+        assert!(msg.source.conn.is_some());
+        // A TLS peer without a connection is not connected to.
+        let e = t
+            .send(tls_out("127.0.0.1:9".parse().unwrap(), b"x"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SendError::NoTlsConnection(_)), "{e}");
+        drop(phone);
+        assert_eq!(next(&mut t, &mut rx).await, None);
+        assert_eq!(t.connection_count(), 0);
+        let e = t.send(tls_out(me, b"late")).await.unwrap_err();
+        assert!(matches!(e, SendError::NoTlsConnection(_)), "{e}");
         let _ = stop.send(true);
         t.join().await;
     }
