@@ -569,6 +569,31 @@ async fn dev_tls_generates_a_certificate_in_the_data_directory() {
     server.shutdown().await.unwrap();
 }
 
+#[tokio::test]
+async fn tls_over_ipv6() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, files) = certificate(dir.path());
+    let mut c = config(dir.path(), files);
+    c.sip.tls = vec!["[::1]:0".parse().unwrap()];
+    let server = Server::start(c).await.unwrap();
+    let addr = server.sip_tls_addrs()[0];
+    assert!(addr.is_ipv6());
+    let mut s = connect(addr, cert.certificate_der(), "::1").await.unwrap();
+    s.write_all(&request("OPTIONS", "v6")).await.unwrap();
+    let resp = response(&mut s).await;
+    assert_eq!(status_line(&resp), "SIP/2.0 200 OK", "{resp}");
+    let port = s.get_ref().0.local_addr().unwrap().port();
+    assert_eq!(
+        top_via(&resp),
+        format!("SIP/2.0/TLS 192.0.2.1:5999;branch=z9hG4bK-v6;received=::1;rport={port}")
+    );
+    server.shutdown().await.unwrap();
+}
+
 #[test]
 fn binary_with_dev_tls_logs_the_fingerprint_and_serves_tls() {
     use std::io::{BufRead, BufReader};
