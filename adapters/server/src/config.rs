@@ -36,6 +36,13 @@ pub struct Config {
     pub limits: Limits,
     /// Where the embedded database lives.
     pub data_dir: PathBuf,
+    /// The certificate and key of the TLS listeners (`sip.tls`, `clients.tls`).
+    pub tls: Option<TlsConfig>,
+    /// Whether TLS uses a self-signed certificate generated at start instead of the
+    /// `[tls]` files (the `--dev-tls` option; see [`Config::enable_dev_tls`]). Not a key
+    /// of the file.
+    #[serde(skip)]
+    pub dev_tls: bool,
 }
 
 /// SIP listeners and the served domain.
@@ -48,6 +55,9 @@ pub struct SipConfig {
     pub udp: Vec<SocketAddr>,
     /// TCP listen addresses (IPv4 or IPv6).
     pub tcp: Vec<SocketAddr>,
+    /// TLS listen addresses (IPv4 or IPv6; the usual port is 5061). They need the
+    /// `[tls]` section (or `--dev-tls`).
+    pub tls: Vec<SocketAddr>,
     /// Whether REGISTER requests must be authenticated with digest.
     pub authenticate: bool,
     /// The digest algorithms offered in challenges, the preferred first (one
@@ -64,6 +74,16 @@ pub enum DigestAlgorithm {
     /// `MD5` (RFC 2617), for phones that know nothing else.
     #[serde(rename = "MD5")]
     Md5,
+}
+
+/// The certificate and private key presented by every TLS listener.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file of the certificate chain, the server's certificate first.
+    pub certificate: PathBuf,
+    /// PEM file of the private key (PKCS#8, PKCS#1 or SEC1, unencrypted).
+    pub private_key: PathBuf,
 }
 
 /// One SIP account.
@@ -103,6 +123,10 @@ pub struct ClientsConfig {
     /// JSON over WebSocket; `None` (`false` in the file) disables it.
     #[serde(deserialize_with = "address_or_off")]
     pub websocket: Option<SocketAddr>,
+    /// CSTA XML over TLS (the same framing as `tcp`); `None` (`false` in the file, the
+    /// default) disables it. Needs the `[tls]` section (or `--dev-tls`).
+    #[serde(deserialize_with = "address_or_off")]
+    pub tls: Option<SocketAddr>,
 }
 
 /// A CSTA client application's account.
@@ -151,8 +175,8 @@ pub struct Timers {
     pub registration_max_expires: u32,
     /// The RFC 4028 session interval of uaCSTA sessions.
     pub session_expires: u32,
-    /// How long a TCP connection may stay silent, or take to deliver one message,
-    /// before it is closed.
+    /// How long a TCP or TLS connection may stay silent, or take to deliver one message
+    /// (or to complete the TLS handshake), before it is closed.
     pub tcp_idle_timeout: u32,
 }
 
@@ -162,7 +186,7 @@ pub struct Timers {
 pub struct Limits {
     /// The largest SIP message accepted, in octets.
     pub max_message_size: usize,
-    /// The most SIP TCP connections open at once.
+    /// The most SIP TCP and TLS connections open at once, together.
     pub max_tcp_connections: usize,
     /// The most CSTA client connections open at once.
     pub max_clients: usize,
@@ -225,6 +249,8 @@ impl Default for Config {
             timers: Timers::default(),
             limits: Limits::default(),
             data_dir: PathBuf::from("csta-server-data"),
+            tls: None,
+            dev_tls: false,
         }
     }
 }
@@ -235,6 +261,7 @@ impl Default for SipConfig {
             domain: "localhost".into(),
             udp: vec![SocketAddr::new(LOOPBACK, 5060)],
             tcp: vec![SocketAddr::new(LOOPBACK, 5060)],
+            tls: Vec::new(),
             authenticate: true,
             digest_algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
         }
@@ -246,6 +273,7 @@ impl Default for ClientsConfig {
         ClientsConfig {
             tcp: Some(SocketAddr::new(LOOPBACK, 7001)),
             websocket: Some(SocketAddr::new(LOOPBACK, 7080)),
+            tls: None,
         }
     }
 }
@@ -287,6 +315,8 @@ pub const MIN_MESSAGE_SIZE: usize = 1300;
 pub const MAX_MESSAGE_SIZE: usize = 65_535;
 /// RFC 4028 section 4: Session-Expires is at least 90 seconds.
 pub const MIN_SESSION_EXPIRES: u32 = 90;
+/// The SIP TLS listener `--dev-tls` adds when none is configured.
+pub const DEV_TLS_LISTEN: SocketAddr = SocketAddr::new(LOOPBACK, 5061);
 
 fn invalid(key: impl fmt::Display, message: impl fmt::Display) -> ConfigError {
     ConfigError::Invalid {
@@ -321,6 +351,16 @@ fn check_name(key: &str, s: &str, seen: &mut Vec<String>) -> Result<(), ConfigEr
 }
 
 impl Config {
+    /// What `--dev-tls` does: TLS with a self-signed certificate generated at start
+    /// (see [`crate::tls`]), and a SIP TLS listener on [`DEV_TLS_LISTEN`] when
+    /// `sip.tls` lists none.
+    pub fn enable_dev_tls(&mut self) {
+        self.dev_tls = true;
+        if self.sip.tls.is_empty() {
+            self.sip.tls.push(DEV_TLS_LISTEN);
+        }
+    }
+
     /// Parses and validates a TOML text.
     ///
     /// # Errors
@@ -338,11 +378,23 @@ impl Config {
     /// # Errors
     /// [`ConfigError::Read`], or as [`Config::from_toml_str`].
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let config = Self::read(path)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML file without checking the values, for a caller that
+    /// adjusts the configuration (command-line options) and then calls
+    /// [`Config::validate`].
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] or [`ConfigError::Syntax`].
+    pub fn read(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_toml_str(&text)
+        toml::from_str(&text).map_err(|e| ConfigError::Syntax(e.to_string()))
     }
 
     /// Checks every value.
@@ -360,16 +412,35 @@ impl Config {
                 ));
             }
         }
-        if sip.udp.is_empty() && sip.tcp.is_empty() {
-            return Err(invalid("sip", "needs at least one `udp` or `tcp` address"));
+        if sip.udp.is_empty() && sip.tcp.is_empty() && sip.tls.is_empty() {
+            return Err(invalid(
+                "sip",
+                "needs at least one `udp`, `tcp` or `tls` address",
+            ));
         }
-        for (key, list) in [("sip.udp", &sip.udp), ("sip.tcp", &sip.tcp)] {
+        for (key, list) in [
+            ("sip.udp", &sip.udp),
+            ("sip.tcp", &sip.tcp),
+            ("sip.tls", &sip.tls),
+        ] {
             for (i, a) in list.iter().enumerate() {
                 if list[..i].contains(a) {
                     return Err(invalid(key, format!("{a} appears twice")));
                 }
             }
         }
+        // TCP and TLS listeners are both TCP ports.
+        if let Some(a) = sip
+            .tls
+            .iter()
+            .find(|a| a.port() != 0 && sip.tcp.contains(a))
+        {
+            return Err(invalid(
+                "sip.tls",
+                format!("{a} is also in sip.tcp; TLS needs a port of its own"),
+            ));
+        }
+        self.validate_tls()?;
 
         for (i, a) in sip.digest_algorithms.iter().enumerate() {
             if sip.digest_algorithms[..i].contains(a) {
@@ -486,6 +557,39 @@ impl Config {
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "must not be empty"));
+        }
+        Ok(())
+    }
+
+    /// Checks the `[tls]` section and that every TLS listener has a certificate. The
+    /// files themselves are read at start ([`crate::tls::load`]).
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        if let Some(t) = &self.tls {
+            if t.certificate.as_os_str().is_empty() {
+                return Err(invalid("tls.certificate", "must not be empty"));
+            }
+            if t.private_key.as_os_str().is_empty() {
+                return Err(invalid("tls.private_key", "must not be empty"));
+            }
+        }
+        if self.tls.is_none() && !self.dev_tls {
+            const NEEDS: &str = "a TLS listener needs the [tls] section with `certificate` \
+                                 and `private_key` (or the --dev-tls option)";
+            if !self.sip.tls.is_empty() {
+                return Err(invalid("sip.tls", NEEDS));
+            }
+            if self.clients.tls.is_some() {
+                return Err(invalid("clients.tls", NEEDS));
+            }
+        }
+        if let Some(a) = self.clients.tls
+            && a.port() != 0
+            && (self.clients.tcp == Some(a) || self.clients.websocket == Some(a))
+        {
+            return Err(invalid(
+                "clients.tls",
+                format!("{a} is also the address of another client listener"),
+            ));
         }
         Ok(())
     }
@@ -636,6 +740,101 @@ mod tests {
         assert!(e.to_string().contains("or false"), "{e}");
         let e = Config::from_toml_str("[http]\nlisten = \"nowhere\"\n").unwrap_err();
         assert!(matches!(e, ConfigError::Syntax(_)), "{e}");
+    }
+
+    #[test]
+    fn tls_is_off_by_default_and_the_example_configures_it() {
+        let c = Config::default();
+        assert_eq!(c.sip.tls, Vec::<SocketAddr>::new());
+        assert_eq!(c.clients.tls, None);
+        assert_eq!(c.tls, None);
+        assert!(!c.dev_tls);
+        let c = Config::from_toml_str(include_str!("../csta-server.example.toml")).unwrap();
+        assert_eq!(c.sip.tls, vec!["127.0.0.1:5061".parse().unwrap()]);
+        assert_eq!(c.clients.tls, Some("127.0.0.1:7002".parse().unwrap()));
+        assert_eq!(
+            c.tls,
+            Some(TlsConfig {
+                certificate: PathBuf::from("/etc/csta-server/cert.pem"),
+                private_key: PathBuf::from("/etc/csta-server/key.pem"),
+            })
+        );
+    }
+
+    #[test]
+    fn tls_settings_are_validated() {
+        const TLS: &str = "[tls]\ncertificate = \"c.pem\"\nprivate_key = \"k.pem\"\n";
+        // A TLS listener without a certificate.
+        let e = Config::from_toml_str("[sip]\ntls = [\"127.0.0.1:5061\"]\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: `sip.tls`: a TLS listener needs the [tls] section with \
+             `certificate` and `private_key` (or the --dev-tls option)"
+        );
+        assert_eq!(
+            invalid_key("[clients]\ntls = \"127.0.0.1:7002\"\n"),
+            "clients.tls"
+        );
+        // With one, TLS alone is enough for SIP.
+        let c = Config::from_toml_str(&format!(
+            "[sip]\nudp = []\ntcp = []\ntls = [\"[::1]:5061\"]\n{TLS}"
+        ))
+        .unwrap();
+        assert_eq!(c.sip.tls, vec!["[::1]:5061".parse().unwrap()]);
+        assert_eq!(
+            invalid_key(&format!(
+                "[sip]\ntls = [\"127.0.0.1:5061\", \"127.0.0.1:5061\"]\n{TLS}"
+            )),
+            "sip.tls"
+        );
+        // TCP and TLS cannot share a port; port 0 picks two.
+        assert_eq!(
+            invalid_key(&format!(
+                "[sip]\ntcp = [\"127.0.0.1:5060\"]\ntls = [\"127.0.0.1:5060\"]\n{TLS}"
+            )),
+            "sip.tls"
+        );
+        Config::from_toml_str(&format!(
+            "[sip]\ntcp = [\"127.0.0.1:0\"]\ntls = [\"127.0.0.1:0\"]\n{TLS}"
+        ))
+        .unwrap();
+        assert_eq!(
+            invalid_key(&format!("[clients]\ntls = \"127.0.0.1:7001\"\n{TLS}")),
+            "clients.tls"
+        );
+        assert_eq!(
+            invalid_key("[tls]\ncertificate = \"\"\nprivate_key = \"k.pem\"\n"),
+            "tls.certificate"
+        );
+        assert_eq!(
+            invalid_key("[tls]\ncertificate = \"c.pem\"\nprivate_key = \"\"\n"),
+            "tls.private_key"
+        );
+        // A missing or unknown key of [tls] is named.
+        let e = Config::from_toml_str("[tls]\ncertificate = \"c.pem\"\n").unwrap_err();
+        assert!(e.to_string().contains("`private_key`"), "{e}");
+        let e = Config::from_toml_str(&format!("{TLS}key = \"x\"\n")).unwrap_err();
+        assert!(e.to_string().contains("`key`"), "{e}");
+        // dev_tls is an option, not a key of the file.
+        let e = Config::from_toml_str("dev_tls = true\n").unwrap_err();
+        assert!(e.to_string().contains("`dev_tls`"), "{e}");
+    }
+
+    #[test]
+    fn dev_tls_adds_a_listener_and_needs_no_files() {
+        let mut c = Config::default();
+        c.enable_dev_tls();
+        assert!(c.dev_tls);
+        assert_eq!(c.sip.tls, vec![DEV_TLS_LISTEN]);
+        assert_eq!(DEV_TLS_LISTEN, "127.0.0.1:5061".parse().unwrap());
+        c.clients.tls = Some("127.0.0.1:7002".parse().unwrap());
+        c.validate().unwrap();
+        // A configured listener is kept.
+        let mut c = Config::default();
+        c.sip.tls = vec!["[::1]:5071".parse().unwrap()];
+        c.enable_dev_tls();
+        assert_eq!(c.sip.tls, vec!["[::1]:5071".parse().unwrap()]);
+        c.validate().unwrap();
     }
 
     #[test]

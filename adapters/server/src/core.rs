@@ -19,7 +19,7 @@
 //! monotonic `now` of each input and the pair of clock readings it was created with.
 //!
 //! Responses are routed per RFC 3261 section 18.2.2: over the connection the request
-//! came on for TCP; for UDP to the source address and port when the top Via carries
+//! came on for TCP and TLS; for UDP to the source address and port when the top Via carries
 //! `rport` (RFC 3581), else to the source address and the Via's port. The top Via of a
 //! response gets `received` when its host differs from the source address or `rport`
 //! was asked for, and `rport` filled with the source port when it was asked for.
@@ -202,6 +202,7 @@ impl Core {
         let transport = match source.transport {
             TransportKind::Udp => Transport::Udp,
             TransportKind::Tcp => Transport::Tcp,
+            TransportKind::Tls => Transport::Tls,
         };
         let mut data = Vec::with_capacity(512);
         let outcome = self
@@ -228,7 +229,7 @@ impl Core {
         let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
         let parsed = match source.transport {
             TransportKind::Udp => Message::parse_with(data, &mut headers, self.limits),
-            TransportKind::Tcp => {
+            TransportKind::Tcp | TransportKind::Tls => {
                 match Message::parse_stream_with(data, &mut headers, self.limits) {
                     Ok(sip_lite::wire::Status::Complete((m, _))) => Ok(m),
                     Ok(sip_lite::wire::Status::Partial) => Err(ParseError::HeadTruncated),
@@ -449,11 +450,11 @@ pub fn route_response(req: &Message<'_>, source: &Source, mut data: Vec<u8>) -> 
 fn route(first: &str, source: &Source) -> Option<(String, SocketAddr)> {
     let (top, dest) = match Via::parse(first) {
         Ok(v) => rewrite_top_via(&v, source),
-        Err(_) if source.transport == TransportKind::Tcp => (first.to_owned(), source.peer),
+        Err(_) if source.transport.is_stream() => (first.to_owned(), source.peer),
         Err(_) => return None,
     };
     let dest = match source.transport {
-        TransportKind::Tcp => source.peer,
+        TransportKind::Tcp | TransportKind::Tls => source.peer,
         TransportKind::Udp => dest,
     };
     Some((top, dest))
@@ -596,6 +597,42 @@ mod tests {
         assert_eq!(
             via,
             "SIP/2.0/TCP [::1]:5999;branch=z9hG4bK4;received=::1;rport=40001"
+        );
+    }
+
+    #[test]
+    fn tls_answers_on_the_connection() {
+        let mut c = core();
+        let src = Source {
+            transport: TransportKind::Tls,
+            peer: "127.0.0.1:40002".parse().unwrap(),
+            local: "127.0.0.1:5061".parse().unwrap(),
+            conn: Some(ConnId(11)),
+        };
+        c.handle_input(
+            Instant::now(),
+            src,
+            &req(
+                "OPTIONS",
+                "SIP/2.0/TLS phone.example:5061;branch=z9hG4bK4t;rport",
+            ),
+        );
+        let out = one(&mut c);
+        assert_eq!(out.transport, TransportKind::Tls);
+        assert_eq!(out.conn, Some(ConnId(11)));
+        assert_eq!(out.peer, src.peer);
+        let (code, via, _) = parse_out(&out);
+        assert_eq!(code, 200);
+        assert_eq!(
+            via,
+            "SIP/2.0/TLS phone.example:5061;branch=z9hG4bK4t;received=127.0.0.1;rport=40002"
+        );
+        // An unparsable Via on a stream is answered anyway, on the connection.
+        c.handle_input(Instant::now(), src, &req("OPTIONS", "SIP/2.0/TLS ;;;"));
+        let out = one(&mut c);
+        assert_eq!(
+            (out.transport, out.conn),
+            (TransportKind::Tls, Some(ConnId(11)))
         );
     }
 

@@ -5,7 +5,7 @@
 //! (ECMA-323 XML over TCP/TLS, JSON over WebSocket) through which applications
 //! monitor and control those phones.
 //!
-//! This version serves SIP over UDP and TCP and registers phones; the proxy, the
+//! This version serves SIP over UDP, TCP and TLS and registers phones; the proxy, the
 //! uaCSTA session manager and the client interface follow.
 //!
 //! # Structure
@@ -18,7 +18,8 @@
 //!   address-of-record, expiry.
 //! - [`config`]: the configuration (TOML) and its defaults.
 //! - [`store`]: the embedded database in the data directory.
-//! - [`transport`]: SIP over UDP and TCP (tokio).
+//! - [`transport`]: SIP over UDP, TCP and TLS (tokio).
+//! - [`tls`]: the TLS acceptor from the configured files or a `--dev-tls` certificate.
 //! - [`core`]: the synchronous protocol core the transports feed.
 //! - [`interface`]: the contracts between the parts (client connections, hub,
 //!   session manager).
@@ -30,6 +31,7 @@ pub mod interface;
 pub mod registrar;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod transport;
 
 pub use config::Config;

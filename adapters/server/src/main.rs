@@ -19,6 +19,11 @@ struct Args {
     /// Directory of the embedded database; overrides `data_dir` of the configuration.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// For trying TLS out: use a self-signed certificate generated at start (written to
+    /// the data directory, fingerprint in the log) instead of the `[tls]` files, and
+    /// listen for SIP over TLS on 127.0.0.1:5061 when `sip.tls` lists no address.
+    #[arg(long)]
+    dev_tls: bool,
     /// Log filter: a level (error, warn, info, debug, trace) or a tracing filter
     /// directive such as `csta_server=debug`.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
@@ -41,7 +46,7 @@ fn main() -> ExitCode {
         .init();
 
     let mut config = match &args.config {
-        Some(path) => match Config::load(path) {
+        Some(path) => match Config::read(path) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("csta-server: {e}");
@@ -52,6 +57,13 @@ fn main() -> ExitCode {
     };
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
+    }
+    if args.dev_tls {
+        config.enable_dev_tls();
+    }
+    if let Err(e) = config.validate() {
+        eprintln!("csta-server: {e}");
+        return ExitCode::from(2);
     }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -85,8 +97,14 @@ async fn run(config: Config) -> ExitCode {
     for a in server.sip_tcp_addrs() {
         tracing::info!("SIP TCP listening on {a}");
     }
+    for a in server.sip_tls_addrs() {
+        tracing::info!("SIP TLS listening on {a}");
+    }
     if let Some(a) = clients.tcp {
         tracing::info!("CSTA clients (TCP) configured on {a}: not served by this version yet");
+    }
+    if let Some(a) = clients.tls {
+        tracing::info!("CSTA clients (TLS) configured on {a}: not served by this version yet");
     }
     if let Some(a) = clients.websocket {
         tracing::info!(

@@ -28,6 +28,9 @@ pub enum StartError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The TLS certificate or key could not be loaded (or generated).
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The registrar could not be set up (no random source, or an invalid setting).
     #[error("registrar: {0}")]
     Registrar(#[from] registrar::NewError),
@@ -59,6 +62,7 @@ pub struct Server;
 pub struct ServerHandle {
     udp: Vec<SocketAddr>,
     tcp: Vec<SocketAddr>,
+    tls: Vec<SocketAddr>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -72,6 +76,8 @@ impl Server {
     pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         config.validate()?;
         let store = Store::open(&config.data_dir)?;
+        // One acceptor for every TLS listener (SIP here; CSTA clients share it).
+        let acceptor = crate::tls::load(&config)?;
         let (events_tx, mut events) = mpsc::channel(EVENT_QUEUE);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let settings = TransportSettings {
@@ -95,9 +101,20 @@ impl Server {
                 return Err(StartError::Bind { addr, source });
             }
         };
+        if let Some(acceptor) = &acceptor
+            && let Err((addr, source)) = transports.listen_tls(&config.sip.tls, acceptor).await
+        {
+            let _ = shutdown.send(true);
+            return Err(StartError::Bind { addr, source });
+        }
         let udp = transports.udp_addrs().to_vec();
         let tcp = transports.tcp_addrs().to_vec();
-        let registrar = Registrar::new(registrar_config(&config, &udp, &tcp), passwords(&config))?;
+        let tls = transports.tls_addrs().to_vec();
+        let listening: Vec<SocketAddr> = tcp.iter().chain(&tls).copied().collect();
+        let registrar = Registrar::new(
+            registrar_config(&config, &udp, &listening),
+            passwords(&config),
+        )?;
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -159,6 +176,7 @@ impl Server {
         Ok(ServerHandle {
             udp,
             tcp,
+            tls,
             shutdown,
             task,
         })
@@ -176,6 +194,11 @@ impl ServerHandle {
         &self.tcp
     }
 
+    /// The bound SIP TLS addresses.
+    pub fn sip_tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls
+    }
+
     /// Stops accepting, closes every connection and listener, closes the store and
     /// waits until all of it is done.
     ///
@@ -191,9 +214,13 @@ impl ServerHandle {
 
 /// The registrar's settings from the configuration: the domain is the realm, and the
 /// server also answers for the addresses it listens on.
-fn registrar_config(config: &Config, udp: &[SocketAddr], tcp: &[SocketAddr]) -> registrar::Config {
+fn registrar_config(
+    config: &Config,
+    udp: &[SocketAddr],
+    streams: &[SocketAddr],
+) -> registrar::Config {
     let mut domains = vec![config.sip.domain.clone()];
-    for addr in udp.iter().chain(tcp) {
+    for addr in udp.iter().chain(streams) {
         let ip = addr.ip().to_string();
         if !domains.contains(&ip) {
             domains.push(ip);

@@ -1,10 +1,10 @@
-//! SIP transports over tokio: UDP sockets and TCP listeners.
+//! SIP transports over tokio: UDP sockets, TCP listeners and TLS listeners.
 //!
 //! Socket tasks frame what arrives and hand it to the task that owns the protocol core
 //! as [`TransportEvent`]s on one channel: whole messages with their [`Source`] and
-//! receive time, and the opening and closing of TCP connections. That task keeps the
-//! connection table in a [`Transports`] it owns (no locks) and sends the core's output
-//! with [`Transports::send`].
+//! receive time, and the opening and closing of TCP and TLS connections. That task
+//! keeps the connection table in a [`Transports`] it owns (no locks) and sends the
+//! core's output with [`Transports::send`].
 //!
 //! Framing rules:
 //! - UDP: one message per datagram. Datagrams of nothing but CR/LF (keep-alives) are
@@ -19,6 +19,18 @@
 //! - A TCP connection silent for the idle timeout, or that takes longer than it to
 //!   deliver a message once the message has started, is closed. Connections beyond
 //!   the configured number are closed at once.
+//! - TLS connections ([`Transports::listen_tls`]) are TCP connections with a TLS
+//!   handshake first: every rule above applies to the decrypted stream, they count
+//!   against the same connection limit (from the moment they are accepted), and a
+//!   handshake that fails or takes longer than the idle timeout closes the connection.
+//!
+//! Connection reuse: a message for a peer goes over the connection its request came
+//! on, else over an open connection from or to the peer on the same transport (RFC
+//! 3261 section 18.2.2, RFC 5626 flows). For TCP a new connection is opened when there
+//! is none; the server opens no TLS connections: a phone on TLS keeps its own
+//! connection open (RFC 5626 keep-alives) and requests for it use that one, and a
+//! message for a TLS peer without an open connection fails with
+//! [`SendError::NoTlsConnection`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -27,9 +39,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sip_lite::wire::{HeaderIndex, Limits, Message, ParseError, Status, keep_alive};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::tls::Acceptor;
 
 /// The transport a message arrived on or leaves by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,15 +52,23 @@ pub enum TransportKind {
     Udp,
     /// TCP.
     Tcp,
+    /// TLS over TCP.
+    Tls,
 }
 
 impl TransportKind {
-    /// The Via transport token (`UDP`, `TCP`).
+    /// The Via transport token (`UDP`, `TCP`, `TLS`).
     pub fn as_str(self) -> &'static str {
         match self {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
+            TransportKind::Tls => "TLS",
         }
+    }
+
+    /// Whether messages travel on a connection (TCP, TLS) rather than as datagrams.
+    pub fn is_stream(self) -> bool {
+        self != TransportKind::Udp
     }
 }
 
@@ -56,7 +78,7 @@ impl fmt::Display for TransportKind {
     }
 }
 
-/// Identifies one TCP connection for the life of the server.
+/// Identifies one TCP or TLS connection for the life of the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
@@ -69,7 +91,7 @@ pub struct Source {
     pub peer: SocketAddr,
     /// The local address it arrived at.
     pub local: SocketAddr,
-    /// The TCP connection, for TCP.
+    /// The connection, for TCP and TLS.
     pub conn: Option<ConnId>,
 }
 
@@ -78,7 +100,7 @@ pub struct Source {
 pub struct Inbound {
     /// Where it came from.
     pub source: Source,
-    /// When it was received (for TCP: when its last octet arrived).
+    /// When it was received (for TCP and TLS: when its last octet arrived).
     pub received_at: Instant,
     /// The octets: one datagram, or one message framed from a stream.
     pub data: Vec<u8>,
@@ -89,10 +111,12 @@ pub struct Inbound {
 pub enum TransportEvent {
     /// A message arrived.
     Message(Inbound),
-    /// A TCP connection was accepted.
+    /// A TCP connection was accepted (for TLS: its handshake completed).
     Connected {
         /// The connection.
         id: ConnId,
+        /// TCP or TLS.
+        transport: TransportKind,
         /// The peer.
         peer: SocketAddr,
         /// The local address.
@@ -100,7 +124,7 @@ pub enum TransportEvent {
         /// Queue of octets to write to it.
         writer: mpsc::Sender<Vec<u8>>,
     },
-    /// A TCP connection was closed.
+    /// A TCP or TLS connection was closed.
     Closed {
         /// The connection.
         id: ConnId,
@@ -114,8 +138,9 @@ pub struct Outbound {
     pub transport: TransportKind,
     /// The destination.
     pub peer: SocketAddr,
-    /// The connection to use for TCP, when known (the one a request came on). Without it,
-    /// or when it has closed, a connection from or to `peer` is used, or one is opened.
+    /// The connection to use for TCP or TLS, when known (the one a request came on).
+    /// Without it, or when it has closed, a connection from or to `peer` on the same
+    /// transport is used, or (TCP only) one is opened.
     pub conn: Option<ConnId>,
     /// For UDP, the local address to send from (the one the request arrived at).
     pub local: Option<SocketAddr>,
@@ -131,8 +156,11 @@ pub enum SendError {
     #[error("no UDP socket can reach {0}")]
     NoSocket(SocketAddr),
     /// The connection's write queue is full or it has closed.
-    #[error("TCP connection to {0} is closed or congested")]
+    #[error("connection to {0} is closed or congested")]
     Congested(SocketAddr),
+    /// No TLS connection to the peer is open, and the server opens none.
+    #[error("no TLS connection to {0} is open")]
+    NoTlsConnection(SocketAddr),
     /// The connection limit is reached.
     #[error("TCP connection limit reached, cannot connect to {0}")]
     TooManyConnections(SocketAddr),
@@ -151,17 +179,18 @@ pub enum SendError {
 pub struct TransportSettings {
     /// The largest message accepted, in octets.
     pub max_message_size: usize,
-    /// The most TCP connections open at once.
+    /// The most TCP and TLS connections open at once, together.
     pub max_tcp_connections: usize,
-    /// Silence (or time to deliver one message) after which a TCP connection closes.
+    /// Silence (or time to deliver one message, or to complete the TLS handshake)
+    /// after which a TCP or TLS connection closes.
     pub tcp_idle_timeout: Duration,
 }
 
-/// Messages waiting to be written to one TCP connection.
+/// Messages waiting to be written to one TCP or TLS connection.
 const WRITE_QUEUE: usize = 64;
 /// The most header lines in one message.
 const MAX_HEADERS: usize = 96;
-/// The most TCP connections any configuration may ask for.
+/// The most TCP and TLS connections any configuration may ask for.
 pub const MAX_CONNECTIONS: usize = 1_000_000;
 /// How long opening a TCP connection to a peer may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -187,6 +216,7 @@ impl Shared {
 
 struct ConnEntry {
     peer: SocketAddr,
+    transport: TransportKind,
     writer: mpsc::Sender<Vec<u8>>,
 }
 
@@ -194,11 +224,12 @@ struct ConnEntry {
 pub struct Transports {
     udp: Vec<Arc<UdpSocket>>,
     conns: HashMap<ConnId, ConnEntry>,
-    by_peer: HashMap<SocketAddr, ConnId>,
+    by_peer: HashMap<(TransportKind, SocketAddr), ConnId>,
     shared: Shared,
     tasks: tokio::task::JoinSet<()>,
     udp_addrs: Vec<SocketAddr>,
     tcp_addrs: Vec<SocketAddr>,
+    tls_addrs: Vec<SocketAddr>,
 }
 
 impl fmt::Debug for Transports {
@@ -206,6 +237,7 @@ impl fmt::Debug for Transports {
         f.debug_struct("Transports")
             .field("udp", &self.udp_addrs)
             .field("tcp", &self.tcp_addrs)
+            .field("tls", &self.tls_addrs)
             .field("connections", &self.conns.len())
             .finish()
     }
@@ -249,7 +281,7 @@ impl Transports {
             let listener = TcpListener::bind(addr).await.map_err(|e| (addr, e))?;
             let local = listener.local_addr().map_err(|e| (addr, e))?;
             tcp_addrs.push(local);
-            tasks.spawn(accept_loop(listener, shared.clone()));
+            tasks.spawn(accept_loop(listener, None, shared.clone()));
         }
         Ok(Transports {
             udp: sockets,
@@ -259,7 +291,32 @@ impl Transports {
             tasks,
             udp_addrs,
             tcp_addrs,
+            tls_addrs: Vec::new(),
         })
+    }
+
+    /// Binds TLS listeners that accept with `acceptor` (see [`crate::tls`]); their
+    /// connections follow the TCP rules and share the TCP connection limit.
+    ///
+    /// # Errors
+    /// The address that could not be bound, with the I/O error; listeners bound before
+    /// it keep running until shutdown.
+    pub async fn listen_tls(
+        &mut self,
+        addrs: &[SocketAddr],
+        acceptor: &Acceptor,
+    ) -> Result<(), (SocketAddr, std::io::Error)> {
+        for &addr in addrs {
+            let listener = TcpListener::bind(addr).await.map_err(|e| (addr, e))?;
+            let local = listener.local_addr().map_err(|e| (addr, e))?;
+            self.tls_addrs.push(local);
+            self.tasks.spawn(accept_loop(
+                listener,
+                Some(acceptor.clone()),
+                self.shared.clone(),
+            ));
+        }
+        Ok(())
     }
 
     /// The bound UDP addresses (with the ports chosen for port 0).
@@ -272,7 +329,12 @@ impl Transports {
         &self.tcp_addrs
     }
 
-    /// Number of open TCP connections known to the table.
+    /// The bound TLS addresses (with the ports chosen for port 0).
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
+    }
+
+    /// Number of open TCP and TLS connections known to the table.
     pub fn connection_count(&self) -> usize {
         self.conns.len()
     }
@@ -283,17 +345,29 @@ impl Transports {
         match event {
             TransportEvent::Message(m) => Some(m),
             TransportEvent::Connected {
-                id, peer, writer, ..
+                id,
+                transport,
+                peer,
+                writer,
+                ..
             } => {
-                self.conns.insert(id, ConnEntry { peer, writer });
-                self.by_peer.insert(peer, id);
+                self.conns.insert(
+                    id,
+                    ConnEntry {
+                        peer,
+                        transport,
+                        writer,
+                    },
+                );
+                self.by_peer.insert((transport, peer), id);
                 None
             }
             TransportEvent::Closed { id } => {
-                if let Some(e) = self.conns.remove(&id)
-                    && self.by_peer.get(&e.peer) == Some(&id)
-                {
-                    self.by_peer.remove(&e.peer);
+                if let Some(e) = self.conns.remove(&id) {
+                    let key = (e.transport, e.peer);
+                    if self.by_peer.get(&key) == Some(&id) {
+                        self.by_peer.remove(&key);
+                    }
                 }
                 None
             }
@@ -301,8 +375,9 @@ impl Transports {
     }
 
     /// Sends a message: UDP from the socket it names (or one of the right address
-    /// family); TCP over its connection, else the peer's existing connection (RFC 3261
-    /// section 18.2.2, RFC 5626 flows), else a new one.
+    /// family); TCP and TLS over its connection, else the peer's existing connection on
+    /// that transport (RFC 3261 section 18.2.2, RFC 5626 flows), else (TCP only) a new
+    /// one.
     ///
     /// # Errors
     /// A [`SendError`]; the message is lost.
@@ -327,14 +402,17 @@ impl Transports {
                         source,
                     })
             }
-            TransportKind::Tcp => {
+            kind @ (TransportKind::Tcp | TransportKind::Tls) => {
                 let id = out
                     .conn
-                    .filter(|c| self.conns.contains_key(c))
-                    .or_else(|| self.by_peer.get(&out.peer).copied());
-                let id = match id {
-                    Some(id) => id,
-                    None => self.connect(out.peer)?,
+                    .filter(|c| self.conns.get(c).is_some_and(|e| e.transport == kind))
+                    .or_else(|| self.by_peer.get(&(kind, out.peer)).copied());
+                let id = match (id, kind) {
+                    (Some(id), _) => id,
+                    (None, TransportKind::Tls) => {
+                        return Err(SendError::NoTlsConnection(out.peer));
+                    }
+                    (None, _) => self.connect(out.peer)?,
                 };
                 let entry = self.conns.get(&id).ok_or(SendError::Congested(out.peer))?;
                 entry
@@ -361,10 +439,11 @@ impl Transports {
             id,
             ConnEntry {
                 peer,
+                transport: TransportKind::Tcp,
                 writer: tx.clone(),
             },
         );
-        self.by_peer.insert(peer, id);
+        self.by_peer.insert((TransportKind::Tcp, peer), id);
         let shared = self.shared.clone();
         tokio::spawn(async move {
             let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer)).await
@@ -385,12 +464,19 @@ impl Transports {
                 let _ = shared.events.send(TransportEvent::Closed { id }).await;
                 return;
             };
-            connection(stream, id, peer, local, tx, rx, shared, permit).await;
+            let (rd, wr) = stream.into_split();
+            let conn = Conn {
+                id,
+                transport: TransportKind::Tcp,
+                peer,
+                local,
+            };
+            connection(rd, wr, conn, tx, rx, shared, permit).await;
         });
         Ok(id)
     }
 
-    /// Waits until every socket task has stopped and every TCP connection has closed
+    /// Waits until every socket task has stopped and every connection has closed
     /// (after shutdown was signalled), for at most a few seconds for the connections.
     pub async fn join(mut self) {
         // Release the write queues so that connection tasks can finish.
@@ -410,6 +496,7 @@ impl Transports {
         .await;
     }
 }
+
 async fn udp_loop(sock: Arc<UdpSocket>, local: SocketAddr, shared: Shared) {
     let max = shared.settings.max_message_size;
     let mut buf = vec![0u8; max + 1];
@@ -455,14 +542,20 @@ async fn udp_loop(sock: Arc<UdpSocket>, local: SocketAddr, shared: Shared) {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Shared) {
+/// Accepts TCP connections, or TLS connections when `tls` is given.
+async fn accept_loop(listener: TcpListener, tls: Option<Acceptor>, shared: Shared) {
     let mut shutdown = shared.shutdown.clone();
+    let kind = if tls.is_some() {
+        TransportKind::Tls
+    } else {
+        TransportKind::Tcp
+    };
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
-                    tracing::warn!(error = %e, "TCP accept failed");
+                    tracing::warn!(transport = %kind, error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -470,38 +563,98 @@ async fn accept_loop(listener: TcpListener, shared: Shared) {
             _ = shutdown.changed() => return,
         };
         let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "TCP connection limit reached; connection refused");
+            tracing::warn!(%peer, transport = %kind, "connection limit reached; connection refused");
             drop(stream);
             continue;
         };
         let Ok(local) = stream.local_addr() else {
             continue;
         };
-        let id = shared.conn_id();
-        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        let connected = TransportEvent::Connected {
-            id,
+        let conn = Conn {
+            id: shared.conn_id(),
+            transport: kind,
             peer,
             local,
-            writer: tx.clone(),
         };
-        if shared.events.send(connected).await.is_err() {
-            return;
+        match &tls {
+            None => {
+                let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+                if !announce(&conn, &tx, &shared).await {
+                    return;
+                }
+                let (rd, wr) = stream.into_split();
+                tokio::spawn(connection(rd, wr, conn, tx, rx, shared.clone(), permit));
+            }
+            Some(acceptor) => {
+                // The handshake runs in the connection's task so that a slow or silent
+                // peer does not hold up the listener.
+                tokio::spawn(tls_connection(
+                    stream,
+                    acceptor.clone(),
+                    conn,
+                    shared.clone(),
+                    permit,
+                ));
+            }
         }
-        tokio::spawn(connection(
-            stream,
-            id,
-            peer,
-            local,
-            tx,
-            rx,
-            shared.clone(),
-            permit,
-        ));
     }
 }
 
-/// Why a TCP connection was closed by the server.
+/// Reports a new connection to the core's task; `false` when that task is gone.
+async fn announce(conn: &Conn, writer: &mpsc::Sender<Vec<u8>>, shared: &Shared) -> bool {
+    let connected = TransportEvent::Connected {
+        id: conn.id,
+        transport: conn.transport,
+        peer: conn.peer,
+        local: conn.local,
+        writer: writer.clone(),
+    };
+    shared.events.send(connected).await.is_ok()
+}
+
+/// Completes the TLS handshake of an accepted connection within the idle timeout, then
+/// serves it like a TCP connection.
+async fn tls_connection(
+    stream: TcpStream,
+    acceptor: Acceptor,
+    conn: Conn,
+    shared: Shared,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let mut shutdown = shared.shutdown.clone();
+    let handshake = tokio::time::timeout(shared.settings.tcp_idle_timeout, acceptor.accept(stream));
+    let stream = tokio::select! {
+        r = handshake => match r {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!(peer = %conn.peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(peer = %conn.peer, "TLS handshake timed out");
+                return;
+            }
+        },
+        _ = shutdown.changed() => return,
+    };
+    let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+    if !announce(&conn, &tx, &shared).await {
+        return;
+    }
+    let (rd, wr) = tokio::io::split(stream);
+    connection(rd, wr, conn, tx, rx, shared, permit).await;
+}
+
+/// What identifies a connection.
+#[derive(Debug, Clone, Copy)]
+struct Conn {
+    id: ConnId,
+    transport: TransportKind,
+    peer: SocketAddr,
+    local: SocketAddr,
+}
+
+/// Why a connection was closed by the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Close {
     Eof,
@@ -512,31 +665,37 @@ enum Close {
     Core,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn connection(
-    stream: TcpStream,
-    id: ConnId,
-    peer: SocketAddr,
-    local: SocketAddr,
+/// Serves one connection, whatever carries it: reads and frames with [`read_loop`],
+/// writes what the core queues, and reports its end.
+async fn connection<R, W>(
+    mut rd: R,
+    mut wr: W,
+    conn: Conn,
     writer_tx: mpsc::Sender<Vec<u8>>,
     mut writer_rx: mpsc::Receiver<Vec<u8>>,
     shared: Shared,
     permit: tokio::sync::OwnedSemaphorePermit,
-) {
-    let (mut rd, mut wr) = stream.into_split();
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let write_task = tokio::spawn(async move {
         while let Some(data) = writer_rx.recv().await {
             if wr.write_all(&data).await.is_err() {
                 break;
             }
         }
+        // For TLS this also sends close_notify.
         let _ = wr.shutdown().await;
     });
-    let reason = read_loop(&mut rd, id, peer, local, &writer_tx, &shared).await;
-    tracing::debug!(%peer, ?reason, "TCP connection closed");
+    let reason = read_loop(&mut rd, conn, &writer_tx, &shared).await;
+    tracing::debug!(peer = %conn.peer, transport = %conn.transport, ?reason, "connection closed");
     // Let queued writes (a 413, a pong) go out, then close.
     drop(writer_tx);
-    let _ = shared.events.send(TransportEvent::Closed { id }).await;
+    let _ = shared
+        .events
+        .send(TransportEvent::Closed { id: conn.id })
+        .await;
     let mut write_task = write_task;
     if tokio::time::timeout(Duration::from_secs(1), &mut write_task)
         .await
@@ -548,11 +707,9 @@ async fn connection(
     drop(permit);
 }
 
-async fn read_loop(
-    rd: &mut tokio::net::tcp::OwnedReadHalf,
-    id: ConnId,
-    peer: SocketAddr,
-    local: SocketAddr,
+async fn read_loop<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    conn: Conn,
     writer: &mpsc::Sender<Vec<u8>>,
     shared: &Shared,
 ) -> Close {
@@ -595,10 +752,10 @@ async fn read_loop(
                     let data: Vec<u8> = buf.drain(..n).collect();
                     let msg = Inbound {
                         source: Source {
-                            transport: TransportKind::Tcp,
-                            peer,
-                            local,
-                            conn: Some(id),
+                            transport: conn.transport,
+                            peer: conn.peer,
+                            local: conn.local,
+                            conn: Some(conn.id),
                         },
                         received_at: Instant::now(),
                         data,
@@ -762,6 +919,74 @@ mod tests {
         assert_eq!(t.connection_count(), 1);
         assert_eq!(next(&mut t, &mut rx).await, None);
         assert_eq!(t.connection_count(), 0);
+        let _ = stop.send(true);
+        t.join().await;
+    }
+
+    fn tls_out(peer: SocketAddr, data: &[u8]) -> Outbound {
+        Outbound {
+            transport: TransportKind::Tls,
+            ..tcp_out(peer, data)
+        }
+    }
+
+    #[tokio::test]
+    async fn tls_sends_use_the_phones_connection_only() {
+        let (mut t, mut rx, stop) = bound(&[]).await;
+        let cert = crate::tls::DevCertificate::generate("localhost").unwrap();
+        t.listen_tls(&["127.0.0.1:0".parse().unwrap()], &cert.acceptor().unwrap())
+            .await
+            .unwrap();
+        let addr = t.tls_addrs()[0];
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.certificate_der().clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let me = tcp.local_addr().unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let mut phone = tokio::time::timeout(
+            WAIT,
+            tokio_rustls::TlsConnector::from(Arc::new(client)).connect(name, tcp),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(next(&mut t, &mut rx).await, None);
+        assert_eq!(t.connection_count(), 1);
+        // A request to the phone goes down the connection the phone opened.
+        t.send(tls_out(me, b"hello")).await.unwrap();
+        let mut buf = [0u8; 5];
+        tokio::time::timeout(WAIT, phone.read_exact(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf, b"hello");
+        // What the phone sends arrives as TLS, with the connection's identity.
+        phone
+            .write_all(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let msg = next(&mut t, &mut rx).await.unwrap();
+        assert_eq!(msg.source.transport, TransportKind::Tls);
+        assert_eq!(msg.source.peer, me);
+        assert_eq!(msg.source.local, addr);
+        assert!(msg.source.conn.is_some());
+        // A TLS peer without a connection is not connected to.
+        let e = t
+            .send(tls_out("127.0.0.1:9".parse().unwrap(), b"x"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SendError::NoTlsConnection(_)), "{e}");
+        drop(phone);
+        assert_eq!(next(&mut t, &mut rx).await, None);
+        assert_eq!(t.connection_count(), 0);
+        let e = t.send(tls_out(me, b"late")).await.unwrap_err();
+        assert!(matches!(e, SendError::NoTlsConnection(_)), "{e}");
         let _ = stop.send(true);
         t.join().await;
     }
