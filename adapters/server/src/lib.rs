@@ -26,6 +26,7 @@
 
 pub mod config;
 pub mod core;
+pub mod hub;
 pub mod interface;
 pub mod registrar;
 pub mod server;
