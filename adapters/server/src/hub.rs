@@ -734,7 +734,6 @@ impl Hub {
             _ => {}
         }
         let Stage::Session(session) = &client.stage else {
-            let edition = client.edition;
             return self.refuse(
                 id,
                 invoke_id,
@@ -1285,4 +1284,68 @@ fn answer_from_view(
         _ => return None,
     };
     encode(&m, edition).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_secret_eq() {
+        assert!(secret_eq("s3cret", "s3cret"));
+        assert!(secret_eq("", ""));
+        assert!(!secret_eq("s3cret", "s3creT"));
+        assert!(!secret_eq("s3cret", "s3cret "));
+        assert!(!secret_eq("s3cret", ""));
+    }
+
+    #[test]
+    fn test_target() {
+        let ed3 = "http://www.ecma-international.org/standards/ecma-323/csta/ed3";
+        let cases = [
+            (
+                format!(
+                    r#"<MakeCall xmlns="{ed3}"><callingDevice>201</callingDevice><calledDirectoryNumber>N&lt;+49 89&gt;</calledDirectoryNumber></MakeCall>"#
+                ),
+                Some(Some("201")),
+            ),
+            (
+                format!(
+                    r#"<DeflectCall xmlns="{ed3}"><callToBeDiverted><callID>C1</callID><deviceID>202</deviceID></callToBeDiverted><newDestination>203</newDestination></DeflectCall>"#
+                ),
+                Some(Some("202")),
+            ),
+            (
+                format!(
+                    r#"<SingleStepTransferCall xmlns="{ed3}"><activeCall><callID>C1</callID></activeCall><transferredTo>203</transferredTo></SingleStepTransferCall>"#
+                ),
+                Some(None),
+            ),
+            (
+                format!(
+                    r#"<SetForwarding xmlns="{ed3}"><device>sip:201@x</device><forwardingType>forwardBusy</forwardingType><activateForward>true</activateForward></SetForwarding>"#
+                ),
+                Some(Some("sip:201@x")),
+            ),
+            (format!(r#"<GetCSTAFeatures xmlns="{ed3}"/>"#), None),
+        ];
+        for (xml, expected) in cases {
+            let m = decode(xml.as_bytes()).unwrap().message;
+            assert_eq!(target(&m), expected.map(|o| o.map(str::to_owned)), "{xml}");
+        }
+    }
+
+    #[test]
+    fn test_writable_edition() {
+        assert_eq!(
+            writable_edition(" http://www.ecma-international.org/standards/ecma-323/csta/ed6 "),
+            Some(Edition::Ed6)
+        );
+        assert_eq!(writable_edition("ed4"), Some(Edition::Ed4));
+        assert_eq!(
+            writable_edition("http://www.ecma.ch/standards/ecma-323/csta/ed2"),
+            None
+        );
+        assert_eq!(writable_edition("urn:nothing"), None);
+    }
 }

@@ -20,6 +20,8 @@
 //! - [`store`]: the embedded database in the data directory.
 //! - [`transport`]: SIP over UDP and TCP (tokio).
 //! - [`core`]: the synchronous protocol core the transports feed.
+//! - [`hub`]: the client side of CSTA: ECMA-354 application sessions, access
+//!   control, monitors and event fan-out, request correlation.
 //! - [`interface`]: the contracts between the parts (client connections, hub,
 //!   session manager).
 //! - [`server`]: starts and stops everything ([`Server::start`]).
