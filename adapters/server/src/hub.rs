@@ -39,7 +39,9 @@
 //! - **Monitors.** `MonitorStart` on a device gives the client a monitorCrossRefID of
 //!   its own (unique in the hub) on the server's single monitor of the phone; every
 //!   event of the phone goes to every client monitoring it, with the client's
-//!   monitorCrossRefID, in the client's edition, invokeID 9999. While the phone is
+//!   monitorCrossRefID, in the client's edition, invokeID 9999, unless the client's
+//!   `requestedMonitorFilter` filters it out (the filter is applied by the hub and
+//!   returned as `actualMonitorFilter`). While the phone is
 //!   offline its monitors report `OutOfServiceEvent`, and `BackInServiceEvent` when it
 //!   is back (ECMA-269 device maintenance events).
 //! - **Requests** are passed to the phone the request names and the answer goes back
@@ -86,6 +88,7 @@ use std::time::{Duration, Instant};
 
 use csta_core::DecodeError;
 use csta_core::Edition;
+use csta_core::flags::MonitorFilter;
 use csta_core::framing::InvokeId;
 use csta_core::message::device::{
     ForwardListItem, ForwardingList, GetDoNotDisturbResponse, GetForwardingResponse,
@@ -229,6 +232,8 @@ struct Monitor {
     device: String,
     /// The device as the client named it.
     name: String,
+    /// Events not to report (`requestedMonitorFilter`).
+    filter: Option<MonitorFilter>,
 }
 
 #[derive(Debug)]
@@ -369,6 +374,31 @@ fn monitor_slot<'m, 'a>(m: &'m mut Message<'a>) -> Option<&'m mut Option<CrossRe
         Message::BackInServiceEvent(e) => &mut e.monitor_cross_ref_id,
         _ => return None,
     })
+}
+
+/// Whether `filter` asks that the event named `event` is not reported. The filter
+/// flag is the event's name without `Event`, starting lower-case (`transferred` for
+/// `TransferedEvent`), in whichever category of ECMA-269's monitor filter lists it.
+fn filtered(filter: Option<&MonitorFilter>, event: &str) -> bool {
+    let Some(filter) = filter else {
+        return false;
+    };
+    let Some(base) = event.strip_suffix("Event") else {
+        return false;
+    };
+    let flag = if base == "Transfered" {
+        "transferred".to_owned()
+    } else {
+        let mut chars = base.chars();
+        chars.next().map_or_else(String::new, |c| {
+            c.to_ascii_lowercase().to_string() + chars.as_str()
+        })
+    };
+    names::MONITOR_FILTER
+        .iter()
+        .find(|c| c.flags.contains(&flag.as_str()))
+        .and_then(|c| filter.get(c.element, &flag))
+        == Some(true)
 }
 
 /// The edition named by a protocol version (an ECMA-323 namespace URI, or `ed3` ..),
@@ -961,8 +991,17 @@ impl Hub {
                     );
                 };
                 let name = owned(&d.id);
+                let filter = r.requested_monitor_filter;
                 return match self.device_for(user, &name, devices) {
-                    Ok(device) => self.monitor_start(id, invoke_id, edition, device, name, devices),
+                    Ok(device) => {
+                        let monitor = Monitor {
+                            client: id,
+                            device,
+                            name,
+                            filter,
+                        };
+                        self.monitor_start(invoke_id, edition, monitor, devices)
+                    }
                     Err(e) => self.refuse(id, invoke_id, edition, e),
                 };
             }
@@ -1049,13 +1088,12 @@ impl Hub {
 
     fn monitor_start(
         &mut self,
-        id: ClientId,
         invoke_id: InvokeId,
         edition: Edition,
-        device: String,
-        name: String,
+        monitor: Monitor,
         devices: &dyn Devices,
     ) {
+        let id = monitor.client;
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
@@ -1069,25 +1107,23 @@ impl Hub {
         self.next_monitor += 1;
         client.monitors.push(n);
         let events = client.edition;
-        let offline = devices.status(&device) == DeviceStatus::Offline;
-        self.by_device.entry(device.clone()).or_default().push(n);
-        tracing::debug!(client = id.0, device = %device, monitor = n, "monitor started");
-        self.monitors.insert(
-            n,
-            Monitor {
-                client: id,
-                device,
-                name: name.clone(),
-            },
-        );
+        let offline = devices.status(&monitor.device) == DeviceStatus::Offline;
+        self.by_device
+            .entry(monitor.device.clone())
+            .or_default()
+            .push(n);
+        tracing::debug!(client = id.0, device = %monitor.device, monitor = n, "monitor started");
+        let name = monitor.name.clone();
+        let filter = monitor.filter;
+        self.monitors.insert(n, monitor);
         let xref = n.to_string();
         let m = Message::MonitorStartResponse(MonitorStartResponse {
             monitor_cross_ref_id: CrossRefId::new(&xref),
-            actual_monitor_filter: None,
+            actual_monitor_filter: filter,
             monitor_existing_calls: None,
         });
         self.send(id, invoke_id, edition, &m);
-        if offline {
+        if offline && !filtered(filter.as_ref(), "OutOfServiceEvent") {
             let m = Message::OutOfServiceEvent(OutOfServiceEvent {
                 monitor_cross_ref_id: Some(CrossRefId::new(&xref)),
                 device: DeviceRef::id(&name),
@@ -1125,12 +1161,16 @@ impl Hub {
         );
     }
 
-    /// The clients monitoring `device` in a session: (client, monitor number, edition).
-    fn watchers(&self, device: &str) -> Vec<(ClientId, u64, Edition)> {
+    /// The clients monitoring `device` in a session that want the event `event`:
+    /// (client, monitor number, edition).
+    fn watchers(&self, device: &str, event: &str) -> Vec<(ClientId, u64, Edition)> {
         self.by_device.get(device).map_or_else(Vec::new, |list| {
             list.iter()
                 .filter_map(|n| {
                     let m = self.monitors.get(n)?;
+                    if filtered(m.filter.as_ref(), event) {
+                        return None;
+                    }
                     let c = self.clients.get(&m.client)?;
                     matches!(c.stage, Stage::Session(_)).then_some((m.client, *n, c.edition))
                 })
@@ -1148,7 +1188,7 @@ impl Hub {
             return;
         }
         let watchers: Vec<(ClientId, String, Edition)> = self
-            .watchers(device)
+            .watchers(device, event.name())
             .into_iter()
             .map(|(c, n, e)| (c, n.to_string(), e))
             .collect();
@@ -1173,7 +1213,12 @@ impl Hub {
     /// Reports a device going out of (`online == false`) or back into service to its
     /// monitors.
     fn service_change(&mut self, device: &str, online: bool) {
-        let watchers = self.watchers(device);
+        let event = if online {
+            "BackInServiceEvent"
+        } else {
+            "OutOfServiceEvent"
+        };
+        let watchers = self.watchers(device, event);
         for (client, n, edition) in watchers {
             let Some(m) = self.monitors.get(&n) else {
                 continue;
@@ -1333,6 +1378,20 @@ mod tests {
             let m = decode(xml.as_bytes()).unwrap().message;
             assert_eq!(target(&m), expected.map(|o| o.map(str::to_owned)), "{xml}");
         }
+    }
+
+    #[test]
+    fn test_filtered() {
+        let mut filter = MonitorFilter::new();
+        assert!(filter.set("callcontrol", "transferred", true));
+        assert!(filter.set("callcontrol", "held", false));
+        assert!(filter.set("logicalDeviceFeature", "doNotDisturb", true));
+        assert!(filtered(Some(&filter), "TransferedEvent"));
+        assert!(filtered(Some(&filter), "DoNotDisturbEvent"));
+        assert!(!filtered(Some(&filter), "HeldEvent"));
+        assert!(!filtered(Some(&filter), "DeliveredEvent"));
+        assert!(!filtered(Some(&filter), "NoSuchEvent"));
+        assert!(!filtered(None, "TransferedEvent"));
     }
 
     #[test]

@@ -1126,3 +1126,59 @@ fn test_shutdown() {
     t.hub.shutdown();
     assert_eq!(t.drain(), vec![]);
 }
+
+#[test]
+fn test_monitor_filter() {
+    let mut t = T::new();
+    t.login(1, "alice", "s3cret", ED3);
+    t.login(2, "alice", "s3cret", ED3);
+    let filtered = format!(
+        r#"<MonitorStart xmlns="{ED3}"><monitorObject><deviceObject>201</deviceObject></monitorObject><requestedMonitorFilter><callcontrol><delivered>true</delivered><established>false</established></callcontrol><maintenance><outOfService>true</outOfService></maintenance></requestedMonitorFilter></MonitorStart>"#
+    );
+    assert_eq!(
+        t.send(1, 1, &filtered),
+        vec![(
+            1,
+            1,
+            format!(
+                r#"{DECL}<MonitorStartResponse xmlns="{ED3}"><monitorCrossRefID>1</monitorCrossRefID><actualMonitorFilter><callcontrol><delivered>true</delivered><established>false</established></callcontrol><maintenance><outOfService>true</outOfService></maintenance></actualMonitorFilter></MonitorStartResponse>"#
+            )
+        )]
+    );
+    t.monitor(2, 1, "201", ED3);
+    let event_xml = delivered("43");
+    let event = decode(event_xml.as_bytes()).unwrap().message;
+    let out = t.news(DeviceNews::Event {
+        device: A201,
+        event: &event,
+    });
+    assert_eq!(out, vec![frame(2, 9999, delivered_out(ED3, "2"))]);
+    let established_xml = format!(
+        r#"<EstablishedEvent xmlns="{ED3}"><monitorCrossRefID>43</monitorCrossRefID><establishedConnection><callID>C1</callID><deviceID>201</deviceID></establishedConnection><answeringDevice><deviceIdentifier>201</deviceIdentifier></answeringDevice><callingDevice><deviceIdentifier>203</deviceIdentifier></callingDevice><calledDevice><deviceIdentifier>201</deviceIdentifier></calledDevice></EstablishedEvent>"#
+    );
+    let established = decode(established_xml.as_bytes()).unwrap().message;
+    let out = t.news(DeviceNews::Event {
+        device: A201,
+        event: &established,
+    });
+    assert_eq!(
+        out.iter()
+            .map(|o| match o {
+                ClientOutput::Frame { client, .. } => client.0,
+                ClientOutput::Close { .. } => 0,
+            })
+            .collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    // Out of service is filtered for the first client; back in service is not.
+    let out = t.news(DeviceNews::Offline { device: A201 });
+    assert_eq!(out, vec![frame(2, 9999, out_of_service(ED3, "2", "201"))]);
+    let out = t.news(DeviceNews::Online { device: A201 });
+    assert_eq!(
+        out,
+        vec![
+            frame(1, 9999, back_in_service(ED3, "1", "201")),
+            frame(2, 9999, back_in_service(ED3, "2", "201")),
+        ]
+    );
+}
