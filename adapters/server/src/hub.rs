@@ -47,7 +47,8 @@
 //! - **Requests** are passed to the phone the request names and the answer goes back
 //!   with the request's invokeID. `SnapshotDevice`, `GetDoNotDisturb` and
 //!   `GetForwarding` are answered from [`Devices::view`] when the view knows the
-//!   answer; `RequestSystemStatus` is answered by the hub.
+//!   answer; `RequestSystemStatus` and `GetCSTAFeatures` (what the hub offers) are
+//!   answered by the hub.
 //!
 //! # Negative answers
 //!
@@ -88,7 +89,7 @@ use std::time::{Duration, Instant};
 
 use csta_core::DecodeError;
 use csta_core::Edition;
-use csta_core::flags::MonitorFilter;
+use csta_core::flags::{MonitorFilter, SupportedEvents, SupportedServices};
 use csta_core::framing::InvokeId;
 use csta_core::message::device::{
     ForwardListItem, ForwardingList, GetDoNotDisturbResponse, GetForwardingResponse,
@@ -104,7 +105,7 @@ use csta_core::message::session::{
     StartApplicationSessionNegResponse, StartApplicationSessionPosResponse, StopApplicationSession,
     StopApplicationSessionNegResponse, StopApplicationSessionPosResponse,
 };
-use csta_core::message::system::RequestSystemStatusResponse;
+use csta_core::message::system::{GetCSTAFeaturesResponse, RequestSystemStatusResponse};
 use csta_core::message::{EncodeOptions, ErrorCode, Kind, Message, decode};
 use csta_core::model::view::same_device;
 use csta_core::names::{
@@ -373,6 +374,81 @@ fn monitor_slot<'m, 'a>(m: &'m mut Message<'a>) -> Option<&'m mut Option<CrossRe
         Message::OutOfServiceEvent(e) => &mut e.monitor_cross_ref_id,
         Message::BackInServiceEvent(e) => &mut e.monitor_cross_ref_id,
         _ => return None,
+    })
+}
+
+/// The services a client can use through the hub (`supportedServices` category and
+/// element).
+const SERVICES: &[(&str, &str)] = &[
+    ("systemStatServList", "requestSystemStatus"),
+    ("monitoringServList", "monitorStart"),
+    ("monitoringServList", "monitorStop"),
+    ("snapshotServList", "snapshotDevice"),
+    ("callControlServList", "alternateCall"),
+    ("callControlServList", "answerCall"),
+    ("callControlServList", "clearConnection"),
+    ("callControlServList", "conferenceCall"),
+    ("callControlServList", "consultationCall"),
+    ("callControlServList", "deflectCall"),
+    ("callControlServList", "holdCall"),
+    ("callControlServList", "makeCall"),
+    ("callControlServList", "reconnectCall"),
+    ("callControlServList", "retrieveCall"),
+    ("callControlServList", "singleStepTransfer"),
+    ("callControlServList", "transferCall"),
+    ("callAssociatedServList", "generateDigits"),
+    ("physDevServList", "getMessageWaitingIndicator"),
+    ("physDevServList", "getMicrophoneMute"),
+    ("physDevServList", "getSpeakerMute"),
+    ("physDevServList", "getSpeakerVolume"),
+    ("physDevServList", "setMsgWaitingIndicator"),
+    ("physDevServList", "setMicrophoneMute"),
+    ("physDevServList", "setSpeakerMute"),
+    ("physDevServList", "setSpeakerVolume"),
+    ("logicalServList", "getDoNotDisturb"),
+    ("logicalServList", "getForwarding"),
+    ("logicalServList", "setDoNotDisturb"),
+    ("logicalServList", "setForwarding"),
+];
+
+/// The events the hub passes on (`supportedEvents` category and flag).
+const EVENTS: &[(&str, &str)] = &[
+    ("callControlEvtsList", "callCleared"),
+    ("callControlEvtsList", "conferenced"),
+    ("callControlEvtsList", "connectionCleared"),
+    ("callControlEvtsList", "delivered"),
+    ("callControlEvtsList", "diverted"),
+    ("callControlEvtsList", "established"),
+    ("callControlEvtsList", "failed"),
+    ("callControlEvtsList", "held"),
+    ("callControlEvtsList", "networkReached"),
+    ("callControlEvtsList", "originated"),
+    ("callControlEvtsList", "retrieved"),
+    ("callControlEvtsList", "serviceInitiated"),
+    ("callControlEvtsList", "transferred"),
+    ("callAssociatedEvtsList", "callInformation"),
+    ("callAssociatedEvtsList", "digitsGenerated"),
+    ("physDevEvtsList", "messageWaiting"),
+    ("logicalEvtsList", "doNotDisturb"),
+    ("logicalEvtsList", "forwarding"),
+    ("deviceMaintEvtsList", "backInService"),
+    ("deviceMaintEvtsList", "outOfService"),
+];
+
+/// The answer to `GetCSTAFeatures`: what the hub offers (the phones may support less;
+/// they answer for themselves).
+fn features() -> Message<'static> {
+    let mut services = SupportedServices::new();
+    for (category, service) in SERVICES {
+        services.set(category, service, true);
+    }
+    let mut events = SupportedEvents::new();
+    for (category, event) in EVENTS {
+        events.set(category, event, true);
+    }
+    Message::GetCSTAFeaturesResponse(GetCSTAFeaturesResponse {
+        supported_services: Some(services),
+        supported_events: Some(events),
     })
 }
 
@@ -1013,6 +1089,9 @@ impl Hub {
                     &owned(&r.monitor_cross_ref_id.0),
                 );
             }
+            Message::GetCSTAFeatures(_) => {
+                return self.send(id, invoke_id, edition, &features());
+            }
             Message::RequestSystemStatus(_) => {
                 let m = Message::RequestSystemStatusResponse(RequestSystemStatusResponse {
                     system_status: names::SystemStatus::Normal,
@@ -1378,6 +1457,32 @@ mod tests {
             let m = decode(xml.as_bytes()).unwrap().message;
             assert_eq!(target(&m), expected.map(|o| o.map(str::to_owned)), "{xml}");
         }
+    }
+
+    #[test]
+    fn test_features_tables() {
+        let mut services = SupportedServices::new();
+        for (category, service) in SERVICES {
+            assert!(
+                services.set(category, service, true),
+                "{category}/{service}"
+            );
+        }
+        let mut events = SupportedEvents::new();
+        for (category, event) in EVENTS {
+            assert!(events.set(category, event, true), "{category}/{event}");
+        }
+        let Message::GetCSTAFeaturesResponse(r) = features() else {
+            panic!("not a GetCSTAFeaturesResponse");
+        };
+        assert_eq!(
+            r.supported_services.map(|s| s.iter().count()),
+            Some(SERVICES.len())
+        );
+        assert_eq!(
+            r.supported_events.map(|e| e.count_true()),
+            Some(EVENTS.len())
+        );
     }
 
     #[test]

@@ -1182,3 +1182,28 @@ fn test_monitor_filter() {
         ]
     );
 }
+
+#[test]
+fn test_get_csta_features() {
+    let mut t = T::new();
+    t.login(1, "alice", "s3cret", ED5);
+    let out = t.send(1, 3, &format!(r#"<GetCSTAFeatures xmlns="{ED5}"/>"#));
+    assert_eq!(out.len(), 1);
+    let (client, invoke, xml) = &out[0];
+    assert_eq!((*client, *invoke), (1, 3));
+    let Message::GetCSTAFeaturesResponse(r) = decode(xml.as_bytes()).unwrap().message else {
+        panic!("{xml}");
+    };
+    let services = r.supported_services.unwrap();
+    let has = |c: &str, s: &str| services.iter().any(|(cat, f, on)| cat == c && f == s && on);
+    assert!(has("callControlServList", "makeCall"));
+    assert!(has("logicalServList", "setForwarding"));
+    assert!(!has("callControlServList", "parkCall"));
+    let events = r.supported_events.unwrap();
+    assert_eq!(
+        events.get("deviceMaintEvtsList", "outOfService"),
+        Some(true)
+    );
+    assert_eq!(events.get("callControlEvtsList", "queued"), None);
+    assert!(t.fake.sent.is_empty());
+}
