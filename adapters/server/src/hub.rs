@@ -721,7 +721,9 @@ impl Hub {
             }),
             Err(e) => {
                 tracing::warn!(client = client.0, message = m.name(), error = %e, "cannot encode for client");
-                if m.kind() != Kind::Error
+                // A request still gets an answer; an event is dropped.
+                if !invoke_id.is_event()
+                    && m.kind() != Kind::Error
                     && let Ok(body) = encode(
                         &Message::CSTAErrorCode(operation(Operation::Generic)),
                         edition,
@@ -885,7 +887,9 @@ impl Hub {
         // Compare even for an unknown user, so that the time taken does not say
         // whether the user exists.
         let expected = user.map_or("", |u| self.config.users[u].password.as_str());
-        let password_ok = secret_eq(expected, password.as_deref().unwrap_or("\u{0}"));
+        // `&`, not `&&`: the comparison runs whether a password was given or not.
+        let password_ok =
+            password.is_some() & secret_eq(expected, password.as_deref().unwrap_or(""));
         let mut error = None;
         let mut chosen = None;
         match user {
