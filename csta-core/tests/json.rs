@@ -232,3 +232,72 @@ fn test_feature_list_presence() {
     assert!(services.set("callControlServList", "answerCall", false));
     assert_eq!(services.get("callControlServList", "answerCall"), None);
 }
+
+#[test]
+fn test_maintenance_events() {
+    use csta_core::Edition;
+    use csta_core::message::event::{BackInServiceEvent, OutOfServiceEvent};
+
+    let m = Message::OutOfServiceEvent(OutOfServiceEvent {
+        monitor_cross_ref_id: Some(CrossRefId::new("7")),
+        device: DeviceRef::id("sip:201@example.test"),
+        cause: None,
+    });
+    let mut buf = [0u8; 512];
+    let n = m.encode(Edition::Ed5, &mut buf).unwrap();
+    assert_eq!(
+        core::str::from_utf8(&buf[..n]).unwrap(),
+        r#"<?xml version="1.0" encoding="UTF-8"?><OutOfServiceEvent xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed5"><monitorCrossRefID>7</monitorCrossRefID><device><deviceIdentifier>sip:201@example.test</deviceIdentifier></device></OutOfServiceEvent>"#
+    );
+    let decoded = decode(&buf[..n]).unwrap();
+    assert_eq!(decoded.edition, Some(Edition::Ed5));
+    assert_eq!(decoded.message, m);
+    assert_eq!(
+        to_json(&m),
+        r#"{"OutOfServiceEvent":{"monitorCrossRefID":"7","device":{"deviceIdentifier":{"id":"sip:201@example.test"}}}}"#
+    );
+
+    let m = Message::BackInServiceEvent(BackInServiceEvent {
+        monitor_cross_ref_id: Some(CrossRefId::new("7")),
+        device: DeviceRef::id("201"),
+        cause: EventCause::from_name("normal"),
+    });
+    let xml = br#"<csta:BackInServiceEvent xmlns:csta="http://www.ecma-international.org/standards/ecma-323/csta/ed3"><csta:cause>normal</csta:cause><csta:device><csta:deviceIdentifier>201</csta:deviceIdentifier></csta:device><csta:monitorCrossRefID>7</csta:monitorCrossRefID></csta:BackInServiceEvent>"#;
+    let decoded = decode(xml).unwrap();
+    assert_eq!(decoded.edition, Some(Edition::Ed3));
+    assert_eq!(decoded.message, m);
+    assert_eq!(
+        to_json(&m),
+        r#"{"BackInServiceEvent":{"monitorCrossRefID":"7","device":{"deviceIdentifier":{"id":"201"}},"cause":"normal"}}"#
+    );
+}
+
+#[test]
+fn test_application_session_terminated() {
+    use csta_core::Edition;
+    use csta_core::message::session::{ApplicationSessionTerminated, SessionTermReason};
+    use csta_core::names;
+
+    let m = Message::ApplicationSessionTerminated(ApplicationSessionTerminated {
+        session_id: CrossRefId::new("s1"),
+        session_term_reason: SessionTermReason {
+            defined_term_reason: Some(names::SessionTermReason::SessionTimerExpired),
+            non_standard_term_reason: None,
+        },
+    });
+    let mut buf = [0u8; 512];
+    // ECMA-354 messages keep their namespace whatever the edition.
+    let n = m.encode(Edition::Ed6, &mut buf).unwrap();
+    assert_eq!(
+        core::str::from_utf8(&buf[..n]).unwrap(),
+        r#"<?xml version="1.0" encoding="UTF-8"?><ApplicationSessionTerminated xmlns="http://www.ecma-international.org/standards/ecma-354/appl_session"><sessionID>s1</sessionID><sessionTermReason><definedTermReason>sessionTimerExpired</definedTermReason></sessionTermReason></ApplicationSessionTerminated>"#
+    );
+    let decoded = decode(&buf[..n]).unwrap();
+    assert_eq!(decoded.edition, None);
+    assert_eq!(decoded.message, m);
+    assert_eq!(m.kind(), csta_core::Kind::Event);
+    assert_eq!(
+        to_json(&m),
+        r#"{"ApplicationSessionTerminated":{"sessionID":"s1","sessionTermReason":{"definedTermReason":"sessionTimerExpired"}}}"#
+    );
+}

@@ -724,6 +724,16 @@ impl<'a> B<'a> {
                 authorisation_code: b.opt(B::text),
                 correlator_data: b.opt(B::opaque),
             }),
+            "OutOfServiceEvent" => Message::OutOfServiceEvent(OutOfServiceEvent {
+                monitor_cross_ref_id: b.opt(B::xref),
+                device: b.device_ref(),
+                cause: b.cause(),
+            }),
+            "BackInServiceEvent" => Message::BackInServiceEvent(BackInServiceEvent {
+                monitor_cross_ref_id: b.opt(B::xref),
+                device: b.device_ref(),
+                cause: b.cause(),
+            }),
             "StartApplicationSession" => {
                 Message::StartApplicationSession(StartApplicationSession {
                     application_info: ApplicationInfo {
@@ -786,6 +796,15 @@ impl<'a> B<'a> {
                         error_code: b.session_error(),
                     },
                 )
+            }
+            "ApplicationSessionTerminated" => {
+                Message::ApplicationSessionTerminated(ApplicationSessionTerminated {
+                    session_id: b.xref(),
+                    session_term_reason: session::SessionTermReason {
+                        defined_term_reason: b.opt(|b| open_name!(b, SessionTermReason)),
+                        non_standard_term_reason: b.opt(B::text),
+                    },
+                })
             }
             other => panic!("no generator for {other}: add one"),
         }

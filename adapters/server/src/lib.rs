@@ -21,12 +21,15 @@
 //! - [`transport`]: SIP over UDP, TCP and TLS (tokio).
 //! - [`tls`]: the TLS acceptor from the configured files or a `--dev-tls` certificate.
 //! - [`core`]: the synchronous protocol core the transports feed.
+//! - [`hub`]: the client side of CSTA: ECMA-354 application sessions, access
+//!   control, monitors and event fan-out, request correlation.
 //! - [`interface`]: the contracts between the parts (client connections, hub,
 //!   session manager).
 //! - [`server`]: starts and stops everything ([`Server::start`]).
 
 pub mod config;
 pub mod core;
+pub mod hub;
 pub mod interface;
 pub mod registrar;
 pub mod server;

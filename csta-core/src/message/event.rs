@@ -1,4 +1,4 @@
-//! Events (ECMA-269 clauses 17 and 22) reported by a monitor.
+//! Events (ECMA-269 clauses 17, 21 and 22) reported by a monitor.
 
 use crate::message::call::ConnectionList;
 use crate::names::{ConnectionState, EventCause, ForwardingType};
@@ -354,5 +354,31 @@ structure! {
         authorisation_code: Option<Text<'a>> = "authorisationCode",
         /// Opaque correlation data.
         correlator_data: Option<Opaque<'a>> = "correlatorData",
+    }
+}
+
+structure! {
+    /// The device can no longer be used (ECMA-269 device maintenance event): its
+    /// calls and features are unavailable until a [`BackInServiceEvent`].
+    pub struct OutOfServiceEvent<'a> {
+        /// The monitor that reports it.
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
+        /// The device.
+        device: DeviceRef<'a> = "device",
+        /// Why.
+        cause: Option<EventCause<'a>> = "cause",
+    }
+}
+
+structure! {
+    /// The device can be used again after an [`OutOfServiceEvent`] (ECMA-269 device
+    /// maintenance event).
+    pub struct BackInServiceEvent<'a> {
+        /// The monitor that reports it.
+        monitor_cross_ref_id: Option<CrossRefId<'a>> = "monitorCrossRefID",
+        /// The device.
+        device: DeviceRef<'a> = "device",
+        /// Why.
+        cause: Option<EventCause<'a>> = "cause",
     }
 }

@@ -341,6 +341,8 @@ messages! {
     Event ForwardingEvent(ForwardingEvent<'a>),
     Event MessageWaitingEvent(MessageWaitingEvent<'a>),
     Event CallInformationEvent(CallInformationEvent<'a>),
+    Event OutOfServiceEvent(OutOfServiceEvent<'a>),
+    Event BackInServiceEvent(BackInServiceEvent<'a>),
     Request StartApplicationSession(StartApplicationSession<'a>),
     Response StartApplicationSessionPosResponse(StartApplicationSessionPosResponse<'a>),
     Error StartApplicationSessionNegResponse(StartApplicationSessionNegResponse<'a>),
@@ -350,6 +352,7 @@ messages! {
     Request ResetApplicationSessionTimer(ResetApplicationSessionTimer<'a>),
     Response ResetApplicationSessionTimerPosResponse(ResetApplicationSessionTimerPosResponse),
     Error ResetApplicationSessionTimerNegResponse(ResetApplicationSessionTimerNegResponse<'a>),
+    Event ApplicationSessionTerminated(ApplicationSessionTerminated<'a>),
 }
 
 impl Message<'_> {
@@ -367,6 +370,7 @@ impl Message<'_> {
                 | Message::ResetApplicationSessionTimer(_)
                 | Message::ResetApplicationSessionTimerPosResponse(_)
                 | Message::ResetApplicationSessionTimerNegResponse(_)
+                | Message::ApplicationSessionTerminated(_)
         )
     }
 }

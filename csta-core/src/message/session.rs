@@ -232,3 +232,23 @@ structure! {
         error_code: SessionError<'a> = "errorCode",
     }
 }
+
+structure! {
+    /// Why the server ended a session (`sessionTermReason`).
+    pub struct SessionTermReason<'a> {
+        /// One of ECMA-354's reasons.
+        defined_term_reason: Option<crate::names::SessionTermReason<'a>> = "definedTermReason",
+        /// Vendor text.
+        non_standard_term_reason: Option<Text<'a>> = "nonStandardTermReason",
+    }
+}
+
+structure! {
+    /// The server ended the session (sent unsolicited, not answered).
+    pub struct ApplicationSessionTerminated<'a> {
+        /// The session.
+        session_id: CrossRefId<'a> = "sessionID",
+        /// Why.
+        session_term_reason: SessionTermReason<'a> = "sessionTermReason",
+    }
+}
