@@ -68,8 +68,6 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> ExitCode {
-    let clients = config.clients.clone();
-    let http = config.http.listen;
     let data_dir = config.data_dir.clone();
     let server = match Server::start(config).await {
         Ok(s) => s,
@@ -85,18 +83,14 @@ async fn run(config: Config) -> ExitCode {
     for a in server.sip_tcp_addrs() {
         tracing::info!("SIP TCP listening on {a}");
     }
-    if let Some(a) = clients.tcp {
-        tracing::info!("CSTA clients (TCP) configured on {a}: not served by this version yet");
+    if let Some(a) = server.client_tcp_addr() {
+        tracing::info!("CSTA clients (XML over TCP) listening on {a}");
     }
-    if let Some(a) = clients.websocket {
-        tracing::info!(
-            "CSTA clients (WebSocket) configured on {a}: not served by this version yet"
-        );
+    if let Some(a) = server.client_websocket_addr() {
+        tracing::info!("CSTA clients (JSON over WebSocket) listening on ws://{a}/");
     }
-    if let Some(a) = http {
-        tracing::info!(
-            "HTTP /metrics and /health configured on {a}: not served by this version yet"
-        );
+    if let Some(a) = server.http_addr() {
+        tracing::info!("HTTP listening on http://{a}/metrics and http://{a}/health");
     }
     tracing::info!("data directory {}", data_dir.display());
     tracing::info!("ready");
