@@ -25,6 +25,9 @@
 //! server → client  {"invokeID": 9999, "message": {"DeliveredEvent": {...}}}
 //! ```
 //!
+//! The WebSocket is opened at any path (`ws://127.0.0.1:7080/`); no subprotocol is
+//! negotiated.
+//!
 //! - `invokeID` is `0` to `9998` for a request and its response; events carry `9999`,
 //!   as in the XML framing. Both members are required; no other member is allowed.
 //! - The connection translates a request to ECMA-323 edition 5 XML
@@ -712,21 +715,19 @@ where
     S: futures_util::Sink<WsMessage, Error = tungstenite::Error> + Unpin,
 {
     while let Some(item) = rx.recv().await {
-        let text = match item {
+        let (text, counted) = match item {
             Outgoing::Frame { invoke_id, body } => match xml_to_json(invoke_id, &body) {
-                Ok(text) => {
-                    metrics.client_frames_sent.inc();
-                    text
-                }
+                Ok(text) => (text, true),
                 Err(e) => {
                     tracing::warn!(client = client.0, error = %e, "message to JSON client cannot be translated; dropped");
                     continue;
                 }
             },
-            Outgoing::Text(text) => text,
+            Outgoing::Text(text) => (text, false),
             Outgoing::Close => return End::Closed,
         };
         match sink.send(WsMessage::text(text)).await {
+            Ok(()) if counted => metrics.client_frames_sent.inc(),
             Ok(()) => {}
             Err(tungstenite::Error::Io(e)) => return End::Io(e.kind()),
             Err(e) => return End::WebSocket(e.to_string()),

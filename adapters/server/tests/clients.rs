@@ -383,6 +383,28 @@ async fn silent_connection_is_closed_but_a_started_session_may_be_quiet() {
     d.stop().await;
 }
 
+#[tokio::test]
+async fn silent_websocket_is_closed() {
+    let mut d = Double::start(ClientSettings {
+        idle_timeout: Duration::from_millis(300),
+        ..settings()
+    })
+    .await;
+    let mut ws = ws_connect(d.ws).await;
+    let c = d.connected(Encoding::Json).await;
+    match ws_next(&mut ws).await {
+        Ws::Close(Some(f)) => assert_eq!(f.code, CloseCode::Policy),
+        other => panic!("expected close 1008, got {other:?}"),
+    }
+    d.closed(c).await;
+    // A connection that never completes its handshake is closed unannounced.
+    let mut raw = TcpStream::connect(d.ws).await.unwrap();
+    raw.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    assert_closed(&mut raw).await;
+    assert!(d.inputs.try_recv().is_err());
+    d.stop().await;
+}
+
 async fn ws_connect(addr: SocketAddr) -> tokio_tungstenite::WebSocketStream<TcpStream> {
     let tcp = TcpStream::connect(addr).await.unwrap();
     let (ws, _) = timeout(
@@ -443,6 +465,7 @@ async fn websocket_json_is_translated_both_ways() {
     d.send(c, 1, b"<Nonsense/>");
     d.send(c, 2, MONITOR_START_RESPONSE);
     assert_eq!(ws_json(&mut ws).await["invokeID"], 2);
+    assert_eq!(d.metrics.client_frames_sent.get(), 3);
     assert_eq!(d.metrics.client_connections.json.get(), 1);
 
     // The core closes it: a normal close frame.
