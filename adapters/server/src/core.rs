@@ -698,6 +698,30 @@ mod tests {
     }
 
     #[test]
+    fn client_input_is_taken_and_answered_with_nothing_until_the_hub_comes() {
+        use crate::interface::{ClientId, ClientInfo, Encoding};
+        let mut c = core();
+        let client = ClientId(1);
+        let info = ClientInfo {
+            peer: "127.0.0.1:40000".parse().unwrap(),
+            encoding: Encoding::Xml,
+            tls: false,
+        };
+        c.handle_client_input(Instant::now(), ClientInput::Connected { client, info });
+        c.handle_client_input(
+            Instant::now(),
+            ClientInput::Frame {
+                client,
+                invoke_id: csta_core::framing::InvokeId::new(1).unwrap(),
+                body: b"<MonitorStart/>".to_vec(),
+            },
+        );
+        c.handle_client_input(Instant::now(), ClientInput::Closed { client });
+        assert_eq!(c.poll_client_output(), None);
+        assert!(c.poll_transmit().is_none());
+    }
+
+    #[test]
     fn oversize_stream_message_gets_413() {
         let input =
             b"OPTIONS sip:x@localhost SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.7;branch=z9hG4bKa\r\n\
