@@ -707,6 +707,7 @@ impl Conn<'_> {
                     self.shared.metrics.client_frames_rejected.inc();
                     tracing::debug!(client = self.client.0, error = %e, "JSON message refused");
                     if self.replies.try_send(Outgoing::Text(e.to_json())).is_err() {
+                        self.shared.metrics.clients_dropped_slow.inc();
                         return End::Slow;
                     }
                 }
