@@ -178,6 +178,13 @@ pub struct Timers {
     /// How long a TCP or TLS connection may stay silent, or take to deliver one message
     /// (or to complete the TLS handshake), before it is closed.
     pub tcp_idle_timeout: u32,
+    /// How long a CSTA client connection may take to deliver its first message (and,
+    /// later, to complete any one message it has started) before it is closed. Silence
+    /// between messages is the ECMA-354 session timer's business, not the transport's.
+    pub client_idle_timeout: u32,
+    /// The TCP keepalive idle time of client connections, which detects half-open
+    /// connections; `0` leaves keepalive off.
+    pub client_keepalive: u32,
 }
 
 /// Resource limits.
@@ -190,6 +197,12 @@ pub struct Limits {
     pub max_tcp_connections: usize,
     /// The most CSTA client connections open at once.
     pub max_clients: usize,
+    /// The largest CSTA client message accepted, in octets: an XML frame, header
+    /// included, or a WebSocket message.
+    pub max_client_message: usize,
+    /// Messages queued for one client; a client that lets its queue fill up is
+    /// closed.
+    pub client_queue: usize,
 }
 
 /// An optional listener: an address, or `false` for none.
@@ -294,6 +307,8 @@ impl Default for Timers {
             registration_max_expires: 7200,
             session_expires: 1800,
             tcp_idle_timeout: 120,
+            client_idle_timeout: 30,
+            client_keepalive: 60,
         }
     }
 }
@@ -304,6 +319,8 @@ impl Default for Limits {
             max_message_size: 65_535,
             max_tcp_connections: 10_000,
             max_clients: 100,
+            max_client_message: MAX_CLIENT_MESSAGE,
+            client_queue: 1024,
         }
     }
 }
@@ -313,6 +330,11 @@ impl Default for Limits {
 pub const MIN_MESSAGE_SIZE: usize = 1300;
 /// The largest message size limit; UDP cannot carry more than this anyway.
 pub const MAX_MESSAGE_SIZE: usize = 65_535;
+/// The smallest client message size limit.
+pub const MIN_CLIENT_MESSAGE: usize = 512;
+/// The largest client message size limit: the largest frame the 16-bit length of the
+/// ECMA-323 Annex J.2 header can describe.
+pub const MAX_CLIENT_MESSAGE: usize = csta_core::framing::MAX_FRAME_LEN;
 /// RFC 4028 section 4: Session-Expires is at least 90 seconds.
 pub const MIN_SESSION_EXPIRES: u32 = 90;
 /// The SIP TLS listener `--dev-tls` adds when none is configured.
@@ -535,6 +557,9 @@ impl Config {
         if t.tcp_idle_timeout == 0 {
             return Err(invalid("timers.tcp_idle_timeout", "must be at least 1"));
         }
+        if t.client_idle_timeout == 0 {
+            return Err(invalid("timers.client_idle_timeout", "must be at least 1"));
+        }
 
         let l = &self.limits;
         if !(MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE).contains(&l.max_message_size) {
@@ -554,6 +579,18 @@ impl Config {
         }
         if l.max_clients == 0 {
             return Err(invalid("limits.max_clients", "must be at least 1"));
+        }
+        if !(MIN_CLIENT_MESSAGE..=MAX_CLIENT_MESSAGE).contains(&l.max_client_message) {
+            return Err(invalid(
+                "limits.max_client_message",
+                format!("must be between {MIN_CLIENT_MESSAGE} and {MAX_CLIENT_MESSAGE}"),
+            ));
+        }
+        if !(1..=1_000_000).contains(&l.client_queue) {
+            return Err(invalid(
+                "limits.client_queue",
+                "must be between 1 and 1000000",
+            ));
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "must not be empty"));
@@ -689,6 +726,18 @@ mod tests {
         assert_eq!(
             invalid_key("[limits]\nmax_tcp_connections = 0\n"),
             "limits.max_tcp_connections"
+        );
+        assert_eq!(
+            invalid_key("[limits]\nmax_client_message = 70000\n"),
+            "limits.max_client_message"
+        );
+        assert_eq!(
+            invalid_key("[limits]\nclient_queue = 0\n"),
+            "limits.client_queue"
+        );
+        assert_eq!(
+            invalid_key("[timers]\nclient_idle_timeout = 0\n"),
+            "timers.client_idle_timeout"
         );
         assert_eq!(
             invalid_key("[upstream]\nuri = \"nonsense\"\n"),

@@ -35,6 +35,7 @@ use sip_lite::wire::{
 
 use std::collections::BTreeMap;
 
+use crate::interface::{ClientInput, ClientOutput};
 use crate::registrar::{Binding, Registrar, Transport};
 use crate::transport::{Outbound, Source, TransportKind};
 
@@ -94,6 +95,7 @@ pub struct Core {
     stats: CoreStats,
     tags: u64,
     started: Option<Instant>,
+    client_out: VecDeque<ClientOutput>,
 }
 
 /// A [`Sink`] into a growing vector.
@@ -126,6 +128,7 @@ impl Core {
             stats: CoreStats::default(),
             tags: 0,
             started: None,
+            client_out: VecDeque::new(),
         }
     }
 
@@ -138,6 +141,36 @@ impl Core {
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Outbound> {
         self.out.pop_front()
+    }
+
+    /// Takes what a CSTA client connection reports: its opening, a message, its
+    /// closing. Poll [`Core::poll_client_output`] afterwards (and after every other
+    /// input: answers and events can follow any of them).
+    ///
+    /// The hub (ECMA-354 application sessions, access control, monitors, fan-out,
+    /// invokeID correlation) plugs in here. Until it is merged the core answers
+    /// nothing; the connections cope with a silent core.
+    pub fn handle_client_input(&mut self, now: Instant, input: ClientInput) {
+        let _ = now;
+        match input {
+            ClientInput::Connected { client, info } => {
+                tracing::debug!(client = client.0, peer = %info.peer, "client connected");
+            }
+            ClientInput::Frame {
+                client, invoke_id, ..
+            } => {
+                tracing::debug!(client = client.0, %invoke_id, "client message not handled yet");
+            }
+            ClientInput::Closed { client } => {
+                tracing::debug!(client = client.0, "client closed");
+            }
+        }
+    }
+
+    /// The next message or close for a client connection.
+    #[must_use]
+    pub fn poll_client_output(&mut self) -> Option<ClientOutput> {
+        self.client_out.pop_front()
     }
 
     /// The next change for the store.
@@ -698,6 +731,30 @@ mod tests {
         );
         // UDP with an unparsable Via: cannot be routed, dropped.
         c.handle_input(Instant::now(), src, &req("OPTIONS", "SIP/2.0/UDP ;;;"));
+        assert!(c.poll_transmit().is_none());
+    }
+
+    #[test]
+    fn client_input_is_taken_and_answered_with_nothing_until_the_hub_comes() {
+        use crate::interface::{ClientId, ClientInfo, Encoding};
+        let mut c = core();
+        let client = ClientId(1);
+        let info = ClientInfo {
+            peer: "127.0.0.1:40000".parse().unwrap(),
+            encoding: Encoding::Xml,
+            tls: false,
+        };
+        c.handle_client_input(Instant::now(), ClientInput::Connected { client, info });
+        c.handle_client_input(
+            Instant::now(),
+            ClientInput::Frame {
+                client,
+                invoke_id: csta_core::framing::InvokeId::new(1).unwrap(),
+                body: b"<MonitorStart/>".to_vec(),
+            },
+        );
+        c.handle_client_input(Instant::now(), ClientInput::Closed { client });
+        assert_eq!(c.poll_client_output(), None);
         assert!(c.poll_transmit().is_none());
     }
 

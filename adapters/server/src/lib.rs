@@ -25,10 +25,14 @@
 //!   control, monitors and event fan-out, request correlation.
 //! - [`interface`]: the contracts between the parts (client connections, hub,
 //!   session manager).
+//! - [`clients`]: the CSTA client connections (XML over TCP, JSON over WebSocket).
+//! - [`http`]: `/metrics` and `/health`, and the [`http::Metrics`] behind them.
 //! - [`server`]: starts and stops everything ([`Server::start`]).
 
+pub mod clients;
 pub mod config;
 pub mod core;
+pub mod http;
 pub mod hub;
 pub mod interface;
 pub mod registrar;

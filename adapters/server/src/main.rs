@@ -80,8 +80,6 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> ExitCode {
-    let clients = config.clients.clone();
-    let http = config.http.listen;
     let data_dir = config.data_dir.clone();
     let server = match Server::start(config).await {
         Ok(s) => s,
@@ -100,27 +98,27 @@ async fn run(config: Config) -> ExitCode {
     for a in server.sip_tls_addrs() {
         tracing::info!("SIP TLS listening on {a}");
     }
-    if let Some(a) = clients.tcp {
-        tracing::info!("CSTA clients (TCP) configured on {a}: not served by this version yet");
+    if let Some(a) = server.client_tcp_addr() {
+        tracing::info!("CSTA clients (XML over TCP) listening on {a}");
     }
-    if let Some(a) = clients.tls {
-        tracing::info!("CSTA clients (TLS) configured on {a}: not served by this version yet");
+    if let Some(a) = server.client_websocket_addr() {
+        tracing::info!("CSTA clients (JSON over WebSocket) listening on ws://{a}/");
     }
-    if let Some(a) = clients.websocket {
-        tracing::info!(
-            "CSTA clients (WebSocket) configured on {a}: not served by this version yet"
-        );
-    }
-    if let Some(a) = http {
-        tracing::info!(
-            "HTTP /metrics and /health configured on {a}: not served by this version yet"
-        );
+    if let Some(a) = server.http_addr() {
+        tracing::info!("HTTP listening on http://{a}/metrics and http://{a}/health");
     }
     tracing::info!("data directory {}", data_dir.display());
-    tracing::info!("ready");
-
-    if let Err(e) = wait_for_signal().await {
-        tracing::error!("cannot wait for signals: {e}");
+    // The handlers are in place before "ready" is announced, so a signal sent as soon
+    // as it is seen is caught.
+    match Signals::new() {
+        Ok(signals) => {
+            tracing::info!("ready");
+            signals.wait().await;
+        }
+        Err(e) => {
+            tracing::info!("ready");
+            tracing::error!("cannot wait for signals: {e}");
+        }
     }
     tracing::info!("shutting down");
     match server.shutdown().await {
@@ -132,17 +130,44 @@ async fn run(config: Config) -> ExitCode {
     }
 }
 
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), caught from the moment this exists.
 #[cfg(unix)]
-async fn wait_for_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r,
-        _ = term.recv() => Ok(()),
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
     }
 }
 
+/// Ctrl-C.
 #[cfg(not(unix))]
-async fn wait_for_signal() -> std::io::Result<()> {
-    tokio::signal::ctrl_c().await
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals)
+    }
+
+    async fn wait(self) {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot wait for Ctrl-C: {e}");
+        }
+    }
 }

@@ -3,14 +3,17 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
 
 use sip_lite::wire::Algorithm;
 
+use crate::clients::{ClientSettings, Clients};
 use crate::config::{Config, DigestAlgorithm};
 use crate::core::{Core, Passwords, StoreOp};
+use crate::http::{Health, HttpServer, Metrics};
 use crate::registrar::{self, Binding, Registrar};
 use crate::store::{Store, StoreError};
 use crate::transport::{TransportEvent, TransportSettings, Transports};
@@ -63,6 +66,10 @@ pub struct ServerHandle {
     udp: Vec<SocketAddr>,
     tcp: Vec<SocketAddr>,
     tls: Vec<SocketAddr>,
+    client_tcp: Option<SocketAddr>,
+    client_websocket: Option<SocketAddr>,
+    http: Option<SocketAddr>,
+    metrics: Arc<Metrics>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -107,6 +114,37 @@ impl Server {
             let _ = shutdown.send(true);
             return Err(StartError::Bind { addr, source });
         }
+        let metrics = Metrics::new();
+        let (client_tx, mut client_events) = mpsc::channel(EVENT_QUEUE);
+        let mut clients = match Clients::bind(
+            config.clients.tcp,
+            config.clients.websocket,
+            ClientSettings::from_config(&config),
+            client_tx,
+            metrics.clone(),
+            shutdown_rx.clone(),
+        )
+        .await
+        {
+            Ok(c) => c,
+            Err((addr, source)) => {
+                let _ = shutdown.send(true);
+                return Err(StartError::Bind { addr, source });
+            }
+        };
+        let http = match config.http.listen {
+            Some(addr) => match HttpServer::bind(addr, metrics.clone()).await {
+                Ok(h) => Some(h),
+                Err(source) => {
+                    let _ = shutdown.send(true);
+                    return Err(StartError::Bind { addr, source });
+                }
+            },
+            None => None,
+        };
+        let client_tcp = clients.tcp_addr();
+        let client_websocket = clients.websocket_addr();
+        let http_addr = http.as_ref().map(HttpServer::local_addr);
         let udp = transports.udp_addrs().to_vec();
         let tcp = transports.tcp_addrs().to_vec();
         let tls = transports.tls_addrs().to_vec();
@@ -126,7 +164,10 @@ impl Server {
         core.restore(load_bindings(&store)?);
         let writer = StoreWriter::start(store);
         let mut stop = shutdown_rx;
+        let task_metrics = metrics.clone();
         let task = tokio::spawn(async move {
+            let metrics = task_metrics;
+            let alive = metrics.alive();
             loop {
                 let due = core.poll_timeout();
                 let sleep = async {
@@ -138,11 +179,23 @@ impl Server {
                 let event = tokio::select! {
                     e = events.recv() => e,
                     _ = stop.changed() => None,
+                    Some(ev) = client_events.recv() => {
+                        let input = clients.handle_event(ev);
+                        core.handle_client_input(Instant::now(), input);
+                        while let Some(out) = core.poll_client_output() {
+                            clients.send(out);
+                        }
+                        continue;
+                    }
                     () = sleep => {
                         core.handle_timeout(Instant::now());
                         while let Some(op) = core.poll_store() {
                             writer.send(op);
                         }
+                        while let Some(out) = core.poll_client_output() {
+                            clients.send(out);
+                        }
+                        metrics.registrations.set(gauge(core.registrar().len()));
                         continue;
                     }
                 };
@@ -150,17 +203,25 @@ impl Server {
                 let Some(msg) = transports.handle_event(event) else {
                     continue;
                 };
+                metrics.sip_received.of(msg.source.transport).inc();
                 core.handle_input(msg.received_at, msg.source, &msg.data);
                 while let Some(op) = core.poll_store() {
                     writer.send(op);
                 }
+                while let Some(out) = core.poll_client_output() {
+                    clients.send(out);
+                }
                 while let Some(out) = core.poll_transmit() {
-                    let peer = out.peer;
-                    if let Err(e) = transports.send(out).await {
-                        tracing::debug!(%peer, error = %e, "send failed");
+                    let (peer, kind) = (out.peer, out.transport);
+                    match transports.send(out).await {
+                        Ok(()) => metrics.sip_sent.of(kind).inc(),
+                        Err(e) => tracing::debug!(%peer, error = %e, "send failed"),
                     }
                 }
+                metrics.sip_malformed.raise_to(core.stats().malformed);
+                metrics.registrations.set(gauge(core.registrar().len()));
             }
+            metrics.set_health(Health::Stopping);
             // Drain what is left so that socket tasks blocked on the queue can stop.
             events.close();
             while let Some(ev) = events.recv().await {
@@ -168,15 +229,26 @@ impl Server {
                     continue;
                 }
             }
+            client_events.close();
+            while client_events.recv().await.is_some() {}
             transports.join().await;
+            clients.join().await;
             // Everything registered is written before the store closes.
             let _ = tokio::task::spawn_blocking(move || writer.finish()).await;
+            if let Some(http) = http {
+                http.stop().await;
+            }
+            drop(alive);
             tracing::info!("server stopped");
         });
         Ok(ServerHandle {
             udp,
             tcp,
             tls,
+            client_tcp,
+            client_websocket,
+            http: http_addr,
+            metrics,
             shutdown,
             task,
         })
@@ -199,6 +271,26 @@ impl ServerHandle {
         &self.tls
     }
 
+    /// The bound address of CSTA XML over TCP, if it is on.
+    pub fn client_tcp_addr(&self) -> Option<SocketAddr> {
+        self.client_tcp
+    }
+
+    /// The bound address of JSON over WebSocket, if it is on.
+    pub fn client_websocket_addr(&self) -> Option<SocketAddr> {
+        self.client_websocket
+    }
+
+    /// The bound address of `/metrics` and `/health`, if it is on.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// Stops accepting, closes every connection and listener, closes the store and
     /// waits until all of it is done.
     ///
@@ -210,6 +302,11 @@ impl ServerHandle {
             .await
             .map_err(|e| ShutdownError::Task(e.to_string()))
     }
+}
+
+/// A count as a gauge value.
+fn gauge(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The registrar's settings from the configuration: the domain is the realm, and the

@@ -19,6 +19,9 @@ fn config(dir: &std::path::Path) -> Config {
     c.timers.tcp_idle_timeout = 1;
     c.limits.max_message_size = 4096;
     c.limits.max_tcp_connections = 4;
+    c.clients.tcp = Some("127.0.0.1:0".parse().unwrap());
+    c.clients.websocket = Some("127.0.0.1:0".parse().unwrap());
+    c.http.listen = Some("127.0.0.1:0".parse().unwrap());
     c
 }
 
@@ -425,7 +428,9 @@ fn binary_starts_answers_and_stops_on_sigterm() {
     let conf = dir.path().join("c.toml");
     std::fs::write(
         &conf,
-        "[sip]\nudp = [\"127.0.0.1:0\"]\ntcp = [\"127.0.0.1:0\"]\n",
+        "[sip]\nudp = [\"127.0.0.1:0\"]\ntcp = [\"127.0.0.1:0\"]\n\
+         [clients]\ntcp = \"127.0.0.1:0\"\nwebsocket = \"127.0.0.1:0\"\n\
+         [http]\nlisten = \"127.0.0.1:0\"\n",
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_csta-server"))

@@ -46,6 +46,9 @@ fn config(dir: &Path, tls: TlsConfig) -> Config {
     c.timers.tcp_idle_timeout = 1;
     c.limits.max_message_size = 4096;
     c.limits.max_tcp_connections = 3;
+    c.clients.tcp = None;
+    c.clients.websocket = None;
+    c.http.listen = None;
     c.users = vec![SipUser {
         name: "201".into(),
         password: "secret201".into(),
