@@ -13,6 +13,12 @@
 //! - OPTIONS is answered 200 with Allow, Accept and Supported;
 //! - REGISTER goes to the [`Registrar`]; what it changes is queued for the store
 //!   ([`Core::poll_store`]), one record per address-of-record;
+//! - a message whose Call-ID belongs to a uaCSTA session, or an out-of-dialog CSTA
+//!   event of a NOTIFY-mode phone, goes to the session manager ([`Sessions`]) first;
+//!   every REGISTER that changes a controlled line's bindings, every expiry and the
+//!   restore at start tell it the line's bindings; its news reaches the hub through
+//!   [`Core::drain_device_news`], and the hub reaches the phones through
+//!   [`Core::devices`];
 //! - any other request is answered 501 Not Implemented for now.
 //!
 //! Registration times are wall-clock seconds: the core derives them from the
@@ -35,7 +41,9 @@ use sip_lite::wire::{
 
 use std::collections::BTreeMap;
 
+use crate::interface::DeviceNews;
 use crate::registrar::{Binding, Registrar, Transport};
+use crate::sessions::Sessions;
 use crate::transport::{Outbound, Source, TransportKind};
 
 /// The registrar's user table: user name to password.
@@ -94,6 +102,7 @@ pub struct Core {
     stats: CoreStats,
     tags: u64,
     started: Option<Instant>,
+    sessions: Sessions,
 }
 
 /// A [`Sink`] into a growing vector.
@@ -126,6 +135,49 @@ impl Core {
             stats: CoreStats::default(),
             tags: 0,
             started: None,
+            sessions: Sessions::empty(epoch.0),
+        }
+    }
+
+    /// Puts `sessions` in charge of the uaCSTA sessions (replacing the empty manager
+    /// [`Core::new`] starts with) and hands it the bindings already known.
+    pub fn set_sessions(&mut self, sessions: Sessions) {
+        self.sessions = sessions;
+        self.sessions_restored();
+    }
+
+    /// The session manager: the hub reaches the phones through it
+    /// ([`crate::interface::Devices`]).
+    pub fn devices(&mut self) -> &mut Sessions {
+        &mut self.sessions
+    }
+
+    /// Hands the session manager's news ([`DeviceNews`]: online, offline, events,
+    /// answers), in order, to `f` (the hub). Call after every input, like
+    /// [`Core::poll_transmit`].
+    pub fn drain_device_news(&mut self, f: impl FnMut(DeviceNews<'_>)) {
+        self.sessions.poll_news(f);
+    }
+
+    /// Starts closing every uaCSTA session (MonitorStop, BYE); keep driving the core
+    /// until [`Core::sessions_idle`], for a bounded time.
+    pub fn shutdown_sessions(&mut self, now: Instant) {
+        self.sessions.shutdown(now);
+    }
+
+    /// Whether no uaCSTA session is left.
+    pub fn sessions_idle(&self) -> bool {
+        self.sessions.is_idle()
+    }
+
+    /// Tells the session manager the bindings of every controlled line, as restored.
+    fn sessions_restored(&mut self) {
+        let now = self.epoch.0;
+        let unix = self.unix(now);
+        let keys: Vec<String> = self.sessions.keys().map(str::to_owned).collect();
+        for aor in keys {
+            self.sessions
+                .bindings_changed(now, &aor, self.registrar.lookup(unix, &aor), None);
         }
     }
 
@@ -137,7 +189,9 @@ impl Core {
     /// The next message to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Outbound> {
-        self.out.pop_front()
+        self.out
+            .pop_front()
+            .or_else(|| self.sessions.poll_transmit())
     }
 
     /// The next change for the store.
@@ -155,6 +209,7 @@ impl Core {
     /// [`Core::handle_timeout`].
     pub fn restore(&mut self, bindings: impl IntoIterator<Item = Binding>) {
         self.registrar.restore(bindings);
+        self.sessions_restored();
     }
 
     /// The wall-clock time (unix seconds) at `now`.
@@ -164,9 +219,14 @@ impl Core {
 
     /// When [`Core::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let at = self.registrar.next_expiry()?;
-        let after = at.saturating_sub(self.epoch.1);
-        Some(self.epoch.0 + std::time::Duration::from_secs(after))
+        let expiry = self.registrar.next_expiry().map(|at| {
+            let after = at.saturating_sub(self.epoch.1);
+            self.epoch.0 + std::time::Duration::from_secs(after)
+        });
+        [expiry, self.sessions.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Removes the bindings that expired by `now`.
@@ -178,7 +238,10 @@ impl Core {
         aors.dedup();
         for aor in aors {
             self.persist(unix, aor);
+            self.sessions
+                .bindings_changed(now, aor, self.registrar.lookup(unix, aor), None);
         }
+        self.sessions.handle_timeout(now);
     }
 
     /// Queues the current bindings of `aor` for the store.
@@ -212,6 +275,12 @@ impl Core {
         }
         if let Some(aor) = outcome.aor.as_deref() {
             self.persist(unix, aor);
+            self.sessions.bindings_changed(
+                now,
+                aor,
+                self.registrar.lookup(unix, aor),
+                Some(source),
+            );
         }
         match route_response(msg, source, data) {
             Some(out) => {
@@ -252,6 +321,9 @@ impl Core {
         };
         if !msg.is_request() {
             self.stats.responses += 1;
+            if self.sessions.handle_message(now, &msg, &source) {
+                return;
+            }
             tracing::debug!(peer = %source.peer, "unexpected response dropped");
             return;
         }
@@ -279,6 +351,11 @@ impl Core {
                     unsupported.as_ref().map_or(&[], |u| u),
                 );
             }
+            return;
+        }
+        if msg.method() != Some(Method::Register)
+            && self.sessions.handle_message(now, &msg, &source)
+        {
             return;
         }
         match msg.method() {

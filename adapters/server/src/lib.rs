@@ -29,6 +29,7 @@ pub mod core;
 pub mod interface;
 pub mod registrar;
 pub mod server;
+pub mod sessions;
 pub mod store;
 pub mod transport;
 
