@@ -60,13 +60,20 @@ use crate::transport::{ConnId, Outbound, Source, TransportKind};
 pub const QUEUE: usize = 8;
 /// The longest SIP message (and CSTA body) a session sends or keeps, in octets.
 pub const MESSAGE: usize = 4096;
-/// Transactions one session can have at once.
-const TX_SLOTS: usize = 8;
+/// Client transactions one session can have at once (the INVITE lingers 32 s after
+/// its 2xx, each INFO 5 s over UDP after its answer); further requests wait.
+const CLIENT_SLOTS: usize = 8;
+/// Server transactions (the phone's event INFOs linger 32 s over UDP after their
+/// answer); beyond them the phone is answered 503 and sends again.
+const SERVER_SLOTS: usize = 32;
+/// The longest response the session sends, in octets.
+const RESPONSE: usize = 2048;
 /// Header slots for parsing.
 const HEADERS: usize = 64;
 
 type App = AppSession<QUEUE, MESSAGE>;
-type Txs = Transactions<SocketAddr, TX_SLOTS, MESSAGE>;
+type Txs = Transactions<SocketAddr, CLIENT_SLOTS, MESSAGE>;
+type ServerTxs = Transactions<SocketAddr, SERVER_SLOTS, RESPONSE>;
 
 /// The manager's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +174,10 @@ enum Stage {
 struct Active {
     line: usize,
     app: App,
+    /// The session's requests.
     txs: Txs,
+    /// The phone's requests.
+    stx: ServerTxs,
     target: Target,
     /// Client transactions of the session's requests: CSeq and method.
     client: Vec<(ClientTx, u32, Method<'static>)>,
@@ -508,6 +518,7 @@ impl Sessions {
             line: i,
             app,
             txs: Transactions::new(transaction::Config::DEFAULT),
+            stx: Transactions::new(transaction::Config::DEFAULT),
             target,
             client: Vec::new(),
             stage: Stage::Inviting,
@@ -699,10 +710,15 @@ impl Sessions {
             if source.conn.is_some() {
                 a.target.conn = source.conn;
             }
-            match a.txs.receive(t, source.peer, reliable, msg) {
+            let received = if msg.is_request() {
+                a.stx.receive(t, source.peer, reliable, msg)
+            } else {
+                a.txs.receive(t, source.peer, reliable, msg)
+            };
+            match received {
                 Ok(Received::Request(stx)) => match a.app.handle_request(t, msg, &mut buf) {
                     Ok(n) if n > 0 => {
-                        if let Err(e) = a.txs.respond(t, stx, &buf[..n]) {
+                        if let Err(e) = a.stx.respond(t, stx, &buf[..n]) {
                             tracing::debug!(error = %e, "uaCSTA response not sent");
                         }
                     }
@@ -735,12 +751,12 @@ impl Sessions {
         let t = self.sip(now);
         let mut buf = std::mem::take(&mut self.buf);
         buf.resize(MESSAGE, 0);
-        loop {
-            let Some(a) = self.sessions.get_mut(&sid) else {
-                break;
-            };
+        while let Some(a) = self.sessions.get_mut(&sid) {
             let mut moved = false;
-            while let Some(r) = a.app.poll_request(t, &mut self.ids, &mut buf) {
+            // Requests wait for a free client transaction.
+            while a.txs.len() < CLIENT_SLOTS
+                && let Some(r) = a.app.poll_request(t, &mut self.ids, &mut buf)
+            {
                 let out = match r {
                     Ok(o) => o,
                     Err(e) => {
@@ -768,6 +784,11 @@ impl Sessions {
                 self.out
                     .push_back(outbound(&a.target, x.peer, x.bytes.to_vec()));
             }
+            while let Some(x) = a.stx.poll_transmit() {
+                self.out
+                    .push_back(outbound(&a.target, x.peer, x.bytes.to_vec()));
+            }
+            while a.stx.poll_event().is_some() {}
             while let Some(e) = a.txs.poll_event() {
                 if let TxEvent::Timeout(Tx::Client(c)) | TxEvent::TransportError(Tx::Client(c)) = e
                     && let Some(p) = a.client.iter().position(|(x, _, _)| *x == c)
@@ -793,7 +814,9 @@ impl Sessions {
         let Some(a) = self.sessions.get_mut(&sid) else {
             return;
         };
-        if a.app.is_done() && a.txs.is_empty() {
+        // Over once no request of it waits for an answer; what lingers to absorb
+        // retransmissions is dropped with it.
+        if a.app.is_done() && a.client.is_empty() {
             let line = a.line;
             self.by_call_id.remove(a.app.call_id());
             self.sessions.remove(&sid);
@@ -802,8 +825,15 @@ impl Sessions {
             }
             return;
         }
-        let due = sip_lite::time::earliest(a.app.poll_timeout(), a.txs.poll_timeout())
-            .map(|d| self.epoch + Duration::from_millis(d.as_millis()));
+        let due = [
+            a.app.poll_timeout(),
+            a.txs.poll_timeout(),
+            a.stx.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|d| self.epoch + Duration::from_millis(d.as_millis()));
         if due != a.due {
             a.due = due;
             if let Some(at) = due {
@@ -999,6 +1029,9 @@ impl Sessions {
                     a.due = None;
                     if a.txs.poll_timeout().is_some_and(|d| d <= t) {
                         a.txs.handle_timeout(t);
+                    }
+                    if a.stx.poll_timeout().is_some_and(|d| d <= t) {
+                        a.stx.handle_timeout(t);
                     }
                     if a.app.poll_timeout().is_some_and(|d| d <= t) {
                         a.app.handle_timeout(t);
@@ -1198,3 +1231,7 @@ impl Devices for Sessions {
         Ok(hub)
     }
 }
+
+#[cfg(test)]
+#[path = "sessions_tests.rs"]
+mod tests;
