@@ -20,6 +20,8 @@
 //! - [`store`]: the embedded database in the data directory.
 //! - [`transport`]: SIP over UDP and TCP (tokio).
 //! - [`core`]: the synchronous protocol core the transports feed.
+//! - [`sessions`]: the uaCSTA session manager: one CSTA session per controlled phone,
+//!   its monitor and its view ([`interface::Devices`], [`interface::DeviceNews`]).
 //! - [`interface`]: the contracts between the parts (client connections, hub,
 //!   session manager).
 //! - [`server`]: starts and stops everything ([`Server::start`]).

@@ -753,6 +753,18 @@ impl Sessions {
         buf.resize(MESSAGE, 0);
         while let Some(a) = self.sessions.get_mut(&sid) {
             let mut moved = false;
+            // What the session reports first: it may change what is sent next.
+            let mut reports = Vec::new();
+            while let Some(ev) = a.app.poll_event() {
+                reports.push(owned(ev));
+            }
+            for r in reports {
+                moved = true;
+                self.report(now, sid, r);
+            }
+            let Some(a) = self.sessions.get_mut(&sid) else {
+                break;
+            };
             // Requests wait for a free client transaction.
             while a.txs.len() < CLIENT_SLOTS
                 && let Some(r) = a.app.poll_request(t, &mut self.ids, &mut buf)
@@ -797,14 +809,6 @@ impl Sessions {
                     a.app.handle_request_failed(t, cseq, method);
                     moved = true;
                 }
-            }
-            let mut reports = Vec::new();
-            while let Some(ev) = a.app.poll_event() {
-                reports.push(owned(ev));
-            }
-            for r in reports {
-                moved = true;
-                self.report(now, sid, r);
             }
             if !moved {
                 break;

@@ -982,3 +982,161 @@ fn path_becomes_the_route_of_requests_outside_the_dialog() {
     );
     assert_eq!(with_routes(invite, &[]), invite);
 }
+
+fn bare_core(t0: Instant) -> Core {
+    let registrar = Registrar::with_secret(
+        crate::registrar::Config {
+            authenticate: false,
+            ..crate::registrar::Config::default()
+        },
+        Passwords::new(),
+        [7; 32],
+    )
+    .unwrap();
+    Core::new(65_535, registrar, (t0, 1_800_000_000))
+}
+
+#[test]
+fn a_restored_binding_gets_its_session_at_start_over_its_transport_and_path() {
+    run(|| {
+        let t0 = Instant::now();
+        let mut core = bare_core(t0);
+        let tcp: SocketAddr = "127.0.0.1:5061".parse().unwrap();
+        core.restore([Binding {
+            aor: "201@localhost".to_owned(),
+            contact: "sip:201@10.0.0.7:5062;transport=tcp".to_owned(),
+            expires_at: 1_800_000_600,
+            q: None,
+            call_id: "reg-1".to_owned(),
+            cseq: 1,
+            path: vec!["<sip:edge.example;lr>".to_owned()],
+            instance: None,
+            reg_id: None,
+            source: phone_addr(),
+            transport: Transport::Tcp,
+            user_agent: None,
+            changed_at: 1_800_000_000,
+        }]);
+        let settings = Settings {
+            listen: vec![(TransportKind::Udp, server()), (TransportKind::Tcp, tcp)],
+            ..settings()
+        };
+        core.set_sessions(Sessions::new(settings, &[line(false)], t0).unwrap());
+        let out = core.poll_transmit().unwrap();
+        assert!(core.poll_transmit().is_none());
+        assert_eq!(out.transport, TransportKind::Tcp);
+        assert_eq!(out.peer, phone_addr());
+        assert_eq!(out.conn, None);
+        assert_eq!(out.local, Some(tcp));
+        let text = String::from_utf8(out.data).unwrap();
+        assert!(
+            text.starts_with(
+                "INVITE sip:201@10.0.0.7:5062;transport=tcp SIP/2.0\r\n\
+                 Route: <sip:edge.example;lr>\r\nVia: SIP/2.0/TCP 127.0.0.1:5061;rport;branch=z9hG4bK"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\nFrom: <sip:csta@localhost>;tag="),
+            "{text}"
+        );
+        assert!(text.contains("\r\nTo: <sip:201@localhost>\r\n"), "{text}");
+        assert!(
+            text.contains("\r\nContact: <sip:csta@127.0.0.1:5061;transport=tcp>\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("\r\nSupported: timer"), "{text}");
+        // Over TCP the INVITE is not sent again; its transaction times out after
+        // 64*T1 and the session is retried after the back-off.
+        core.handle_timeout(t0 + Duration::from_secs(32));
+        assert!(core.poll_transmit().is_none());
+        core.handle_timeout(t0 + Duration::from_secs(33));
+        let again = core.poll_transmit().unwrap();
+        assert!(again.data.starts_with(b"INVITE "));
+    });
+}
+
+#[test]
+fn a_register_over_tcp_is_followed_on_its_connection() {
+    run(|| {
+        let t0 = Instant::now();
+        let mut core = bare_core(t0);
+        core.set_sessions(Sessions::new(settings(), &[line(false)], t0).unwrap());
+        let local: SocketAddr = "[::1]:5070".parse().unwrap();
+        let peer: SocketAddr = "[::1]:40000".parse().unwrap();
+        let source = Source {
+            transport: TransportKind::Tcp,
+            peer,
+            local,
+            conn: Some(ConnId(4)),
+        };
+        let register = "REGISTER sip:localhost SIP/2.0\r\n\
+             Via: SIP/2.0/TCP [::1]:40000;branch=z9hG4bK-t1\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:201@localhost>;tag=r1\r\n\
+             To: <sip:201@localhost>\r\nCall-ID: reg-t\r\nCSeq: 1 REGISTER\r\n\
+             Contact: <sip:201@[::1]:40000;transport=tcp>\r\nContent-Length: 0\r\n\r\n";
+        core.handle_input(t0, source, register.as_bytes());
+        let ok = core.poll_transmit().unwrap();
+        assert!(ok.data.starts_with(b"SIP/2.0 200 OK"));
+        let invite = core.poll_transmit().unwrap();
+        assert_eq!(invite.conn, Some(ConnId(4)));
+        assert_eq!(invite.peer, peer);
+        assert_eq!(invite.transport, TransportKind::Tcp);
+        let text = String::from_utf8(invite.data).unwrap();
+        assert!(
+            text.contains("\r\nVia: SIP/2.0/TCP [::1]:5070;rport;branch="),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\nContact: <sip:csta@[::1]:5070;transport=tcp>\r\n"),
+            "{text}"
+        );
+        // Other messages are not the manager's.
+        let other = "OPTIONS sip:localhost SIP/2.0\r\n\
+             Via: SIP/2.0/TCP [::1]:40000;branch=z9hG4bK-o1\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:201@localhost>;tag=o\r\n\
+             To: <sip:localhost>\r\nCall-ID: other\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+        core.handle_input(t0, source, other.as_bytes());
+        assert!(
+            core.poll_transmit()
+                .unwrap()
+                .data
+                .starts_with(b"SIP/2.0 200 OK")
+        );
+        assert_eq!(core.devices().stats().messages, 0);
+    });
+}
+
+#[test]
+fn a_refused_monitor_closes_the_session_and_backs_off() {
+    run(|| {
+        let mut sim = Sim::new(false);
+        sim.phone.device = Box::new(Model::with_monitor_limit(ME, 0).unwrap());
+        sim.register(3600);
+        sim.run_for(Duration::from_millis(1500));
+        let t: Vec<&str> = sim.trace.iter().map(String::as_str).collect();
+        assert_eq!(
+            t,
+            [
+                "0 P>A REGISTER",
+                "10 A>P 200 REGISTER",
+                "10 A>P INVITE RequestSystemStatus",
+                "20 P>A 200 INVITE RequestSystemStatusResponse",
+                "30 A>P ACK",
+                "30 A>P INFO MonitorStart",
+                "40 P>A 200 INFO CSTAErrorCode",
+                "50 A>P BYE",
+                "60 P>A 200 BYE",
+                "1050 A>P INVITE RequestSystemStatus",
+                "1060 P>A 200 INVITE RequestSystemStatusResponse",
+                "1070 A>P ACK",
+                "1070 A>P INFO MonitorStart",
+                "1080 P>A 200 INFO CSTAErrorCode",
+                "1090 A>P BYE",
+                "1100 P>A 200 BYE",
+            ]
+        );
+        assert!(sim.news.is_empty(), "{:?}", sim.news);
+        assert_eq!(sim.status(), DeviceStatus::Offline);
+    });
+}
