@@ -1111,7 +1111,7 @@ fn a_register_over_tcp_is_followed_on_its_connection() {
 fn a_refused_monitor_closes_the_session_and_backs_off() {
     run(|| {
         let mut sim = Sim::new(false);
-        sim.phone.device = Box::new(Model::with_monitor_limit(ME, 0).unwrap());
+        *sim.phone.device = Model::with_monitor_limit(ME, 0).unwrap();
         sim.register(3600);
         sim.run_for(Duration::from_millis(1500));
         let t: Vec<&str> = sim.trace.iter().map(String::as_str).collect();
