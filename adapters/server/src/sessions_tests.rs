@@ -1140,3 +1140,53 @@ fn a_refused_monitor_closes_the_session_and_backs_off() {
         assert_eq!(sim.status(), DeviceStatus::Offline);
     });
 }
+
+#[test]
+fn the_session_is_kept_alive_by_the_session_timer() {
+    run(|| {
+        let mut sim = Sim::with_settings(
+            false,
+            Settings {
+                timer: session_timer::Config {
+                    session_expires: 120,
+                    ..session_timer::Config::DEFAULT
+                },
+                ..settings()
+            },
+        );
+        sim.online();
+        sim.take_news();
+        let mark = sim.trace.len();
+        sim.run_for(Duration::from_secs(200));
+        let t: Vec<&str> = sim.trace[mark..].iter().map(String::as_str).collect();
+        // The server refreshes half an interval after each 2xx (the first came at 30 ms).
+        assert_eq!(
+            t,
+            [
+                "60030 A>P INVITE",
+                "60040 P>A 200 INVITE",
+                "60050 A>P ACK",
+                "120050 A>P INVITE",
+                "120060 P>A 200 INVITE",
+                "120070 A>P ACK",
+                "180070 A>P INVITE",
+                "180080 P>A 200 INVITE",
+                "180090 A>P ACK",
+            ]
+        );
+        assert!(sim.news.is_empty(), "{:?}", sim.news);
+        assert_eq!(sim.status(), DeviceStatus::Online);
+        assert!(sim.phone.s.is_open());
+    });
+}
+
+#[test]
+fn an_idle_line_costs_no_session() {
+    // What one phone's session holds, for sizing: the session's queues and dialog,
+    // its two transaction tables.
+    let size = std::mem::size_of::<Active>();
+    assert!(size < 256 * 1024, "{size}");
+    let s = Sessions::new(settings(), &[line(false)], Instant::now()).unwrap();
+    assert!(s.is_idle());
+    assert_eq!(s.poll_timeout(), None);
+}
