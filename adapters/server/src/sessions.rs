@@ -297,20 +297,24 @@ impl Sessions {
         lines: &[CstaLine],
         epoch: Instant,
     ) -> Result<Sessions, SessionsError> {
-        let mut s = Sessions {
+        let mut s = Sessions::without_lines(settings, epoch);
+        s.add_lines(lines)?;
+        Ok(s)
+    }
+
+    /// A manager without lines.
+    pub fn empty(epoch: Instant) -> Sessions {
+        Sessions::without_lines(Settings::default(), epoch)
+    }
+
+    fn without_lines(settings: Settings, epoch: Instant) -> Sessions {
+        let mut rng = [0u8; 8];
+        rng.copy_from_slice(&settings.seed[..8]);
+        Sessions {
             ids: IdGenerator::new(settings.seed),
-            rng: u64::from_le_bytes([
-                settings.seed[0],
-                settings.seed[1],
-                settings.seed[2],
-                settings.seed[3],
-                settings.seed[4],
-                settings.seed[5],
-                settings.seed[6],
-                settings.seed[7],
-            ]) | 1,
+            rng: u64::from_le_bytes(rng) | 1,
             settings,
-            lines: Vec::with_capacity(lines.len()),
+            lines: Vec::new(),
             by_key: HashMap::new(),
             by_aor: HashMap::new(),
             sessions: HashMap::new(),
@@ -324,7 +328,12 @@ impl Sessions {
             stopping: false,
             stats: SessionStats::default(),
             buf: vec![0; MESSAGE],
-        };
+        }
+    }
+
+    /// Adds the lines checked by [`Sessions::new`].
+    fn add_lines(&mut self, lines: &[CstaLine]) -> Result<(), SessionsError> {
+        self.lines.reserve(lines.len());
         for l in lines {
             let key = match Uri::parse(&l.aor) {
                 Ok(Uri::Sip(u)) => aor_key(&u),
@@ -332,13 +341,13 @@ impl Sessions {
             }
             .ok_or_else(|| SessionsError::BadAor(l.aor.clone()))?;
             let view = View::new(&l.aor).map_err(|_| SessionsError::BadAor(l.aor.clone()))?;
-            if s.by_key.contains_key(&key) {
+            if self.by_key.contains_key(&key) {
                 return Err(SessionsError::Duplicate(l.aor.clone()));
             }
-            let i = s.lines.len();
-            s.by_key.insert(key.clone(), i);
-            s.by_aor.insert(l.aor.clone(), i);
-            s.lines.push(Line {
+            let i = self.lines.len();
+            self.by_key.insert(key.clone(), i);
+            self.by_aor.insert(l.aor.clone(), i);
+            self.lines.push(Line {
                 aor: l.aor.clone(),
                 key,
                 auth_user: l.auth_user.clone(),
@@ -352,16 +361,7 @@ impl Sessions {
                 failures: 0,
             });
         }
-        Ok(s)
-    }
-
-    /// A manager without lines.
-    pub fn empty(epoch: Instant) -> Sessions {
-        match Sessions::new(Settings::default(), &[], epoch) {
-            Ok(s) => s,
-            // No line, nothing to refuse.
-            Err(_) => unreachable!("no lines cannot fail"),
-        }
+        Ok(())
     }
 
     /// Counters.
