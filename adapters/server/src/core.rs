@@ -13,6 +13,13 @@
 //! - OPTIONS is answered 200 with Allow, Accept and Supported;
 //! - REGISTER goes to the [`Registrar`]; what it changes is queued for the store
 //!   ([`Core::poll_store`]), one record per address-of-record;
+//! - a message whose Call-ID belongs to a uaCSTA session, or an out-of-dialog CSTA
+//!   event of a NOTIFY-mode phone, goes to the session manager ([`Sessions`]) first;
+//!   every REGISTER that changes a controlled line's bindings, every expiry and the
+//!   restore at start tell it the line's bindings; its news
+//!   ([`crate::interface::DeviceNews`]) goes to the hub after every input;
+//! - client inputs go to the [`Hub`], which reaches the phones through the session
+//!   manager ([`crate::interface::Devices`]);
 //! - any other request is answered 501 Not Implemented for now.
 //!
 //! Registration times are wall-clock seconds: the core derives them from the
@@ -35,8 +42,10 @@ use sip_lite::wire::{
 
 use std::collections::BTreeMap;
 
+use crate::hub::{Hub, HubConfig};
 use crate::interface::{ClientInput, ClientOutput};
 use crate::registrar::{Binding, Registrar, Transport};
+use crate::sessions::Sessions;
 use crate::transport::{Outbound, Source, TransportKind};
 
 /// The registrar's user table: user name to password.
@@ -95,7 +104,11 @@ pub struct Core {
     stats: CoreStats,
     tags: u64,
     started: Option<Instant>,
-    client_out: VecDeque<ClientOutput>,
+    hub: Hub,
+    /// Every piece of device news relayed, written out (for the tests).
+    #[cfg(test)]
+    pub(crate) news_log: Vec<String>,
+    sessions: Sessions,
 }
 
 /// A [`Sink`] into a growing vector.
@@ -128,7 +141,45 @@ impl Core {
             stats: CoreStats::default(),
             tags: 0,
             started: None,
-            client_out: VecDeque::new(),
+            hub: Hub::new(HubConfig::new(Vec::new())),
+            #[cfg(test)]
+            news_log: Vec::new(),
+            sessions: Sessions::empty(epoch.0),
+        }
+    }
+
+    /// Puts `sessions` in charge of the uaCSTA sessions (replacing the empty manager
+    /// [`Core::new`] starts with) and hands it the bindings already known.
+    pub fn set_sessions(&mut self, sessions: Sessions) {
+        self.sessions = sessions;
+        self.sessions_restored();
+    }
+
+    /// The session manager: the hub reaches the phones through it
+    /// ([`crate::interface::Devices`]).
+    pub fn devices(&mut self) -> &mut Sessions {
+        &mut self.sessions
+    }
+
+    /// Starts closing every uaCSTA session (MonitorStop, BYE); keep driving the core
+    /// until [`Core::sessions_idle`], for a bounded time.
+    pub fn shutdown_sessions(&mut self, now: Instant) {
+        self.sessions.shutdown(now);
+    }
+
+    /// Whether no uaCSTA session is left.
+    pub fn sessions_idle(&self) -> bool {
+        self.sessions.is_idle()
+    }
+
+    /// Tells the session manager the bindings of every controlled line, as restored.
+    fn sessions_restored(&mut self) {
+        let now = self.epoch.0;
+        let unix = self.unix(now);
+        let keys: Vec<String> = self.sessions.keys().map(str::to_owned).collect();
+        for aor in keys {
+            self.sessions
+                .bindings_changed(now, &aor, self.registrar.lookup(unix, &aor), None);
         }
     }
 
@@ -140,37 +191,54 @@ impl Core {
     /// The next message to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Outbound> {
-        self.out.pop_front()
+        self.out
+            .pop_front()
+            .or_else(|| self.sessions.poll_transmit())
     }
 
-    /// Takes what a CSTA client connection reports: its opening, a message, its
-    /// closing. Poll [`Core::poll_client_output`] afterwards (and after every other
-    /// input: answers and events can follow any of them).
-    ///
-    /// The hub (ECMA-354 application sessions, access control, monitors, fan-out,
-    /// invokeID correlation) plugs in here. Until it is merged the core answers
-    /// nothing; the connections cope with a silent core.
+    /// Takes an input from a client connection: the hub answers it, reaching the
+    /// phones through the session manager. Poll [`Core::poll_client_output`]
+    /// afterwards (and after every other input: answers and events can follow any of
+    /// them) and [`Core::poll_transmit`] (requests for the phones).
     pub fn handle_client_input(&mut self, now: Instant, input: ClientInput) {
-        let _ = now;
-        match input {
-            ClientInput::Connected { client, info } => {
-                tracing::debug!(client = client.0, peer = %info.peer, "client connected");
-            }
-            ClientInput::Frame {
-                client, invoke_id, ..
-            } => {
-                tracing::debug!(client = client.0, %invoke_id, "client message not handled yet");
-            }
-            ClientInput::Closed { client } => {
-                tracing::debug!(client = client.0, "client closed");
-            }
-        }
+        self.hub.handle_input(now, input, &mut self.sessions);
+        self.relay_news(now);
+    }
+
+    /// Hands the session manager's news (devices online and offline, events, answers)
+    /// to the hub, in order.
+    fn relay_news(&mut self, now: Instant) {
+        let hub = &mut self.hub;
+        #[cfg(test)]
+        let log = &mut self.news_log;
+        self.sessions.poll_news(|news| {
+            #[cfg(test)]
+            log.push(written(&news));
+            hub.device_news(now, news);
+        });
+    }
+
+    /// Puts `hub` in charge of the CSTA clients (replacing the hub without users
+    /// [`Core::new`] starts with).
+    pub fn set_hub(&mut self, hub: Hub) {
+        self.hub = hub;
+    }
+
+    /// The hub (its counters).
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Tells every CSTA client that the server stops (ECMA-354 StopApplicationSession)
+    /// and closes its connection; poll [`Core::poll_client_output`] afterwards.
+    pub fn shutdown_clients(&mut self) {
+        self.hub.shutdown();
     }
 
     /// The next message or close for a client connection.
     #[must_use]
     pub fn poll_client_output(&mut self) -> Option<ClientOutput> {
-        self.client_out.pop_front()
+        self.hub.poll_output()
     }
 
     /// The next change for the store.
@@ -188,6 +256,7 @@ impl Core {
     /// [`Core::handle_timeout`].
     pub fn restore(&mut self, bindings: impl IntoIterator<Item = Binding>) {
         self.registrar.restore(bindings);
+        self.sessions_restored();
     }
 
     /// The wall-clock time (unix seconds) at `now`.
@@ -197,9 +266,18 @@ impl Core {
 
     /// When [`Core::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let at = self.registrar.next_expiry()?;
-        let after = at.saturating_sub(self.epoch.1);
-        Some(self.epoch.0 + std::time::Duration::from_secs(after))
+        let expiry = self.registrar.next_expiry().map(|at| {
+            let after = at.saturating_sub(self.epoch.1);
+            self.epoch.0 + std::time::Duration::from_secs(after)
+        });
+        [
+            expiry,
+            self.sessions.poll_timeout(),
+            self.hub.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Removes the bindings that expired by `now`.
@@ -211,7 +289,14 @@ impl Core {
         aors.dedup();
         for aor in aors {
             self.persist(unix, aor);
+            self.sessions
+                .bindings_changed(now, aor, self.registrar.lookup(unix, aor), None);
         }
+        self.sessions.handle_timeout(now);
+        if self.hub.poll_timeout().is_some_and(|at| at <= now) {
+            self.hub.handle_timeout(now);
+        }
+        self.relay_news(now);
     }
 
     /// Queues the current bindings of `aor` for the store.
@@ -246,6 +331,12 @@ impl Core {
         }
         if let Some(aor) = outcome.aor.as_deref() {
             self.persist(unix, aor);
+            self.sessions.bindings_changed(
+                now,
+                aor,
+                self.registrar.lookup(unix, aor),
+                Some(source),
+            );
         }
         match route_response(msg, source, data) {
             Some(out) => {
@@ -258,6 +349,11 @@ impl Core {
 
     /// Takes one received message (a datagram or a message framed from a stream).
     pub fn handle_input(&mut self, now: Instant, source: Source, data: &[u8]) {
+        self.take_input(now, source, data);
+        self.relay_news(now);
+    }
+
+    fn take_input(&mut self, now: Instant, source: Source, data: &[u8]) {
         self.started.get_or_insert(now);
         let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
         let parsed = match source.transport {
@@ -286,6 +382,9 @@ impl Core {
         };
         if !msg.is_request() {
             self.stats.responses += 1;
+            if self.sessions.handle_message(now, &msg, &source) {
+                return;
+            }
             tracing::debug!(peer = %source.peer, "unexpected response dropped");
             return;
         }
@@ -313,6 +412,11 @@ impl Core {
                     unsupported.as_ref().map_or(&[], |u| u),
                 );
             }
+            return;
+        }
+        if msg.method() != Some(Method::Register)
+            && self.sessions.handle_message(now, &msg, &source)
+        {
             return;
         }
         match msg.method() {
@@ -500,6 +604,21 @@ fn outbound(source: &Source, peer: SocketAddr, data: Vec<u8>) -> Outbound {
         conn: source.conn,
         local: Some(source.local),
         data,
+    }
+}
+
+/// A piece of device news in one line (for the tests).
+#[cfg(test)]
+pub(crate) fn written(n: &crate::interface::DeviceNews<'_>) -> String {
+    use crate::interface::{Answer, DeviceNews};
+    match n {
+        DeviceNews::Online { device } => format!("online {device}"),
+        DeviceNews::Offline { device } => format!("offline {device}"),
+        DeviceNews::Event { device, event } => format!("event {device} {}", event.name()),
+        DeviceNews::Answer { device, id, answer } => match answer {
+            Answer::Message(m) => format!("answer {device} {} {}", id.0, m.name()),
+            Answer::Failed => format!("answer {device} {} failed", id.0),
+        },
     }
 }
 
@@ -735,7 +854,7 @@ mod tests {
     }
 
     #[test]
-    fn client_input_is_taken_and_answered_with_nothing_until_the_hub_comes() {
+    fn client_input_goes_to_the_hub_and_its_answer_comes_out() {
         use crate::interface::{ClientId, ClientInfo, Encoding};
         let mut c = core();
         let client = ClientId(1);
@@ -745,17 +864,34 @@ mod tests {
             tls: false,
         };
         c.handle_client_input(Instant::now(), ClientInput::Connected { client, info });
+        let id = csta_core::framing::InvokeId::new(1).unwrap();
         c.handle_client_input(
             Instant::now(),
             ClientInput::Frame {
                 client,
-                invoke_id: csta_core::framing::InvokeId::new(1).unwrap(),
-                body: b"<MonitorStart/>".to_vec(),
+                invoke_id: id,
+                body: b"<MonitorStart><monitorObject><deviceObject>201</deviceObject>\
+                        </monitorObject></MonitorStart>"
+                    .to_vec(),
             },
         );
-        c.handle_client_input(Instant::now(), ClientInput::Closed { client });
+        // No application session yet: the hub refuses, the phones are not asked.
+        let Some(ClientOutput::Frame {
+            client: to,
+            invoke_id,
+            body,
+        }) = c.poll_client_output()
+        else {
+            panic!("no answer");
+        };
+        assert_eq!((to, invoke_id), (client, id));
+        let body = String::from_utf8(body).unwrap();
+        assert!(body.contains("<CSTAErrorCode"), "{body}");
+        assert!(body.contains("<security>generic</security>"), "{body}");
         assert_eq!(c.poll_client_output(), None);
         assert!(c.poll_transmit().is_none());
+        c.handle_client_input(Instant::now(), ClientInput::Closed { client });
+        assert_eq!(c.poll_client_output(), None);
     }
 
     #[test]

@@ -23,6 +23,8 @@
 //! - [`core`]: the synchronous protocol core the transports feed.
 //! - [`hub`]: the client side of CSTA: ECMA-354 application sessions, access
 //!   control, monitors and event fan-out, request correlation.
+//! - [`sessions`]: the uaCSTA session manager: one CSTA session per controlled phone,
+//!   its monitor and its view ([`interface::Devices`], [`interface::DeviceNews`]).
 //! - [`interface`]: the contracts between the parts (client connections, hub,
 //!   session manager).
 //! - [`clients`]: the CSTA client connections (XML over TCP, JSON over WebSocket).
@@ -37,6 +39,7 @@ pub mod hub;
 pub mod interface;
 pub mod registrar;
 pub mod server;
+pub mod sessions;
 pub mod store;
 pub mod tls;
 pub mod transport;

@@ -14,12 +14,16 @@ use crate::clients::{ClientSettings, Clients};
 use crate::config::{Config, DigestAlgorithm};
 use crate::core::{Core, Passwords, StoreOp};
 use crate::http::{Health, HttpServer, Metrics};
+use crate::hub::{Hub, HubConfig};
 use crate::registrar::{self, Binding, Registrar};
+use crate::sessions::Sessions;
 use crate::store::{Store, StoreError};
-use crate::transport::{TransportEvent, TransportSettings, Transports};
+use crate::transport::{TransportEvent, TransportKind, TransportSettings, Transports};
 
 /// Events waiting for the core task.
 const EVENT_QUEUE: usize = 4096;
+/// How long a shutdown waits for the uaCSTA sessions to close (MonitorStop, BYE).
+const SESSION_CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,9 @@ pub enum StartError {
     /// The registrar could not be set up (no random source, or an invalid setting).
     #[error("registrar: {0}")]
     Registrar(#[from] registrar::NewError),
+    /// The uaCSTA lines are invalid.
+    #[error(transparent)]
+    Sessions(#[from] crate::sessions::SessionsError),
     /// A listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -162,13 +169,26 @@ impl Server {
             (Instant::now(), unix),
         );
         core.restore(load_bindings(&store)?);
+        core.set_sessions(sessions(&config, &udp, &tcp, &tls)?);
+        core.set_hub(Hub::new(HubConfig::from_config(&config)));
         let writer = StoreWriter::start(store);
-        let mut stop = shutdown_rx;
         let task_metrics = metrics.clone();
+        // The core stops first (closing the uaCSTA sessions over the transports), then
+        // tells the transports.
+        let (stop_core, mut stop) = watch::channel(false);
         let task = tokio::spawn(async move {
             let metrics = task_metrics;
             let alive = metrics.alive();
             loop {
+                while let Some(out) = core.poll_client_output() {
+                    clients.send(out);
+                }
+                while let Some(out) = core.poll_transmit() {
+                    let peer = out.peer;
+                    if let Err(e) = transports.send(out).await {
+                        tracing::debug!(%peer, error = %e, "send failed");
+                    }
+                }
                 let due = core.poll_timeout();
                 let sleep = async {
                     match due {
@@ -182,9 +202,6 @@ impl Server {
                     Some(ev) = client_events.recv() => {
                         let input = clients.handle_event(ev);
                         core.handle_client_input(Instant::now(), input);
-                        while let Some(out) = core.poll_client_output() {
-                            clients.send(out);
-                        }
                         continue;
                     }
                     () = sleep => {
@@ -222,6 +239,12 @@ impl Server {
                 metrics.registrations.set(gauge(core.registrar().len()));
             }
             metrics.set_health(Health::Stopping);
+            core.shutdown_clients();
+            while let Some(out) = core.poll_client_output() {
+                clients.send(out);
+            }
+            close_sessions(&mut core, &mut transports, &mut events).await;
+            let _ = shutdown.send(true);
             // Drain what is left so that socket tasks blocked on the queue can stop.
             events.close();
             while let Some(ev) = events.recv().await {
@@ -249,7 +272,7 @@ impl Server {
             client_websocket,
             http: http_addr,
             metrics,
-            shutdown,
+            shutdown: stop_core,
             task,
         })
     }
@@ -307,6 +330,78 @@ impl ServerHandle {
 /// A count as a gauge value.
 fn gauge(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Closes the uaCSTA sessions (MonitorStop, BYE), serving the transports meanwhile,
+/// for at most [`SESSION_CLOSE_GRACE`].
+async fn close_sessions(
+    core: &mut Core,
+    transports: &mut Transports,
+    events: &mut mpsc::Receiver<TransportEvent>,
+) {
+    core.shutdown_sessions(Instant::now());
+    let deadline = tokio::time::Instant::now() + SESSION_CLOSE_GRACE;
+    loop {
+        while let Some(out) = core.poll_transmit() {
+            let peer = out.peer;
+            if let Err(e) = transports.send(out).await {
+                tracing::debug!(%peer, error = %e, "send failed");
+            }
+        }
+        if core.sessions_idle() {
+            break;
+        }
+        let due = core
+            .poll_timeout()
+            .map_or(deadline, |at| tokio::time::Instant::from(at).min(deadline));
+        tokio::select! {
+            e = events.recv() => {
+                let Some(e) = e else { break };
+                if let Some(msg) = transports.handle_event(e) {
+                    core.handle_input(msg.received_at, msg.source, &msg.data);
+                }
+            }
+            () = tokio::time::sleep_until(due) => {
+                if tokio::time::Instant::now() >= deadline {
+                    tracing::info!("uaCSTA sessions not all closed in time");
+                    break;
+                }
+                core.handle_timeout(Instant::now());
+            }
+        }
+    }
+}
+
+/// The session manager's settings and lines from the configuration.
+fn sessions(
+    config: &Config,
+    udp: &[SocketAddr],
+    tcp: &[SocketAddr],
+    tls: &[SocketAddr],
+) -> Result<Sessions, crate::sessions::SessionsError> {
+    let mut seed = [0u8; 32];
+    if getrandom::fill(&mut seed).is_err() {
+        // Identifiers then only need to be unique, which the time gives.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        seed[..16].copy_from_slice(&nanos.to_le_bytes());
+    }
+    let mut listen: Vec<(TransportKind, SocketAddr)> =
+        udp.iter().map(|a| (TransportKind::Udp, *a)).collect();
+    listen.extend(tcp.iter().map(|a| (TransportKind::Tcp, *a)));
+    listen.extend(tls.iter().map(|a| (TransportKind::Tls, *a)));
+    let settings = crate::sessions::Settings {
+        domain: config.sip.domain.clone(),
+        seed,
+        timer: sip_lite::session_timer::Config {
+            session_expires: config.timers.session_expires,
+            ..sip_lite::session_timer::Config::DEFAULT
+        },
+        listen,
+        ..crate::sessions::Settings::default()
+    };
+    Sessions::new(settings, &config.csta_lines, Instant::now())
 }
 
 /// The registrar's settings from the configuration: the domain is the realm, and the
