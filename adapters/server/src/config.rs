@@ -48,6 +48,9 @@ pub struct SipConfig {
     pub udp: Vec<SocketAddr>,
     /// TCP listen addresses (IPv4 or IPv6).
     pub tcp: Vec<SocketAddr>,
+    /// Whether the proxy challenges out-of-dialog requests (calls) with 407 and
+    /// forwards only those of configured users.
+    pub authenticate_calls: bool,
 }
 
 /// One SIP account.
@@ -138,6 +141,15 @@ pub struct Timers {
     /// How long a TCP connection may stay silent, or take to deliver one message,
     /// before it is closed.
     pub tcp_idle_timeout: u32,
+    /// RFC 3261 T1 in milliseconds: the first retransmission interval over UDP;
+    /// transactions time out after 64*T1.
+    pub sip_t1_ms: u32,
+    /// RFC 3261 T2 in milliseconds: the longest retransmission interval.
+    pub sip_t2_ms: u32,
+    /// RFC 3261 T4 in milliseconds: how long the network may keep a message.
+    pub sip_t4_ms: u32,
+    /// RFC 3261 Timer C: how long a forwarded INVITE may ring before it is cancelled.
+    pub invite_timeout: u32,
 }
 
 /// Resource limits.
@@ -219,6 +231,7 @@ impl Default for SipConfig {
             domain: "localhost".into(),
             udp: vec![SocketAddr::new(LOOPBACK, 5060)],
             tcp: vec![SocketAddr::new(LOOPBACK, 5060)],
+            authenticate_calls: true,
         }
     }
 }
@@ -248,6 +261,10 @@ impl Default for Timers {
             registration_max_expires: 7200,
             session_expires: 1800,
             tcp_idle_timeout: 120,
+            sip_t1_ms: 500,
+            sip_t2_ms: 4000,
+            sip_t4_ms: 5000,
+            invite_timeout: 181,
         }
     }
 }
@@ -401,6 +418,18 @@ impl Config {
 
         if let Some(up) = &self.upstream {
             check_sip_uri("upstream.uri", &up.uri)?;
+            let uri = Uri::parse(&up.uri).ok();
+            let usable = uri.as_ref().and_then(Uri::as_sip).is_some_and(|u| {
+                !u.secure
+                    && u.transport()
+                        .is_none_or(|t| t.eq_ignore_ascii_case("udp") || t.eq_ignore_ascii_case("tcp"))
+            });
+            if !usable {
+                return Err(invalid(
+                    "upstream.uri",
+                    format!("`{}`: only sip: over UDP or TCP is supported", up.uri),
+                ));
+            }
         }
 
         let t = &self.timers;
@@ -430,6 +459,18 @@ impl Config {
         }
         if t.tcp_idle_timeout == 0 {
             return Err(invalid("timers.tcp_idle_timeout", "must be at least 1"));
+        }
+        if t.sip_t1_ms == 0 {
+            return Err(invalid("timers.sip_t1_ms", "must be at least 1"));
+        }
+        if t.sip_t2_ms < t.sip_t1_ms {
+            return Err(invalid(
+                "timers.sip_t2_ms",
+                "must not be below timers.sip_t1_ms",
+            ));
+        }
+        if t.invite_timeout == 0 {
+            return Err(invalid("timers.invite_timeout", "must be at least 1"));
         }
 
         let l = &self.limits;

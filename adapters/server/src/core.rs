@@ -35,6 +35,7 @@ use sip_lite::wire::{
 
 use std::collections::BTreeMap;
 
+use crate::proxy::{Proxy, ProxyStats};
 use crate::registrar::{Binding, Registrar, Transport};
 use crate::transport::{Outbound, Source, TransportKind};
 
@@ -94,6 +95,7 @@ pub struct Core {
     stats: CoreStats,
     tags: u64,
     started: Option<Instant>,
+    proxy: Option<Proxy>,
 }
 
 /// A [`Sink`] into a growing vector.
@@ -126,12 +128,24 @@ impl Core {
             stats: CoreStats::default(),
             tags: 0,
             started: None,
+            proxy: None,
         }
     }
 
     /// Counters.
     pub fn stats(&self) -> CoreStats {
         self.stats
+    }
+
+    /// Routes requests other than REGISTER and OPTIONS for the server, and their
+    /// responses, through `proxy` (without one they are answered 501).
+    pub fn set_proxy(&mut self, proxy: Proxy) {
+        self.proxy = Some(proxy);
+    }
+
+    /// The proxy's counters, when there is a proxy.
+    pub fn proxy_stats(&self) -> Option<ProxyStats> {
+        self.proxy.as_ref().map(Proxy::stats)
     }
 
     /// The next message to send.
@@ -164,13 +178,22 @@ impl Core {
 
     /// When [`Core::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let at = self.registrar.next_expiry()?;
-        let after = at.saturating_sub(self.epoch.1);
-        Some(self.epoch.0 + std::time::Duration::from_secs(after))
+        let registrar = self.registrar.next_expiry().map(|at| {
+            let after = at.saturating_sub(self.epoch.1);
+            self.epoch.0 + std::time::Duration::from_secs(after)
+        });
+        let proxy = self.proxy.as_ref().and_then(Proxy::poll_timeout);
+        match (registrar, proxy) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Removes the bindings that expired by `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(p) = self.proxy.as_mut() {
+            p.handle_timeout(now, &mut self.out);
+        }
         let unix = self.unix(now);
         let removed = self.registrar.expire(unix);
         let mut aors: Vec<&str> = removed.iter().map(|b| b.aor.as_str()).collect();
@@ -252,6 +275,11 @@ impl Core {
         };
         if !msg.is_request() {
             self.stats.responses += 1;
+            if let Some(p) = self.proxy.as_mut()
+                && p.handle_response(now, &msg, &mut self.out)
+            {
+                return;
+            }
             tracing::debug!(peer = %source.peer, "unexpected response dropped");
             return;
         }
@@ -279,6 +307,14 @@ impl Core {
                     unsupported.as_ref().map_or(&[], |u| u),
                 );
             }
+            return;
+        }
+        if let Some(p) = self.proxy.as_mut()
+            && msg.method() != Some(Method::Register)
+            && !(msg.method() == Some(Method::Options) && p.is_for_server(&msg))
+        {
+            let unix = self.epoch.1 + now.saturating_duration_since(self.epoch.0).as_secs();
+            p.handle_request(now, unix, &self.registrar, &msg, &source, &mut self.out);
             return;
         }
         match msg.method() {
@@ -442,6 +478,17 @@ pub fn route_response(req: &Message<'_>, source: &Source, mut data: Vec<u8>) -> 
         data.splice(at..at + first.len(), top.into_bytes());
     }
     Some(outbound(source, dest, data))
+}
+
+/// The top Via (with `received` and `rport` for `source`) of a request whose top Via
+/// is `via`, and where its responses go.
+pub(crate) fn route_via(via: &Via<'_>, source: &Source) -> Option<(String, SocketAddr)> {
+    let (top, dest) = rewrite_top_via(via, source);
+    let dest = match source.transport {
+        TransportKind::Tcp => source.peer,
+        TransportKind::Udp => dest,
+    };
+    Some((top, dest))
 }
 
 /// The top Via of the response to a request whose top Via is `first`, and where the

@@ -19,6 +19,8 @@
 //! - [`config`]: the configuration (TOML) and its defaults.
 //! - [`store`]: the embedded database in the data directory.
 //! - [`transport`]: SIP over UDP and TCP (tokio).
+//! - [`proxy`]: the stateful SIP proxy: routing between registered phones and to an
+//!   upstream, forking, CANCEL, transaction timers.
 //! - [`core`]: the synchronous protocol core the transports feed.
 //! - [`interface`]: the contracts between the parts (client connections, hub,
 //!   session manager).
@@ -27,6 +29,7 @@
 pub mod config;
 pub mod core;
 pub mod interface;
+pub mod proxy;
 pub mod registrar;
 pub mod server;
 pub mod store;

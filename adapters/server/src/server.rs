@@ -7,7 +7,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::config::Config;
+use sip_lite::wire::{Host, SipUri};
+
+use crate::config::{Config, UpstreamConfig};
+use crate::proxy::{Proxy, ProxyConfig, Upstream};
+use crate::transport::TransportKind;
 use crate::core::{Core, Passwords, StoreOp};
 use crate::registrar::{self, Binding, Registrar};
 use crate::store::{Store, StoreError};
@@ -29,6 +33,14 @@ pub enum StartError {
     /// The registrar could not be set up (no random source, or an invalid setting).
     #[error("registrar: {0}")]
     Registrar(#[from] registrar::NewError),
+    /// The upstream's host name could not be resolved.
+    #[error("cannot resolve upstream {uri}: {message}")]
+    Upstream {
+        /// The configured URI.
+        uri: String,
+        /// Why.
+        message: String,
+    },
     /// A listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -105,6 +117,11 @@ impl Server {
             (Instant::now(), unix),
         );
         core.restore(load_bindings(&store)?);
+        let upstream = match &config.upstream {
+            Some(up) => Some(resolve_upstream(up).await?),
+            None => None,
+        };
+        core.set_proxy(Proxy::new(proxy_config(&config, &udp, &tcp, upstream)));
         let writer = StoreWriter::start(store);
         let mut stop = shutdown_rx;
         let task = tokio::spawn(async move {
@@ -204,6 +221,55 @@ fn registrar_config(config: &Config, udp: &[SocketAddr], tcp: &[SocketAddr]) -> 
         min_expires: config.timers.registration_min_expires,
         max_expires: config.timers.registration_max_expires,
         ..registrar::Config::default()
+    }
+}
+
+/// The upstream's address: the URI's IP address, or its host name resolved now.
+async fn resolve_upstream(up: &UpstreamConfig) -> Result<Upstream, StartError> {
+    let fail = |message: String| StartError::Upstream {
+        uri: up.uri.clone(),
+        message,
+    };
+    let uri = SipUri::parse(&up.uri).map_err(|e| fail(e.to_string()))?;
+    let transport = match uri.transport() {
+        Some(t) if t.eq_ignore_ascii_case("tcp") => TransportKind::Tcp,
+        _ => TransportKind::Udp,
+    };
+    let port = uri.port.unwrap_or(5060);
+    let addr = match uri.host {
+        Host::Ipv4(a) => SocketAddr::new(a.into(), port),
+        Host::Ipv6(a) => SocketAddr::new(a.into(), port),
+        Host::Domain(name) => tokio::net::lookup_host((name, port))
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .next()
+            .ok_or_else(|| fail("no address".into()))?,
+    };
+    Ok(Upstream {
+        uri: up.uri.clone(),
+        addr,
+        transport,
+        outbound_proxy: up.outbound_proxy,
+    })
+}
+
+fn proxy_config(
+    config: &Config,
+    udp: &[SocketAddr],
+    tcp: &[SocketAddr],
+    upstream: Option<Upstream>,
+) -> ProxyConfig {
+    let ms = |v: u32| Duration::from_millis(u64::from(v));
+    ProxyConfig {
+        domain: config.sip.domain.clone(),
+        udp: udp.to_vec(),
+        tcp: tcp.to_vec(),
+        upstream,
+        authenticate: config.sip.authenticate_calls,
+        t1: ms(config.timers.sip_t1_ms),
+        t2: ms(config.timers.sip_t2_ms),
+        t4: ms(config.timers.sip_t4_ms),
+        timer_c: Duration::from_secs(u64::from(config.timers.invite_timeout)),
     }
 }
 
