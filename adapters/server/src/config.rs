@@ -421,8 +421,9 @@ impl Config {
             let uri = Uri::parse(&up.uri).ok();
             let usable = uri.as_ref().and_then(Uri::as_sip).is_some_and(|u| {
                 !u.secure
-                    && u.transport()
-                        .is_none_or(|t| t.eq_ignore_ascii_case("udp") || t.eq_ignore_ascii_case("tcp"))
+                    && u.transport().is_none_or(|t| {
+                        t.eq_ignore_ascii_case("udp") || t.eq_ignore_ascii_case("tcp")
+                    })
             });
             if !usable {
                 return Err(invalid(

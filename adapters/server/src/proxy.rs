@@ -168,6 +168,9 @@ impl Dest {
 
 type TxId = u64;
 
+/// When a message is next resent and the interval that led there.
+type Retransmit = (Instant, Duration);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ServerState {
     Proceeding,
@@ -220,7 +223,7 @@ struct ClientTx {
     c_fired: bool,
     /// CANCEL wanted before any provisional response came.
     cancel_wanted: bool,
-    cancel: Option<(Vec<u8>, Option<(Instant, Duration)>)>,
+    cancel: Option<(Vec<u8>, Option<Retransmit>)>,
     ack: Option<Vec<u8>>,
     done: bool,
 }
@@ -688,9 +691,10 @@ impl Proxy {
             return;
         }
         if invite {
-            let trying = self.servers.get(&id).map(|tx| {
-                make_response(100, &tx.template, &tx.to, None, &[])
-            });
+            let trying = self
+                .servers
+                .get(&id)
+                .map(|tx| make_response(100, &tx.template, &tx.to, None, &[]));
             if let Some(t) = trying {
                 self.send_response(id, 100, t, out);
             }
@@ -702,11 +706,15 @@ impl Proxy {
             .as_ref()
             .is_some_and(|u| u.addr.ip().to_canonical() == source.peer.ip().to_canonical());
         if self.config.authenticate && !in_dialog && !from_upstream {
-            match ctx.registrar.verify(ctx.unix, msg, HeaderName::ProxyAuthorization, None) {
+            match ctx
+                .registrar
+                .verify(ctx.unix, msg, HeaderName::ProxyAuthorization, None)
+            {
                 Ok(user) => {
-                    let from_user = msg.from().ok().and_then(|f| {
-                        f.uri.as_sip().and_then(|u| u.user).map(str::to_owned)
-                    });
+                    let from_user = msg
+                        .from()
+                        .ok()
+                        .and_then(|f| f.uri.as_sip().and_then(|u| u.user).map(str::to_owned));
                     if from_user.as_deref() != Some(user) {
                         self.respond(now, id, 403, &[], out);
                         return;
@@ -924,7 +932,12 @@ impl Proxy {
         }
         let rewrite_routes = strip > 0 || !target.routes.is_empty();
         if rewrite_routes {
-            for r in target.routes.iter().map(String::as_str).chain(remaining.iter().copied()) {
+            for r in target
+                .routes
+                .iter()
+                .map(String::as_str)
+                .chain(remaining.iter().copied())
+            {
                 insert.push_str("Route: ");
                 insert.push_str(&unfold(r));
                 insert.push_str("\r\n");
@@ -963,7 +976,9 @@ impl Proxy {
         extra: &[(&str, &str)],
         out: &mut VecDeque<Outbound>,
     ) {
-        let Some(tx) = self.servers.get(&id) else { return };
+        let Some(tx) = self.servers.get(&id) else {
+            return;
+        };
         let tag = format!("px{id:x}");
         let data = make_response(code, &tx.template, &tx.to, Some(&tag), extra);
         self.send_final(now, id, code, data, out);
@@ -971,7 +986,9 @@ impl Proxy {
 
     /// Sends a response of a server transaction and keeps it for retransmissions.
     fn send_response(&mut self, id: TxId, code: u16, data: Vec<u8>, out: &mut VecDeque<Outbound>) {
-        let Some(tx) = self.servers.get_mut(&id) else { return };
+        let Some(tx) = self.servers.get_mut(&id) else {
+            return;
+        };
         out.push_back(tx.reply.outbound(data.clone()));
         tx.last = Some(data);
         self.count_response(code);
@@ -988,7 +1005,9 @@ impl Proxy {
         out: &mut VecDeque<Outbound>,
     ) {
         let (t1, t2) = (self.config.t1, self.config.t2);
-        let Some(tx) = self.servers.get_mut(&id) else { return };
+        let Some(tx) = self.servers.get_mut(&id) else {
+            return;
+        };
         if tx.final_status != 0 {
             return;
         }
@@ -1066,7 +1085,9 @@ impl Proxy {
 
     fn cancel_branch(&mut self, now: Instant, b: TxId, out: &mut VecDeque<Outbound>) {
         let t1 = self.config.t1;
-        let Some(c) = self.clients.get_mut(&b) else { return };
+        let Some(c) = self.clients.get_mut(&b) else {
+            return;
+        };
         if c.done || !c.invite || c.cancel.is_some() {
             return;
         }
@@ -1164,7 +1185,9 @@ impl Proxy {
         if !self.is_own_via(&via) {
             return false;
         }
-        let Some(status) = msg.status() else { return false };
+        let Some(status) = msg.status() else {
+            return false;
+        };
         let code = status.0;
         let cseq_method = msg.cseq().ok().map(|c| c.method);
         let Some(id) = branch_id(branch) else {
@@ -1211,7 +1234,10 @@ impl Proxy {
                     }
                 }
                 let wanted = self.clients.get(&id).is_some_and(|c| c.cancel_wanted);
-                let cancelled = self.servers.get(&server).is_none_or(|s| s.final_status >= 200);
+                let cancelled = self
+                    .servers
+                    .get(&server)
+                    .is_none_or(|s| s.final_status >= 200);
                 if wanted || (invite && cancelled && state == ClientState::Calling) {
                     self.cancel_branch(now, id, out);
                 }
@@ -1325,7 +1351,10 @@ impl Proxy {
             return;
         }
         let rank = |c: u16| if c >= 600 { 0 } else { c / 100 };
-        let better = s.best.as_ref().is_none_or(|(b, _, _)| rank(code) < rank(*b));
+        let better = s
+            .best
+            .as_ref()
+            .is_none_or(|(b, _, _)| rank(code) < rank(*b));
         if better {
             s.best = Some((code, branch, data));
         }
@@ -1354,7 +1383,10 @@ impl Proxy {
             Some(d) => (code, d),
             None => {
                 let tag = format!("px{server:x}");
-                (code, make_response(code, &s.template, &s.to, Some(&tag), &[]))
+                (
+                    code,
+                    make_response(code, &s.template, &s.to, Some(&tag), &[]),
+                )
             }
         };
         let data = if (code == 401 || code == 407) && !extra.is_empty() {
@@ -1388,7 +1420,9 @@ impl Proxy {
         } else {
             TransportKind::Udp
         };
-        let Some(data) = strip_top_via(msg) else { return };
+        let Some(data) = strip_top_via(msg) else {
+            return;
+        };
         let dest = self.dest(transport, SocketAddr::new(ip, port), None);
         if let Some(code) = msg.status() {
             self.count_response(code.0);
@@ -1412,7 +1446,9 @@ impl Proxy {
 
     fn server_timer(&mut self, now: Instant, id: TxId, out: &mut VecDeque<Outbound>) {
         let t2 = self.config.t2;
-        let Some(tx) = self.servers.get_mut(&id) else { return };
+        let Some(tx) = self.servers.get_mut(&id) else {
+            return;
+        };
         if tx.end.is_some_and(|e| e <= now) {
             // Branches still alive answer statelessly from now on.
             if let Some(tx) = self.servers.remove(&id) {
@@ -1438,7 +1474,9 @@ impl Proxy {
 
     fn client_timer(&mut self, now: Instant, id: TxId, out: &mut VecDeque<Outbound>) {
         let (t1, t2) = (self.config.t1, self.config.t2);
-        let Some(c) = self.clients.get_mut(&id) else { return };
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
         let mut arm = Vec::new();
         if let Some((data, Some((at, interval)))) = c.cancel.as_mut()
             && *at <= now
@@ -1486,7 +1524,9 @@ impl Proxy {
             self.cancel_branch(now, id, out);
         }
         if timed_out {
-            let Some(c) = self.clients.remove(&id) else { return };
+            let Some(c) = self.clients.remove(&id) else {
+                return;
+            };
             if !c.done {
                 self.branch_final(now, c.server, id, 408, None, out);
             }

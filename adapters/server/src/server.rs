@@ -10,11 +10,11 @@ use tokio::sync::{mpsc, watch};
 use sip_lite::wire::{Host, SipUri};
 
 use crate::config::{Config, UpstreamConfig};
-use crate::proxy::{Proxy, ProxyConfig, Upstream};
-use crate::transport::TransportKind;
 use crate::core::{Core, Passwords, StoreOp};
+use crate::proxy::{Proxy, ProxyConfig, Upstream};
 use crate::registrar::{self, Binding, Registrar};
 use crate::store::{Store, StoreError};
+use crate::transport::TransportKind;
 use crate::transport::{TransportEvent, TransportSettings, Transports};
 
 /// Events waiting for the core task.
@@ -140,6 +140,12 @@ impl Server {
                         core.handle_timeout(Instant::now());
                         while let Some(op) = core.poll_store() {
                             writer.send(op);
+                        }
+                        while let Some(out) = core.poll_transmit() {
+                            let peer = out.peer;
+                            if let Err(e) = transports.send(out).await {
+                                tracing::debug!(%peer, error = %e, "send failed");
+                            }
                         }
                         continue;
                     }
