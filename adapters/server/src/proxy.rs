@@ -679,7 +679,7 @@ impl Proxy {
             return;
         }
         let hash = loop_hash(msg);
-        let looped = msg.vias().skip(1).flatten().any(|v| {
+        let looped = msg.vias().flatten().any(|v| {
             self.is_own_via(&v)
                 && v.branch()
                     .and_then(|b| b.strip_prefix(BRANCH_PREFIX))
@@ -1594,4 +1594,350 @@ fn build_in_transaction(request: &[u8], method: &str, to: Option<&str>) -> Optio
         msg.cseq().ok()?.seq
     ));
     Some(s.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registrar::{Binding, Config as RegistrarConfig};
+
+    const UNIX: u64 = 1_800_000_000;
+    const ME: &str = "127.0.0.1:5060";
+
+    fn registrar(bindings: Vec<Binding>) -> Registrar<Passwords> {
+        let users: Passwords = [("alice", "a"), ("bob", "b"), ("carol", "c")]
+            .iter()
+            .map(|(u, p)| ((*u).to_owned(), (*p).to_owned()))
+            .collect();
+        let config = RegistrarConfig {
+            authenticate: false,
+            ..RegistrarConfig::default()
+        };
+        let mut r = Registrar::with_secret(config, users, [7; 32]).unwrap();
+        r.restore(bindings);
+        r
+    }
+
+    fn binding(contact: &str, source: &str, path: &[&str]) -> Binding {
+        Binding {
+            aor: "bob@localhost".into(),
+            contact: contact.into(),
+            expires_at: UNIX + 3600,
+            q: None,
+            call_id: format!("reg-{contact}"),
+            cseq: 1,
+            path: path.iter().map(|p| (*p).to_owned()).collect(),
+            instance: None,
+            reg_id: None,
+            source: source.parse().unwrap(),
+            transport: Transport::Udp,
+            user_agent: None,
+            changed_at: UNIX,
+        }
+    }
+
+    fn proxy(upstream: Option<&str>) -> Proxy {
+        Proxy::new(ProxyConfig {
+            udp: vec![ME.parse().unwrap()],
+            tcp: vec![ME.parse().unwrap()],
+            upstream: upstream.map(|u| Upstream::from_uri(u, false).unwrap()),
+            authenticate: false,
+            t1: Duration::from_millis(100),
+            t2: Duration::from_millis(400),
+            t4: Duration::from_millis(500),
+            timer_c: Duration::from_secs(10),
+            ..ProxyConfig::default()
+        })
+    }
+
+    fn udp(peer: &str) -> Source {
+        Source {
+            transport: TransportKind::Udp,
+            peer: peer.parse().unwrap(),
+            local: ME.parse().unwrap(),
+            conn: None,
+        }
+    }
+
+    fn invite(to: &str) -> Vec<u8> {
+        format!(
+            "INVITE {to} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKa1\r\n\
+             Max-Forwards: 10\r\nFrom: <sip:alice@localhost>;tag=fa\r\nTo: <{to}>\r\n\
+             Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 4\r\n\r\nbody"
+        )
+        .into_bytes()
+    }
+
+    /// Feeds a message to the proxy, as the core does.
+    fn feed(
+        p: &mut Proxy,
+        r: &Registrar<Passwords>,
+        now: Instant,
+        src: &Source,
+        data: &[u8],
+    ) -> Vec<Outbound> {
+        let mut h = [HeaderIndex::EMPTY; MAX_HEADERS];
+        let msg = Message::parse(data, &mut h).unwrap();
+        let mut out = VecDeque::new();
+        if msg.is_request() {
+            p.handle_request(now, UNIX, r, &msg, src, &mut out);
+        } else {
+            assert!(p.handle_response(now, &msg, &mut out));
+        }
+        out.into()
+    }
+
+    fn text(o: &Outbound) -> String {
+        String::from_utf8(o.data.clone()).unwrap()
+    }
+
+    fn first_line(o: &Outbound) -> String {
+        text(o).lines().next().unwrap().to_owned()
+    }
+
+    /// A response from a UAS to a forwarded request.
+    fn answer(req: &Outbound, code: u16, tag: &str, extra: &str) -> Vec<u8> {
+        let mut h = [HeaderIndex::EMPTY; MAX_HEADERS];
+        let msg = Message::parse(&req.data, &mut h).unwrap();
+        let mut s = format!("SIP/2.0 {code} X\r\n");
+        for v in msg.header_lines(HeaderName::Via) {
+            s.push_str(&format!("Via: {v}\r\n"));
+        }
+        s.push_str(&format!(
+            "From: {}\r\nTo: {};tag={tag}\r\nCall-ID: c1\r\nCSeq: {}\r\n{extra}Content-Length: 0\r\n\r\n",
+            msg.header(HeaderName::From).unwrap(),
+            msg.header(HeaderName::To).unwrap(),
+            msg.header(HeaderName::CSeq).unwrap(),
+        ));
+        s.into_bytes()
+    }
+
+    #[test]
+    fn forwarded_invite_is_the_received_one_edited() {
+        let r = registrar(vec![binding(
+            "sip:bob@10.0.0.5:5062",
+            "192.0.2.9:40000",
+            &["<sip:edge.example;lr>"],
+        )]);
+        let mut p = proxy(None);
+        let now = Instant::now();
+        let out = feed(
+            &mut p,
+            &r,
+            now,
+            &udp("192.0.2.1:5070"),
+            &invite("sip:bob@localhost"),
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(first_line(&out[0]), "SIP/2.0 100 Trying");
+        assert_eq!(out[0].peer, "192.0.2.1:5070".parse().unwrap());
+        // Through the Path, to where the registration came from (NAT).
+        assert_eq!(out[1].peer, "192.0.2.9:40000".parse().unwrap());
+        assert_eq!(out[1].local, Some(ME.parse().unwrap()));
+        let t = text(&out[1]);
+        let branch = t
+            .split("branch=")
+            .nth(1)
+            .and_then(|b| b.split(';').next())
+            .unwrap();
+        assert!(branch.starts_with(BRANCH_PREFIX));
+        assert_eq!(
+            t,
+            format!(
+                "INVITE sip:bob@10.0.0.5:5062 SIP/2.0\r\n\
+                 Via: SIP/2.0/UDP {ME};branch={branch};rport\r\n\
+                 Record-Route: <sip:{ME};lr>\r\n\
+                 Route: <sip:edge.example;lr>\r\n\
+                 Via: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKa1\r\n\
+                 Max-Forwards: 9\r\nFrom: <sip:alice@localhost>;tag=fa\r\n\
+                 To: <sip:bob@localhost>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n\
+                 Content-Length: 4\r\n\r\nbody"
+            )
+        );
+        assert_eq!(p.stats().forwarded, 1);
+        assert_eq!(p.active(), (1, 1));
+    }
+
+    #[test]
+    fn a_request_coming_back_is_a_loop() {
+        // The upstream is the proxy itself.
+        let r = registrar(Vec::new());
+        let mut p = proxy(Some("sip:127.0.0.1:5060"));
+        let now = Instant::now();
+        let out = feed(
+            &mut p,
+            &r,
+            now,
+            &udp("192.0.2.1:5070"),
+            &invite("sip:x@example.org"),
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].peer, ME.parse().unwrap());
+        let back = feed(&mut p, &r, now, &udp(ME), &out[1].data);
+        assert_eq!(back.len(), 1);
+        assert_eq!(first_line(&back[0]), "SIP/2.0 482 Loop Detected");
+        assert_eq!(back[0].peer, ME.parse().unwrap());
+    }
+
+    fn forked() -> (Proxy, Registrar<Passwords>, Instant, Vec<Outbound>) {
+        let r = registrar(vec![
+            binding("sip:bob@192.0.2.20", "192.0.2.20:5060", &[]),
+            binding("sip:bob@192.0.2.21", "192.0.2.21:5060", &[]),
+        ]);
+        let mut p = proxy(None);
+        let now = Instant::now();
+        let out = feed(
+            &mut p,
+            &r,
+            now,
+            &udp("192.0.2.1:5070"),
+            &invite("sip:bob@localhost"),
+        );
+        assert_eq!(out.len(), 3);
+        (p, r, now, out)
+    }
+
+    #[test]
+    fn best_response_prefers_6xx_and_acks_every_branch() {
+        let (mut p, r, now, out) = forked();
+        let src = udp("192.0.2.20:5060");
+        let o = feed(&mut p, &r, now, &src, &answer(&out[1], 486, "t1", ""));
+        assert_eq!(o.len(), 1);
+        assert!(text(&o[0]).starts_with("ACK sip:bob@192.0.2.20 SIP/2.0\r\n"));
+        assert!(text(&o[0]).contains("\r\nTo: <sip:bob@localhost>;tag=t1\r\n"));
+        let o = feed(&mut p, &r, now, &src, &answer(&out[2], 603, "t2", ""));
+        assert_eq!(o.len(), 2);
+        assert!(text(&o[0]).starts_with("ACK sip:bob@192.0.2.21 "));
+        assert_eq!(first_line(&o[1]), "SIP/2.0 603 X");
+        assert_eq!(o[1].peer, "192.0.2.1:5070".parse().unwrap());
+        assert_eq!(text(&o[1]).matches("Via:").count(), 1);
+        // A retransmitted 486 gets the ACK again, nothing goes upstream.
+        let o = feed(&mut p, &r, now, &src, &answer(&out[1], 486, "t1", ""));
+        assert_eq!(o.len(), 1);
+        assert!(text(&o[0]).starts_with("ACK "));
+        assert_eq!(p.stats().by_class, [1, 0, 0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn challenges_are_merged_and_503_becomes_500() {
+        let (mut p, r, now, out) = forked();
+        let src = udp("192.0.2.20:5060");
+        feed(
+            &mut p,
+            &r,
+            now,
+            &src,
+            &answer(
+                &out[1],
+                407,
+                "t1",
+                "Proxy-Authenticate: Digest realm=\"a\"\r\n",
+            ),
+        );
+        let o = feed(
+            &mut p,
+            &r,
+            now,
+            &src,
+            &answer(
+                &out[2],
+                407,
+                "t2",
+                "Proxy-Authenticate: Digest realm=\"b\"\r\n",
+            ),
+        );
+        let t = text(&o[1]);
+        assert!(
+            t.starts_with("SIP/2.0 407 X\r\nProxy-Authenticate: Digest realm=\"b\"\r\n"),
+            "{t}"
+        );
+        assert!(t.contains("Proxy-Authenticate: Digest realm=\"a\""), "{t}");
+
+        let (mut p, r, now, out) = forked();
+        feed(&mut p, &r, now, &src, &answer(&out[1], 503, "t1", ""));
+        let o = feed(&mut p, &r, now, &src, &answer(&out[2], 503, "t2", ""));
+        assert_eq!(first_line(&o[1]), "SIP/2.0 500 Server Internal Error");
+    }
+
+    #[test]
+    fn timers_retransmit_then_408() {
+        let (mut p, _, now, _) = forked();
+        let mut out = VecDeque::new();
+        let t1 = Duration::from_millis(100);
+        assert_eq!(p.poll_timeout(), Some(now + t1));
+        p.handle_timeout(now + t1, &mut out);
+        assert_eq!(out.len(), 2, "timer A on both branches");
+        out.clear();
+        // Doubling: the next at 3*T1.
+        p.handle_timeout(now + 2 * t1, &mut out);
+        assert!(out.is_empty());
+        p.handle_timeout(now + 3 * t1, &mut out);
+        assert_eq!(out.len(), 2);
+        // A branch answering 180 stops its retransmissions and starts Timer C.
+        let mut h = [HeaderIndex::EMPTY; MAX_HEADERS];
+        let first = out[0].clone();
+        let ring = answer(&first, 180, "t1", "");
+        let msg = Message::parse(&ring, &mut h).unwrap();
+        let mut o = VecDeque::new();
+        assert!(p.handle_response(now + 3 * t1, &msg, &mut o));
+        assert_eq!(o.len(), 1);
+        assert_eq!(first_line(&o[0]), "SIP/2.0 180 X");
+        out.clear();
+        // Timer B on the silent branch; the ringing one waits for Timer C.
+        p.handle_timeout(now + 64 * t1, &mut out);
+        assert!(
+            out.iter()
+                .all(|o| !first_line(o).starts_with("SIP/2.0 408"))
+        );
+        out.clear();
+        // Timer C: CANCEL, then 64*T1 later the branch is given up: 408.
+        p.handle_timeout(now + 3 * t1 + Duration::from_secs(10), &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(text(&out[0]).starts_with("CANCEL sip:bob@192.0.2.20 SIP/2.0\r\n"));
+        out.clear();
+        p.handle_timeout(now + 3 * t1 + Duration::from_secs(10) + 64 * t1, &mut out);
+        let finals: Vec<String> = out
+            .iter()
+            .map(first_line)
+            .filter(|l| l.starts_with("SIP/2.0"))
+            .collect();
+        assert_eq!(finals, vec!["SIP/2.0 408 Request Timeout".to_owned()]);
+    }
+
+    #[test]
+    fn top_via_removed_from_a_list() {
+        let data = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKcs1.2, \
+                     SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa\r\nv: SIP/2.0/TCP 192.0.2.2\r\n\
+                     Content-Length: 0\r\n\r\n";
+        let mut h = [HeaderIndex::EMPTY; 8];
+        let msg = Message::parse(data, &mut h).unwrap();
+        assert_eq!(
+            strip_top_via(&msg).unwrap(),
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa\r\n\
+              v: SIP/2.0/TCP 192.0.2.2\r\nContent-Length: 0\r\n\r\n"
+        );
+        let data =
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1\r\nVia: SIP/2.0/UDP 192.0.2.1\r\n\r\n";
+        let mut h = [HeaderIndex::EMPTY; 8];
+        let msg = Message::parse(data, &mut h).unwrap();
+        assert_eq!(
+            strip_top_via(&msg).unwrap(),
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn upstream_must_be_an_address() {
+        assert_eq!(
+            Upstream::from_uri("sip:pbx.example:5060", false),
+            Err(UpstreamError::NotAnAddress)
+        );
+        assert_eq!(
+            Upstream::from_uri("tel:123", false),
+            Err(UpstreamError::NotSip)
+        );
+        let u = Upstream::from_uri("sip:[::1]:5070;transport=tcp", true).unwrap();
+        assert_eq!(u.addr, "[::1]:5070".parse().unwrap());
+        assert_eq!(u.transport, TransportKind::Tcp);
+    }
 }
