@@ -234,6 +234,17 @@ enum Kind {
     Client,
 }
 
+/// The route of a received request after route processing.
+#[derive(Debug)]
+struct RouteSet<'m> {
+    /// Whether the Route header lines change.
+    rewrite: bool,
+    /// The Route values left, in order.
+    remaining: Vec<&'m str>,
+    /// The Request-URI taken from the Route set (strict routing).
+    ruri: Option<String>,
+}
+
 /// One place a request is sent.
 #[derive(Debug)]
 struct Target {
@@ -266,6 +277,7 @@ fn reason(code: u16) -> &'static str {
         407 => "Proxy Authentication Required",
         408 => "Request Timeout",
         416 => "Unsupported URI Scheme",
+        420 => "Bad Extension",
         480 => "Temporarily Unavailable",
         481 => "Call/Transaction Does Not Exist",
         482 => "Loop Detected",
@@ -569,8 +581,7 @@ impl Proxy {
     /// Whether an OPTIONS request is for the server itself (its Request-URI has no
     /// user, or is the server's own address, and it has no Route to elsewhere).
     pub fn is_for_server(&self, msg: &Message<'_>) -> bool {
-        let (_, remaining) = self.own_routes(msg);
-        if !remaining.is_empty() {
+        if !self.own_routes(msg).remaining.is_empty() {
             return false;
         }
         match msg.request_uri() {
@@ -678,6 +689,12 @@ impl Proxy {
             self.respond(now, id, 483, &[], out);
             return;
         }
+        // RFC 3261 section 16.3 step 5: the proxy supports no extension.
+        if let Some(required) = msg.header(HeaderName::ProxyRequire) {
+            let required = unfold(required);
+            self.respond(now, id, 420, &[("Unsupported", required.as_str())], out);
+            return;
+        }
         let hash = loop_hash(msg);
         let looped = msg.vias().flatten().any(|v| {
             self.is_own_via(&v)
@@ -735,8 +752,8 @@ impl Proxy {
                 }
             }
         }
-        let (strip, remaining) = self.own_routes(msg);
-        let targets = match self.targets(&ctx, msg, source, in_dialog, &remaining) {
+        let route_set = self.own_routes(msg);
+        let targets = match self.targets(&ctx, msg, source, in_dialog, &route_set) {
             Ok(t) => t,
             Err(code) => {
                 self.respond(now, id, code, &[], out);
@@ -759,8 +776,7 @@ impl Proxy {
                 &branch,
                 &target,
                 record,
-                strip,
-                &remaining,
+                &route_set,
             ) else {
                 continue;
             };
@@ -797,9 +813,17 @@ impl Proxy {
         }
     }
 
-    /// How many leading Route values are the server's own, and the values after them.
-    fn own_routes<'m>(&self, msg: &Message<'m>) -> (usize, Vec<&'m str>) {
-        let all: Vec<&str> = msg.values(HeaderName::Route).collect();
+    /// Route processing (RFC 3261 section 16.4): a Request-URI that is a Record-Route
+    /// value of the server (from a strict router) is replaced by the last Route value;
+    /// then the leading Route values that are the server's own are removed.
+    fn own_routes<'m>(&self, msg: &Message<'m>) -> RouteSet<'m> {
+        let mut all: Vec<&str> = msg.values(HeaderName::Route).collect();
+        let strict = !all.is_empty()
+            && matches!(msg.request_uri(), Some(Ok(Uri::Sip(u))) if u.user.is_none() && self.is_self(&u));
+        let mut ruri = None;
+        if strict && let Some(last) = all.pop() {
+            ruri = NameAddr::parse(last).ok().map(|n| n.uri.to_string());
+        }
         let strip = all
             .iter()
             .take_while(|r| {
@@ -809,7 +833,11 @@ impl Proxy {
                     .unwrap_or(false)
             })
             .count();
-        (strip, all[strip..].to_vec())
+        RouteSet {
+            rewrite: strip > 0 || strict,
+            remaining: all[strip..].to_vec(),
+            ruri,
+        }
     }
 
     /// Where a request goes, or the status to answer it with.
@@ -819,9 +847,26 @@ impl Proxy {
         msg: &Message<'_>,
         source: &Source,
         in_dialog: bool,
-        routes: &[&str],
+        route_set: &RouteSet<'_>,
     ) -> Result<Vec<Target>, u16> {
-        if let Some(first) = routes.first() {
+        let mut targets = self.targets_for(ctx, msg, source, in_dialog, route_set)?;
+        if let Some(ruri) = &route_set.ruri {
+            for t in &mut targets {
+                t.uri.get_or_insert_with(|| ruri.clone());
+            }
+        }
+        Ok(targets)
+    }
+
+    fn targets_for(
+        &self,
+        ctx: &Ctx<'_>,
+        msg: &Message<'_>,
+        source: &Source,
+        in_dialog: bool,
+        route_set: &RouteSet<'_>,
+    ) -> Result<Vec<Target>, u16> {
+        if let Some(first) = route_set.remaining.first() {
             let na = NameAddr::parse(first).map_err(|_| 400u16)?;
             let uri = na.uri.as_sip().ok_or(416u16)?;
             let (transport, peer) = resolve(uri).ok_or(404u16)?;
@@ -831,9 +876,13 @@ impl Proxy {
                 dest: self.dest(transport, peer, None),
             }]);
         }
-        let ruri = match msg.request_uri() {
-            Some(Ok(u)) => u,
-            _ => return Err(400),
+        let ruri_text = route_set
+            .ruri
+            .as_deref()
+            .or(msg.request_uri_str())
+            .unwrap_or("");
+        let Ok(ruri) = Uri::parse(ruri_text) else {
+            return Err(400);
         };
         let Uri::Sip(ruri) = ruri else {
             return Err(416);
@@ -903,8 +952,7 @@ impl Proxy {
         branch: &str,
         target: &Target,
         record: bool,
-        strip: usize,
-        remaining: &[&str],
+        route_set: &RouteSet<'_>,
     ) -> Option<Vec<u8>> {
         let head = msg.head();
         let mut edits = Vec::new();
@@ -930,14 +978,10 @@ impl Proxy {
         if msg.max_forwards().is_none() {
             insert.push_str(&format!("Max-Forwards: {max_forwards}\r\n"));
         }
-        let rewrite_routes = strip > 0 || !target.routes.is_empty();
+        let rewrite_routes = route_set.rewrite || !target.routes.is_empty();
         if rewrite_routes {
-            for r in target
-                .routes
-                .iter()
-                .map(String::as_str)
-                .chain(remaining.iter().copied())
-            {
+            let remaining = route_set.remaining.iter().copied();
+            for r in target.routes.iter().map(String::as_str).chain(remaining) {
                 insert.push_str("Route: ");
                 insert.push_str(&unfold(r));
                 insert.push_str("\r\n");
@@ -1145,8 +1189,8 @@ impl Proxy {
         let Some((top, _)) = crate::core::route_via(&via, source) else {
             return;
         };
-        let (strip, remaining) = self.own_routes(msg);
-        let Ok(targets) = self.targets(ctx, msg, source, true, &remaining) else {
+        let route_set = self.own_routes(msg);
+        let Ok(targets) = self.targets(ctx, msg, source, true, &route_set) else {
             return;
         };
         let mut h = std::hash::DefaultHasher::new();
@@ -1161,8 +1205,7 @@ impl Proxy {
                 &branch,
                 &target,
                 false,
-                strip,
-                &remaining,
+                &route_set,
             ) {
                 self.stats.forwarded += 1;
                 out.push_back(target.dest.outbound(data));
@@ -1902,6 +1945,99 @@ mod tests {
             .filter(|l| l.starts_with("SIP/2.0"))
             .collect();
         assert_eq!(finals, vec!["SIP/2.0 408 Request Timeout".to_owned()]);
+    }
+
+    fn bye(ruri: &str, routes: &str, extra: &str) -> Vec<u8> {
+        format!(
+            "BYE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKb1\r\n\
+             Route: {routes}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@localhost>;tag=fa\r\n\
+             To: <sip:carol@example.org>;tag=tc\r\nCall-ID: c2\r\nCSeq: 2 BYE\r\n{extra}\
+             Content-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn routes_loose_and_strict() {
+        let r = registrar(Vec::new());
+        let mut p = proxy(None);
+        let now = Instant::now();
+        // Loose: the own entry is removed from a list line, the next one is used.
+        let out = feed(
+            &mut p,
+            &r,
+            now,
+            &udp("192.0.2.1:5070"),
+            &bye(
+                "sip:carol@192.0.2.30:5080",
+                "<sip:127.0.0.1:5060;lr>, <sip:10.0.0.9;lr>",
+                "",
+            ),
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].peer, "10.0.0.9:5060".parse().unwrap());
+        let t = text(&out[0]);
+        assert!(
+            t.starts_with("BYE sip:carol@192.0.2.30:5080 SIP/2.0\r\n"),
+            "{t}"
+        );
+        assert_eq!(t.matches("Route:").count(), 1, "{t}");
+        assert!(t.contains("\r\nRoute: <sip:10.0.0.9;lr>\r\n"), "{t}");
+        assert!(!t.contains("Record-Route"), "{t}");
+
+        // Strict: the Request-URI is the server's; the last Route becomes it.
+        let out = feed(
+            &mut p,
+            &r,
+            now,
+            &udp("192.0.2.1:5070"),
+            &bye(
+                "sip:127.0.0.1:5060",
+                "<sip:10.0.0.9:5090;lr>, <sip:carol@192.0.2.30:5080>",
+                "",
+            )
+            .replace_branch(),
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].peer, "10.0.0.9:5090".parse().unwrap());
+        let t = text(&out[0]);
+        assert!(
+            t.starts_with("BYE sip:carol@192.0.2.30:5080 SIP/2.0\r\n"),
+            "{t}"
+        );
+        assert_eq!(t.matches("Route:").count(), 1, "{t}");
+
+        // Proxy-Require: no extension is supported.
+        let out = feed(
+            &mut p,
+            &r,
+            now,
+            &udp("192.0.2.1:5070"),
+            &bye(
+                "sip:carol@192.0.2.30:5080",
+                "<sip:10.0.0.9;lr>",
+                "Proxy-Require: foo\r\n",
+            )
+            .replace_branch()
+            .replace_branch(),
+        );
+        assert_eq!(first_line(&out[0]), "SIP/2.0 420 Bad Extension");
+        assert!(text(&out[0]).contains("\r\nUnsupported: foo\r\n"));
+    }
+
+    /// Gives a request a new branch (a new transaction).
+    trait NewBranch {
+        fn replace_branch(self) -> Vec<u8>;
+    }
+
+    impl NewBranch for Vec<u8> {
+        fn replace_branch(self) -> Vec<u8> {
+            let t = String::from_utf8(self).unwrap();
+            let at = t.find(";branch=z9hG4bK").unwrap() + ";branch=z9hG4bK".len();
+            let mut t = t;
+            t.insert(at, 'x');
+            t.into_bytes()
+        }
     }
 
     #[test]
