@@ -15,10 +15,12 @@
 //! - a Request-URI of the served domain (or the server's own address) with a user: to
 //!   every registered contact of that address-of-record in parallel, through its Path
 //!   and to the address the registration came from (NAT), answered 404 for an unknown
-//!   user and 480 for a known user without binding;
+//!   user and 480 for a known user without binding.
+//!   When an upstream is configured, a user that is not configured here goes to it;
 //! - any other Request-URI: to the upstream when one is configured (out-of-dialog
-//!   requests, and with `outbound_proxy` also in-dialog requests from local phones),
-//!   else in-dialog requests go straight to the Request-URI and others are answered 404.
+//!   requests, and with `outbound_proxy` also in-dialog requests), else in-dialog
+//!   requests go straight to the Request-URI and others are answered 404. Nothing the
+//!   upstream sent is sent back to it.
 //!
 //! Only IP addresses are reached: a URI naming a host (other than the served domain) is
 //! not resolved, and the upstream must be given as an IP address.
@@ -648,7 +650,10 @@ impl Proxy {
         });
         let id = self.id();
         self.stats.transactions += 1;
-        let merged = merge.as_ref().is_some_and(|m| self.merged.contains_key(m));
+        // A request that passed here before is a spiral (or a loop, found below), not
+        // a merged request.
+        let merged = merge.as_ref().is_some_and(|m| self.merged.contains_key(m))
+            && !msg.vias().flatten().any(|v| self.is_own_via(&v));
         let tx = ServerTx {
             key: key.into_boxed_str(),
             merge: if merged { None } else { merge },
@@ -717,11 +722,7 @@ impl Proxy {
             }
         }
         // Authentication (out-of-dialog requests from anyone but the upstream).
-        let from_upstream = self
-            .config
-            .upstream
-            .as_ref()
-            .is_some_and(|u| u.addr.ip().to_canonical() == source.peer.ip().to_canonical());
+        let from_upstream = self.is_upstream(source);
         if self.config.authenticate && !in_dialog && !from_upstream {
             match ctx
                 .registrar
@@ -840,6 +841,33 @@ impl Proxy {
         }
     }
 
+    /// Whether a request came from the upstream: its address, or over TCP its IP
+    /// address (the port of a connection it opened is any).
+    fn is_upstream(&self, source: &Source) -> bool {
+        self.config.upstream.as_ref().is_some_and(|u| {
+            u.addr.ip().to_canonical() == source.peer.ip().to_canonical()
+                && (source.transport == TransportKind::Tcp || u.addr.port() == source.peer.port())
+        })
+    }
+
+    /// The upstream as a target, unless the request came from it.
+    fn upstream_target(&self, source: &Source) -> Option<Target> {
+        let up = self.config.upstream.as_ref()?;
+        if self.is_upstream(source) {
+            return None;
+        }
+        let has_lr = SipUri::parse(&up.uri).is_ok_and(|u| u.lr());
+        Some(Target {
+            uri: None,
+            routes: if has_lr {
+                vec![format!("<{}>", up.uri)]
+            } else {
+                Vec::new()
+            },
+            dest: self.dest(up.transport, up.addr, None),
+        })
+    }
+
     /// Where a request goes, or the status to answer it with.
     fn targets(
         &self,
@@ -906,28 +934,25 @@ impl Proxy {
                     dest: self.dest(transport, b.source, None),
                 });
             }
-            if targets.is_empty() {
-                return Err(if ctx.registrar.users().contains_key(user) {
-                    480
-                } else {
-                    404
-                });
+            if !targets.is_empty() {
+                return Ok(targets);
             }
-            return Ok(targets);
+            if ctx.registrar.users().contains_key(user) {
+                return Err(480);
+            }
+            // A user not configured here may be the upstream's.
+            if let Some(up) = self.upstream_target(source) {
+                return Ok(vec![up]);
+            }
+            return Err(404);
         }
         if let Some(up) = &self.config.upstream {
-            let from_upstream = up.addr.ip().to_canonical() == source.peer.ip().to_canonical();
-            if !in_dialog || (up.outbound_proxy && !from_upstream) {
-                let has_lr = SipUri::parse(&up.uri).is_ok_and(|u| u.lr());
-                return Ok(vec![Target {
-                    uri: None,
-                    routes: if has_lr {
-                        vec![format!("<{}>", up.uri)]
-                    } else {
-                        Vec::new()
-                    },
-                    dest: self.dest(up.transport, up.addr, None),
-                }]);
+            let from_upstream = self.is_upstream(source);
+            if (!in_dialog || up.outbound_proxy)
+                && !from_upstream
+                && let Some(up) = self.upstream_target(source)
+            {
+                return Ok(vec![up]);
             }
         }
         if in_dialog && let Some((transport, peer)) = resolve(&ruri) {

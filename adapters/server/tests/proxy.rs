@@ -650,6 +650,7 @@ async fn foreign_domain_goes_upstream() {
     let upstream = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let up_addr = upstream.local_addr().unwrap();
     let (server, _dir) = start_with(|c| {
+        c.sip.authenticate_calls = true;
         c.upstream = Some(UpstreamConfig {
             uri: format!("sip:{up_addr};lr"),
             outbound_proxy: false,
@@ -658,8 +659,22 @@ async fn foreign_domain_goes_upstream() {
     .await;
     let mut alice = Phone::udp("alice", &server).await;
     alice.register().await;
+    // Phones are challenged; the upstream is not.
     alice
-        .send(&alice.invite("sip:dave@example.org", "up1", "up1", 1, ""))
+        .send(&alice.invite("sip:dave@example.org", "up0", "up0", 1, ""))
+        .await;
+    let challenge = alice.expect_status(407, "INVITE").await;
+    let creds = format!(
+        "Proxy-Authorization: {}\r\n",
+        answer(
+            &challenge.one("Proxy-Authenticate"),
+            "INVITE",
+            "sip:dave@example.org",
+            "alice"
+        )
+    );
+    alice
+        .send(&alice.invite("sip:dave@example.org", "up1", "up1", 1, &creds))
         .await;
     let mut pbx = Phone {
         user: "pbx".into(),
@@ -677,6 +692,23 @@ async fn foreign_domain_goes_upstream() {
     let ack = pbx.expect_request("ACK").await;
     assert_eq!(ack.request_uri(), "sip:dave@example.org");
     alice.expect_status(486, "INVITE").await;
+
+    // A user of the domain that is not configured here is the upstream's.
+    alice
+        .send(&alice.invite("sip:zed@localhost", "up2", "up2", 1, &creds))
+        .await;
+    let inv = pbx.expect_request("INVITE").await;
+    assert_eq!(inv.request_uri(), "sip:zed@localhost");
+
+    // What the upstream sends is never sent back to it.
+    pbx.send(&pbx.invite("sip:zed@localhost", "up3", "up3", 1, ""))
+        .await;
+    pbx.expect_status(404, "INVITE").await;
+    // The upstream reaches local users (unauthenticated).
+    pbx.send(&pbx.invite("sip:alice@localhost", "up4", "up4", 1, ""))
+        .await;
+    let inv = alice.expect_request("INVITE").await;
+    assert_eq!(inv.request_uri(), alice.contact());
     server.shutdown().await.unwrap();
 }
 
