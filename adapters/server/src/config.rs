@@ -536,6 +536,11 @@ mod tests {
         assert!(c.csta_lines[1].notify_mode);
         assert_eq!(c.client_users[0].devices, vec!["*".to_string()]);
         assert_eq!(c.upstream.as_ref().map(|u| u.outbound_proxy), Some(false));
+        assert!(c.sip.authenticate_calls);
+        assert_eq!(c.timers.sip_t1_ms, 500);
+        assert_eq!(c.timers.sip_t2_ms, 4000);
+        assert_eq!(c.timers.sip_t4_ms, 5000);
+        assert_eq!(c.timers.invite_timeout, 181);
         assert_eq!(c.data_dir, PathBuf::from("/var/lib/csta-server"));
     }
 
@@ -598,6 +603,23 @@ mod tests {
         assert_eq!(
             invalid_key("[upstream]\nuri = \"nonsense\"\n"),
             "upstream.uri"
+        );
+        assert_eq!(
+            invalid_key("[upstream]\nuri = \"sips:pbx.example\"\n"),
+            "upstream.uri"
+        );
+        assert_eq!(
+            invalid_key("[upstream]\nuri = \"sip:pbx.example;transport=sctp\"\n"),
+            "upstream.uri"
+        );
+        assert_eq!(invalid_key("[timers]\nsip_t1_ms = 0\n"), "timers.sip_t1_ms");
+        assert_eq!(
+            invalid_key("[timers]\nsip_t1_ms = 600\nsip_t2_ms = 500\n"),
+            "timers.sip_t2_ms"
+        );
+        assert_eq!(
+            invalid_key("[timers]\ninvite_timeout = 0\n"),
+            "timers.invite_timeout"
         );
         assert_eq!(
             invalid_key("[[client_users]]\nname = \"c\"\npassword = \"p\"\ndevices = []\n"),

@@ -284,8 +284,14 @@ impl Core {
             return;
         }
         self.stats.requests += 1;
+        // Requests for the proxy: Proxy-Require is checked instead of Require.
+        let proxied = self.proxy.as_ref().is_some_and(|p| {
+            msg.method() != Some(Method::Register)
+                && !(msg.method() == Some(Method::Options) && p.is_for_server(&msg))
+        });
         let policy = Policy {
             methods: &[],
+            proxy: proxied,
             ..Policy::DEFAULT
         };
         if let Err(e) = msg.validate(&policy) {
@@ -295,8 +301,13 @@ impl Core {
                 return;
             }
             if let Reaction::Respond(status) = e.reaction(true) {
+                let required = if proxied {
+                    HeaderName::ProxyRequire
+                } else {
+                    HeaderName::Require
+                };
                 let unsupported = msg
-                    .header(HeaderName::Require)
+                    .header(required)
                     .filter(|_| e == ValidationError::BadExtension)
                     .map(|r| [("Unsupported", r)]);
                 self.respond(
@@ -309,10 +320,7 @@ impl Core {
             }
             return;
         }
-        if let Some(p) = self.proxy.as_mut()
-            && msg.method() != Some(Method::Register)
-            && !(msg.method() == Some(Method::Options) && p.is_for_server(&msg))
-        {
+        if proxied && let Some(p) = self.proxy.as_mut() {
             let unix = self.epoch.1 + now.saturating_duration_since(self.epoch.0).as_secs();
             p.handle_request(now, unix, &self.registrar, &msg, &source, &mut self.out);
             return;

@@ -756,3 +756,29 @@ async fn calls_are_challenged_with_407() {
     assert_eq!(inv.one("CSeq"), "3 INVITE");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn require_is_for_the_callee_proxy_require_for_the_proxy() {
+    let (server, _dir) = start_with(|_| {}).await;
+    let mut alice = Phone::udp("alice", &server).await;
+    let mut bob = Phone::udp("bob", &server).await;
+    alice.register().await;
+    bob.register().await;
+    alice
+        .send(&alice.invite("sip:bob@localhost", "rq1", "rq1", 1, "Require: 100rel\r\n"))
+        .await;
+    let inv = bob.expect_request("INVITE").await;
+    assert_eq!(inv.one("Require"), "100rel");
+    alice
+        .send(&alice.invite(
+            "sip:bob@localhost",
+            "rq2",
+            "rq2",
+            1,
+            "Proxy-Require: foo\r\n",
+        ))
+        .await;
+    let r = alice.expect_status(420, "INVITE").await;
+    assert_eq!(r.one("Unsupported"), "foo");
+    server.shutdown().await.unwrap();
+}
