@@ -9,11 +9,14 @@
 //!   505 built from [`Message::salvage`]) or dropped;
 //! - requests are checked with [`Message::validate`]; a failure is answered with the
 //!   status [`ValidationError::reaction`] gives (420 with `Unsupported`);
-//! - responses the core does not expect are dropped; ACK is absorbed;
+//! - responses go to the [`Proxy`] when there is one (a response to what it forwarded);
+//!   others are dropped;
 //! - OPTIONS is answered 200 with Allow, Accept and Supported;
 //! - REGISTER goes to the [`Registrar`]; what it changes is queued for the store
 //!   ([`Core::poll_store`]), one record per address-of-record;
-//! - any other request is answered 501 Not Implemented for now.
+//! - any other request (ACK included) goes to the [`Proxy`] set with
+//!   [`Core::set_proxy`], validated as a proxy does (Proxy-Require rather than
+//!   Require); without a proxy ACK is absorbed and the others are answered 501.
 //!
 //! Registration times are wall-clock seconds: the core derives them from the
 //! monotonic `now` of each input and the pair of clock readings it was created with.

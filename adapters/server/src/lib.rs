@@ -5,8 +5,8 @@
 //! (ECMA-323 XML over TCP/TLS, JSON over WebSocket) through which applications
 //! monitor and control those phones.
 //!
-//! This version serves SIP over UDP and TCP and registers phones; the proxy, the
-//! uaCSTA session manager and the client interface follow.
+//! This version serves SIP over UDP and TCP, registers phones and proxies their
+//! calls; the uaCSTA session manager and the client interface follow.
 //!
 //! # Structure
 //!
