@@ -35,7 +35,9 @@ use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use sip_lite::wire::{HeaderIndex, HeaderName, Host, Message, Method, NameAddr, SipUri, Uri, Via};
+use sip_lite::wire::{
+    Credentials, HeaderIndex, HeaderName, Host, Message, Method, NameAddr, SipUri, Uri, Via,
+};
 
 use crate::core::{Passwords, SERVER};
 use crate::registrar::{AuthError, Registrar, Transport};
@@ -819,8 +821,9 @@ impl Proxy {
     /// then the leading Route values that are the server's own are removed.
     fn own_routes<'m>(&self, msg: &Message<'m>) -> RouteSet<'m> {
         let mut all: Vec<&str> = msg.values(HeaderName::Route).collect();
-        let strict = !all.is_empty()
-            && matches!(msg.request_uri(), Some(Ok(Uri::Sip(u))) if u.user.is_none() && self.is_self(&u));
+        let ours = |u: &SipUri<'_>| u.user.is_none() && self.is_self(u);
+        let strict =
+            !all.is_empty() && matches!(msg.request_uri(), Some(Ok(Uri::Sip(u))) if ours(&u));
         let mut ruri = None;
         if strict && let Some(last) = all.pop() {
             ruri = NameAddr::parse(last).ok().map(|n| n.uri.to_string());
@@ -1019,6 +1022,14 @@ impl Proxy {
             let vstart = offset(head, h.value);
             match h.kind {
                 HeaderName::Route if rewrite_routes => {
+                    edits.push((start, line_end(head, vstart + h.value.len()), String::new()));
+                }
+                // Credentials for this proxy's realm stop here.
+                HeaderName::ProxyAuthorization
+                    if Credentials::parse(h.value).is_ok_and(|c| {
+                        c.realm().is_some_and(|r| r.eq_text(&self.config.domain))
+                    }) =>
+                {
                     edits.push((start, line_end(head, vstart + h.value.len()), String::new()));
                 }
                 HeaderName::MaxForwards => {
@@ -1418,7 +1429,13 @@ impl Proxy {
             self.send_final(now, server, code, data, out);
             return;
         }
-        let rank = |c: u16| if c >= 600 { 0 } else { c / 100 };
+        // 6xx first, then the lowest class; within it the responses a caller can act
+        // on (RFC 3261 section 16.7 step 6).
+        let rank = |c: u16| {
+            let class = if c >= 600 { 0 } else { c / 100 };
+            let actionable = matches!(c, 401 | 407 | 415 | 420 | 484);
+            (class, !actionable)
+        };
         let better = s
             .best
             .as_ref()
@@ -1920,6 +1937,11 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("Proxy-Authenticate: Digest realm=\"a\""), "{t}");
+
+        let (mut p, r, now, out) = forked();
+        feed(&mut p, &r, now, &src, &answer(&out[1], 404, "t1", ""));
+        let o = feed(&mut p, &r, now, &src, &answer(&out[2], 407, "t2", ""));
+        assert_eq!(first_line(&o[1]), "SIP/2.0 407 X");
 
         let (mut p, r, now, out) = forked();
         feed(&mut p, &r, now, &src, &answer(&out[1], 503, "t1", ""));

@@ -754,6 +754,8 @@ async fn calls_are_challenged_with_407() {
     alice.expect_status(100, "INVITE").await;
     let inv = bob.expect_request("INVITE").await;
     assert_eq!(inv.one("CSeq"), "3 INVITE");
+    // The credentials for the proxy's realm are not passed on.
+    assert_eq!(inv.all("Proxy-Authorization"), Vec::<String>::new());
     server.shutdown().await.unwrap();
 }
 
