@@ -151,6 +151,11 @@ impl Core {
         self.proxy.as_ref().map(Proxy::stats)
     }
 
+    /// The proxy (its settings, transactions alive), when there is one.
+    pub fn proxy(&self) -> Option<&Proxy> {
+        self.proxy.as_ref()
+    }
+
     /// The next message to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Outbound> {

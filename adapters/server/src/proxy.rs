@@ -1994,6 +1994,83 @@ mod tests {
         assert_eq!(finals, vec!["SIP/2.0 408 Request Timeout".to_owned()]);
     }
 
+    /// Drives the timers to `until`, collecting what is sent.
+    fn run(p: &mut Proxy, until: Instant) -> Vec<Outbound> {
+        let mut out = VecDeque::new();
+        while let Some(at) = p.poll_timeout().filter(|at| *at <= until) {
+            p.handle_timeout(at, &mut out);
+        }
+        out.into()
+    }
+
+    #[test]
+    fn non_2xx_is_retransmitted_until_acked_and_nothing_is_left() {
+        let r = registrar(Vec::new());
+        let mut p = proxy(None);
+        let now = Instant::now();
+        let src = udp("192.0.2.1:5070");
+        let out = feed(&mut p, &r, now, &src, &invite("sip:nobody@localhost"));
+        assert_eq!(out.len(), 2);
+        assert_eq!(first_line(&out[1]), "SIP/2.0 404 Not Found");
+        let t1 = Duration::from_millis(100);
+        // Timer G: T1, then 2*T1 later.
+        let again = run(&mut p, now + 3 * t1);
+        assert_eq!(again.len(), 2);
+        assert!(again.iter().all(|o| o.data == out[1].data));
+        let ack = String::from_utf8(invite("sip:nobody@localhost"))
+            .unwrap()
+            .replace("INVITE sip", "ACK sip")
+            .replace("1 INVITE", "1 ACK")
+            .replace(
+                "<sip:nobody@localhost>\r\nCall",
+                "<sip:nobody@localhost>;tag=px2\r\nCall",
+            );
+        assert!(feed(&mut p, &r, now + 3 * t1, &src, ack.as_bytes()).is_empty());
+        assert_eq!(p.stats().absorbed, 1);
+        assert!(run(&mut p, now + 10 * t1).is_empty());
+        assert_eq!(p.active(), (0, 0));
+        assert!(p.server_keys.is_empty() && p.merged.is_empty());
+    }
+
+    #[test]
+    fn a_whole_call_leaves_no_state() {
+        let r = registrar(vec![binding("sip:bob@192.0.2.20", "192.0.2.20:5060", &[])]);
+        let mut p = proxy(None);
+        let now = Instant::now();
+        let alice = udp("192.0.2.1:5070");
+        let bob = udp("192.0.2.20:5060");
+        let out = feed(&mut p, &r, now, &alice, &invite("sip:bob@localhost"));
+        let fwd = out[1].clone();
+        let o = feed(&mut p, &r, now, &bob, &answer(&fwd, 180, "tb", ""));
+        assert_eq!(first_line(&o[0]), "SIP/2.0 180 X");
+        let o = feed(&mut p, &r, now, &bob, &answer(&fwd, 200, "tb", ""));
+        assert_eq!(first_line(&o[0]), "SIP/2.0 200 X");
+        // A retransmitted 2xx is forwarded too (RFC 6026).
+        let o = feed(&mut p, &r, now, &bob, &answer(&fwd, 200, "tb", ""));
+        assert_eq!(o.len(), 1);
+        let ack = format!(
+            "ACK sip:bob@192.0.2.20 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKa2\r\n\
+             Route: <sip:{ME};lr>\r\nMax-Forwards: 70\r\nFrom: <sip:alice@localhost>;tag=fa\r\n\
+             To: <sip:bob@localhost>;tag=tb\r\nCall-ID: c1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+        );
+        let o = feed(&mut p, &r, now, &alice, ack.as_bytes());
+        assert_eq!(o.len(), 1);
+        assert_eq!(o[0].peer, "192.0.2.20:5060".parse().unwrap());
+        assert!(!text(&o[0]).contains("Route:"));
+        let bye = ack
+            .replace("ACK sip", "BYE sip")
+            .replace("1 ACK", "2 BYE")
+            .replace("z9hG4bKa2", "z9hG4bKb2");
+        let o = feed(&mut p, &r, now, &alice, bye.as_bytes());
+        assert_eq!(o.len(), 1);
+        let o = feed(&mut p, &r, now, &bob, &answer(&o[0], 200, "tb", ""));
+        assert_eq!(first_line(&o[0]), "SIP/2.0 200 X");
+        assert_eq!(o[0].peer, "192.0.2.1:5070".parse().unwrap());
+        run(&mut p, now + Duration::from_secs(60));
+        assert_eq!(p.active(), (0, 0));
+        assert!(p.timers.is_empty());
+    }
+
     fn bye(ruri: &str, routes: &str, extra: &str) -> Vec<u8> {
         format!(
             "BYE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKb1\r\n\
