@@ -17,6 +17,8 @@
 //!   and to the address the registration came from (NAT), answered 404 for an unknown
 //!   user and 480 for a known user without binding.
 //!   When an upstream is configured, a user that is not configured here goes to it;
+//! - an in-dialog Request-URI that is a registered contact: to where that registration
+//!   came from, through its Path;
 //! - any other Request-URI: to the upstream when one is configured (out-of-dialog
 //!   requests, and with `outbound_proxy` also in-dialog requests), else in-dialog
 //!   requests go straight to the Request-URI and others are answered 404. Nothing the
@@ -948,6 +950,25 @@ impl Proxy {
                 return Ok(vec![up]);
             }
             return Err(404);
+        }
+        // An in-dialog request to a registered contact goes where the registration
+        // came from (the phone may be behind NAT), through its Path.
+        if in_dialog
+            && let Some(user) = ruri.user
+            && let Some(b) = ctx
+                .registrar
+                .lookup(
+                    ctx.unix,
+                    &format!("{user}@{}", self.config.domain.to_ascii_lowercase()),
+                )
+                .find(|b| Uri::parse(&b.contact).is_ok_and(|c| c.equivalent(&Uri::Sip(ruri))))
+            && let Some(transport) = kind(b.transport)
+        {
+            return Ok(vec![Target {
+                uri: None,
+                routes: b.path.clone(),
+                dest: self.dest(transport, b.source, None),
+            }]);
         }
         if let Some(up) = &self.config.upstream {
             let from_upstream = self.is_upstream(source);
@@ -2057,6 +2078,18 @@ mod tests {
         assert_eq!(o.len(), 1);
         assert_eq!(o[0].peer, "192.0.2.20:5060".parse().unwrap());
         assert!(!text(&o[0]).contains("Route:"));
+        // Bob's contact is reached where his registration came from (NAT).
+        let nat = ack
+            .replace("sip:bob@192.0.2.20 ", "sip:bob@10.0.0.5:5062 ")
+            .replace("z9hG4bKa2", "z9hG4bKa3");
+        let r2 = registrar(vec![binding(
+            "sip:bob@10.0.0.5:5062",
+            "192.0.2.9:40000",
+            &["<sip:edge.example;lr>"],
+        )]);
+        let o = feed(&mut p, &r2, now, &alice, nat.as_bytes());
+        assert_eq!(o[0].peer, "192.0.2.9:40000".parse().unwrap());
+        assert!(text(&o[0]).contains("\r\nRoute: <sip:edge.example;lr>\r\n"));
         let bye = ack
             .replace("ACK sip", "BYE sip")
             .replace("1 ACK", "2 BYE")
