@@ -63,6 +63,9 @@ pub struct SipConfig {
     /// The digest algorithms offered in challenges, the preferred first (one
     /// `WWW-Authenticate` each): `"SHA-256"` and `"MD5"`.
     pub digest_algorithms: Vec<DigestAlgorithm>,
+    /// Whether the proxy challenges out-of-dialog requests (calls) with 407 and
+    /// forwards only those of configured users.
+    pub authenticate_calls: bool,
 }
 
 /// A digest algorithm the server offers.
@@ -185,6 +188,15 @@ pub struct Timers {
     /// The TCP keepalive idle time of client connections, which detects half-open
     /// connections; `0` leaves keepalive off.
     pub client_keepalive: u32,
+    /// RFC 3261 T1 in milliseconds: the first retransmission interval over UDP;
+    /// transactions time out after 64*T1.
+    pub sip_t1_ms: u32,
+    /// RFC 3261 T2 in milliseconds: the longest retransmission interval.
+    pub sip_t2_ms: u32,
+    /// RFC 3261 T4 in milliseconds: how long the network may keep a message.
+    pub sip_t4_ms: u32,
+    /// RFC 3261 Timer C: how long a forwarded INVITE may ring before it is cancelled.
+    pub invite_timeout: u32,
 }
 
 /// Resource limits.
@@ -277,6 +289,7 @@ impl Default for SipConfig {
             tls: Vec::new(),
             authenticate: true,
             digest_algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            authenticate_calls: true,
         }
     }
 }
@@ -309,6 +322,10 @@ impl Default for Timers {
             tcp_idle_timeout: 120,
             client_idle_timeout: 30,
             client_keepalive: 60,
+            sip_t1_ms: 500,
+            sip_t2_ms: 4000,
+            sip_t4_ms: 5000,
+            invite_timeout: 181,
         }
     }
 }
@@ -527,6 +544,19 @@ impl Config {
 
         if let Some(up) = &self.upstream {
             check_sip_uri("upstream.uri", &up.uri)?;
+            let uri = Uri::parse(&up.uri).ok();
+            let usable = uri.as_ref().and_then(Uri::as_sip).is_some_and(|u| {
+                !u.secure
+                    && u.transport().is_none_or(|t| {
+                        t.eq_ignore_ascii_case("udp") || t.eq_ignore_ascii_case("tcp")
+                    })
+            });
+            if !usable {
+                return Err(invalid(
+                    "upstream.uri",
+                    format!("`{}`: only sip: over UDP or TCP is supported", up.uri),
+                ));
+            }
         }
 
         let t = &self.timers;
@@ -559,6 +589,18 @@ impl Config {
         }
         if t.client_idle_timeout == 0 {
             return Err(invalid("timers.client_idle_timeout", "must be at least 1"));
+        }
+        if t.sip_t1_ms == 0 {
+            return Err(invalid("timers.sip_t1_ms", "must be at least 1"));
+        }
+        if t.sip_t2_ms < t.sip_t1_ms {
+            return Err(invalid(
+                "timers.sip_t2_ms",
+                "must not be below timers.sip_t1_ms",
+            ));
+        }
+        if t.invite_timeout == 0 {
+            return Err(invalid("timers.invite_timeout", "must be at least 1"));
         }
 
         let l = &self.limits;
@@ -668,6 +710,11 @@ mod tests {
         assert!(c.csta_lines[1].notify_mode);
         assert_eq!(c.client_users[0].devices, vec!["*".to_string()]);
         assert_eq!(c.upstream.as_ref().map(|u| u.outbound_proxy), Some(false));
+        assert!(c.sip.authenticate_calls);
+        assert_eq!(c.timers.sip_t1_ms, 500);
+        assert_eq!(c.timers.sip_t2_ms, 4000);
+        assert_eq!(c.timers.sip_t4_ms, 5000);
+        assert_eq!(c.timers.invite_timeout, 181);
         assert_eq!(c.data_dir, PathBuf::from("/var/lib/csta-server"));
     }
 
@@ -742,6 +789,23 @@ mod tests {
         assert_eq!(
             invalid_key("[upstream]\nuri = \"nonsense\"\n"),
             "upstream.uri"
+        );
+        assert_eq!(
+            invalid_key("[upstream]\nuri = \"sips:pbx.example\"\n"),
+            "upstream.uri"
+        );
+        assert_eq!(
+            invalid_key("[upstream]\nuri = \"sip:pbx.example;transport=sctp\"\n"),
+            "upstream.uri"
+        );
+        assert_eq!(invalid_key("[timers]\nsip_t1_ms = 0\n"), "timers.sip_t1_ms");
+        assert_eq!(
+            invalid_key("[timers]\nsip_t1_ms = 600\nsip_t2_ms = 500\n"),
+            "timers.sip_t2_ms"
+        );
+        assert_eq!(
+            invalid_key("[timers]\ninvite_timeout = 0\n"),
+            "timers.invite_timeout"
         );
         assert_eq!(
             invalid_key("[[client_users]]\nname = \"c\"\npassword = \"p\"\ndevices = []\n"),

@@ -9,7 +9,8 @@
 //!   505 built from [`Message::salvage`]) or dropped;
 //! - requests are checked with [`Message::validate`]; a failure is answered with the
 //!   status [`ValidationError::reaction`] gives (420 with `Unsupported`);
-//! - responses the core does not expect are dropped; ACK is absorbed;
+//! - responses go to the [`Proxy`] when there is one (a response to what it forwarded);
+//!   others are dropped;
 //! - OPTIONS is answered 200 with Allow, Accept and Supported;
 //! - REGISTER goes to the [`Registrar`]; what it changes is queued for the store
 //!   ([`Core::poll_store`]), one record per address-of-record;
@@ -20,7 +21,9 @@
 //!   ([`crate::interface::DeviceNews`]) goes to the hub after every input;
 //! - client inputs go to the [`Hub`], which reaches the phones through the session
 //!   manager ([`crate::interface::Devices`]);
-//! - any other request is answered 501 Not Implemented for now.
+//! - any other request (ACK included) goes to the [`Proxy`] set with
+//!   [`Core::set_proxy`], validated as a proxy does (Proxy-Require rather than
+//!   Require); without a proxy ACK is absorbed and the others are answered 501.
 //!
 //! Registration times are wall-clock seconds: the core derives them from the
 //! monotonic `now` of each input and the pair of clock readings it was created with.
@@ -44,6 +47,7 @@ use std::collections::BTreeMap;
 
 use crate::hub::{Hub, HubConfig};
 use crate::interface::{ClientInput, ClientOutput};
+use crate::proxy::{Proxy, ProxyStats};
 use crate::registrar::{Binding, Registrar, Transport};
 use crate::sessions::Sessions;
 use crate::transport::{Outbound, Source, TransportKind};
@@ -109,6 +113,7 @@ pub struct Core {
     #[cfg(test)]
     pub(crate) news_log: Vec<String>,
     sessions: Sessions,
+    proxy: Option<Proxy>,
 }
 
 /// A [`Sink`] into a growing vector.
@@ -141,6 +146,7 @@ impl Core {
             stats: CoreStats::default(),
             tags: 0,
             started: None,
+            proxy: None,
             hub: Hub::new(HubConfig::new(Vec::new())),
             #[cfg(test)]
             news_log: Vec::new(),
@@ -186,6 +192,22 @@ impl Core {
     /// Counters.
     pub fn stats(&self) -> CoreStats {
         self.stats
+    }
+
+    /// Routes requests other than REGISTER and OPTIONS for the server, and their
+    /// responses, through `proxy` (without one they are answered 501).
+    pub fn set_proxy(&mut self, proxy: Proxy) {
+        self.proxy = Some(proxy);
+    }
+
+    /// The proxy's counters, when there is a proxy.
+    pub fn proxy_stats(&self) -> Option<ProxyStats> {
+        self.proxy.as_ref().map(Proxy::stats)
+    }
+
+    /// The proxy (its settings, transactions alive), when there is one.
+    pub fn proxy(&self) -> Option<&Proxy> {
+        self.proxy.as_ref()
     }
 
     /// The next message to send.
@@ -274,6 +296,7 @@ impl Core {
             expiry,
             self.sessions.poll_timeout(),
             self.hub.poll_timeout(),
+            self.proxy.as_ref().and_then(Proxy::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -282,6 +305,9 @@ impl Core {
 
     /// Removes the bindings that expired by `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(p) = self.proxy.as_mut() {
+            p.handle_timeout(now, &mut self.out);
+        }
         let unix = self.unix(now);
         let removed = self.registrar.expire(unix);
         let mut aors: Vec<&str> = removed.iter().map(|b| b.aor.as_str()).collect();
@@ -385,12 +411,26 @@ impl Core {
             if self.sessions.handle_message(now, &msg, &source) {
                 return;
             }
+            if let Some(p) = self.proxy.as_mut()
+                && p.handle_response(now, &msg, &mut self.out)
+            {
+                return;
+            }
             tracing::debug!(peer = %source.peer, "unexpected response dropped");
             return;
         }
         self.stats.requests += 1;
+        // Requests in a uaCSTA session are the server's own, as a user agent.
+        let for_sessions = msg.method() != Some(Method::Register) && self.sessions.claims(&msg);
+        // Requests for the proxy: Proxy-Require is checked instead of Require.
+        let proxied = !for_sessions
+            && self.proxy.as_ref().is_some_and(|p| {
+                msg.method() != Some(Method::Register)
+                    && !(msg.method() == Some(Method::Options) && p.is_for_server(&msg))
+            });
         let policy = Policy {
             methods: &[],
+            proxy: proxied,
             ..Policy::DEFAULT
         };
         if let Err(e) = msg.validate(&policy) {
@@ -400,8 +440,13 @@ impl Core {
                 return;
             }
             if let Reaction::Respond(status) = e.reaction(true) {
+                let required = if proxied {
+                    HeaderName::ProxyRequire
+                } else {
+                    HeaderName::Require
+                };
                 let unsupported = msg
-                    .header(HeaderName::Require)
+                    .header(required)
                     .filter(|_| e == ValidationError::BadExtension)
                     .map(|r| [("Unsupported", r)]);
                 self.respond(
@@ -414,9 +459,13 @@ impl Core {
             }
             return;
         }
-        if msg.method() != Some(Method::Register)
-            && self.sessions.handle_message(now, &msg, &source)
-        {
+        if for_sessions {
+            self.sessions.handle_message(now, &msg, &source);
+            return;
+        }
+        if proxied && let Some(p) = self.proxy.as_mut() {
+            let unix = self.epoch.1 + now.saturating_duration_since(self.epoch.0).as_secs();
+            p.handle_request(now, unix, &self.registrar, &msg, &source, &mut self.out);
             return;
         }
         match msg.method() {
@@ -580,6 +629,17 @@ pub fn route_response(req: &Message<'_>, source: &Source, mut data: Vec<u8>) -> 
         data.splice(at..at + first.len(), top.into_bytes());
     }
     Some(outbound(source, dest, data))
+}
+
+/// The top Via (with `received` and `rport` for `source`) of a request whose top Via
+/// is `via`, and where its responses go.
+pub(crate) fn route_via(via: &Via<'_>, source: &Source) -> Option<(String, SocketAddr)> {
+    let (top, dest) = rewrite_top_via(via, source);
+    let dest = match source.transport {
+        TransportKind::Tcp | TransportKind::Tls => source.peer,
+        TransportKind::Udp => dest,
+    };
+    Some((top, dest))
 }
 
 /// The top Via of the response to a request whose top Via is `first`, and where the

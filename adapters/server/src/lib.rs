@@ -5,8 +5,8 @@
 //! (ECMA-323 XML over TCP/TLS, JSON over WebSocket) through which applications
 //! monitor and control those phones.
 //!
-//! This version serves SIP over UDP, TCP and TLS and registers phones; the proxy, the
-//! uaCSTA session manager and the client interface follow.
+//! This version serves SIP over UDP, TCP and TLS, registers phones, proxies their
+//! calls, keeps a uaCSTA session with every controlled phone and serves CSTA clients.
 //!
 //! # Structure
 //!
@@ -20,6 +20,9 @@
 //! - [`store`]: the embedded database in the data directory.
 //! - [`transport`]: SIP over UDP, TCP and TLS (tokio).
 //! - [`tls`]: the TLS acceptor from the configured files or a `--dev-tls` certificate.
+//! - [`transport`]: SIP over UDP and TCP (tokio).
+//! - [`proxy`]: the stateful SIP proxy: routing between registered phones and to an
+//!   upstream, forking, CANCEL, transaction timers.
 //! - [`core`]: the synchronous protocol core the transports feed.
 //! - [`hub`]: the client side of CSTA: ECMA-354 application sessions, access
 //!   control, monitors and event fan-out, request correlation.
@@ -37,6 +40,7 @@ pub mod core;
 pub mod http;
 pub mod hub;
 pub mod interface;
+pub mod proxy;
 pub mod registrar;
 pub mod server;
 pub mod sessions;

@@ -428,6 +428,31 @@ impl fmt::Display for NewError {
 
 impl std::error::Error for NewError {}
 
+/// Why [`Registrar::verify`] refused a request's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthError {
+    /// No credentials for the realm, an unknown user, a wrong answer, or (`stale`) an
+    /// expired nonce: challenge again.
+    Challenge {
+        /// Whether the nonce had expired (`stale=true` in the new challenge).
+        stale: bool,
+    },
+    /// The credentials do not parse: answer 400.
+    Malformed,
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AuthError::Challenge { stale: false } => "missing or wrong credentials",
+            AuthError::Challenge { stale: true } => "stale nonce",
+            AuthError::Malformed => "malformed credentials",
+        })
+    }
+}
+
+impl std::error::Error for AuthError {}
+
 impl<U: Users> Registrar<U> {
     /// A registrar with no bindings and a random nonce secret.
     ///
@@ -817,10 +842,41 @@ impl<U: Users> Registrar<U> {
             reason: "Unauthorized",
             extra: Extra::Challenge { stale },
         };
+        let username = match self.verify(now, msg, HeaderName::Authorization, Some(ruri)) {
+            Ok(u) => u,
+            Err(AuthError::Challenge { stale }) => return Err(challenge(stale)),
+            Err(AuthError::Malformed) => {
+                return Err(reject(400, "Malformed Authorization header"));
+            }
+        };
+        if username != to_user {
+            return Err(reject(
+                403,
+                "Authenticated user does not own the address-of-record",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the digest credentials of `msg` in its `header` lines
+    /// ([`HeaderName::Authorization`] or [`HeaderName::ProxyAuthorization`]) for this
+    /// registrar's realm, users and nonces, and returns the authenticated user name.
+    /// `ruri`, when given, must match the credentials' `uri`.
+    ///
+    /// # Errors
+    /// [`AuthError::Challenge`] when the request must be challenged (no, wrong or stale
+    /// credentials), [`AuthError::Malformed`] for credentials that do not parse.
+    pub fn verify<'m>(
+        &self,
+        now: u64,
+        msg: &Message<'m>,
+        header: HeaderName,
+        ruri: Option<&str>,
+    ) -> Result<&'m str, AuthError> {
+        let challenge = |stale| AuthError::Challenge { stale };
         let mut found = None;
-        for line in msg.header_lines(HeaderName::Authorization) {
-            let c = Credentials::parse(line)
-                .map_err(|_| reject(400, "Malformed Authorization header"))?;
+        for line in msg.header_lines(header) {
+            let c = Credentials::parse(line).map_err(|_| AuthError::Malformed)?;
             if c.is_digest() && c.realm().is_some_and(|r| r.eq_text(&self.config.realm)) {
                 found = Some(c);
                 break;
@@ -839,11 +895,14 @@ impl<U: Users> Registrar<U> {
             return Err(challenge(false));
         }
         let Some(nonce) = cred.nonce() else {
-            return Err(reject(400, "Authorization without nonce"));
+            return Err(AuthError::Malformed);
         };
         let state = self.nonce_state(now, nonce.as_str());
         let Some(secret) = self.users.secret(username, &self.config.realm, algorithm) else {
             return Err(challenge(false));
+        };
+        let Some(method) = msg.method().map(|m| m.as_str()) else {
+            return Err(AuthError::Malformed);
         };
         let verifier = Verifier {
             nonce: if state == NonceState::Fresh {
@@ -853,24 +912,40 @@ impl<U: Users> Registrar<U> {
             },
             algorithms: &self.config.algorithms,
             qops: &[Qop::Auth],
-            request_uri: Some(ruri),
-            ..Verifier::new(&self.config.realm, "", "REGISTER")
+            request_uri: ruri,
+            ..Verifier::new(&self.config.realm, "", method)
         };
         match verifier.verify(&cred, secret) {
-            Ok(_) => {}
-            Err(sip_lite::DigestError::StaleNonce) => return Err(challenge(true)),
+            Ok(_) => Ok(username),
+            Err(sip_lite::DigestError::StaleNonce) => Err(challenge(true)),
             Err(sip_lite::DigestError::Syntax(_) | sip_lite::DigestError::MissingParam) => {
-                return Err(reject(400, "Malformed Authorization header"));
+                Err(AuthError::Malformed)
             }
-            Err(_) => return Err(challenge(false)),
+            Err(_) => Err(challenge(false)),
         }
-        if username != to_user {
-            return Err(reject(
-                403,
-                "Authenticated user does not own the address-of-record",
-            ));
+    }
+
+    /// The challenges to send at `now` (one per configured algorithm, a fresh nonce,
+    /// `qop=auth`), as header values for `WWW-Authenticate` or `Proxy-Authenticate`.
+    pub fn challenges(&self, now: u64, stale: bool) -> Vec<String> {
+        let nonce = self.make_nonce(now);
+        let nonce = std::str::from_utf8(&nonce).unwrap_or_default();
+        let mut out = Vec::with_capacity(self.config.algorithms.len());
+        for &algorithm in &self.config.algorithms {
+            let c = ChallengeRepr {
+                algorithm,
+                stale,
+                qop: &[Qop::Auth],
+                ..ChallengeRepr::new(&self.config.realm, nonce)
+            };
+            let mut v = Vec::new();
+            if c.emit(&mut VecSink(&mut v)).is_ok()
+                && let Ok(v) = String::from_utf8(v)
+            {
+                out.push(v);
+            }
         }
-        Ok(())
+        out
     }
 
     fn process(

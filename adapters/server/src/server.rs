@@ -8,13 +8,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
 
-use sip_lite::wire::Algorithm;
+use sip_lite::wire::{Algorithm, Host, SipUri};
 
 use crate::clients::{ClientSettings, Clients};
-use crate::config::{Config, DigestAlgorithm};
+use crate::config::{Config, DigestAlgorithm, UpstreamConfig};
 use crate::core::{Core, Passwords, StoreOp};
 use crate::http::{Health, HttpServer, Metrics};
 use crate::hub::{Hub, HubConfig};
+use crate::proxy::{Proxy, ProxyConfig, Upstream};
 use crate::registrar::{self, Binding, Registrar};
 use crate::sessions::Sessions;
 use crate::store::{Store, StoreError};
@@ -44,6 +45,14 @@ pub enum StartError {
     /// The uaCSTA lines are invalid.
     #[error(transparent)]
     Sessions(#[from] crate::sessions::SessionsError),
+    /// The upstream's host name could not be resolved.
+    #[error("cannot resolve upstream {uri}: {message}")]
+    Upstream {
+        /// The configured URI.
+        uri: String,
+        /// Why.
+        message: String,
+    },
     /// A listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -171,6 +180,13 @@ impl Server {
         core.restore(load_bindings(&store)?);
         core.set_sessions(sessions(&config, &udp, &tcp, &tls)?);
         core.set_hub(Hub::new(HubConfig::from_config(&config)));
+        let upstream = match &config.upstream {
+            Some(up) => Some(resolve_upstream(up).await?),
+            None => None,
+        };
+        core.set_proxy(Proxy::new(proxy_config(
+            &config, &udp, &tcp, &tls, upstream,
+        )));
         let writer = StoreWriter::start(store);
         let task_metrics = metrics.clone();
         // The core stops first (closing the uaCSTA sessions over the transports), then
@@ -208,9 +224,6 @@ impl Server {
                         core.handle_timeout(Instant::now());
                         while let Some(op) = core.poll_store() {
                             writer.send(op);
-                        }
-                        while let Some(out) = core.poll_client_output() {
-                            clients.send(out);
                         }
                         metrics.registrations.set(gauge(core.registrar().len()));
                         continue;
@@ -435,6 +448,57 @@ fn registrar_config(
             })
             .collect(),
         ..registrar::Config::default()
+    }
+}
+
+/// The upstream's address: the URI's IP address, or its host name resolved now.
+async fn resolve_upstream(up: &UpstreamConfig) -> Result<Upstream, StartError> {
+    let fail = |message: String| StartError::Upstream {
+        uri: up.uri.clone(),
+        message,
+    };
+    let uri = SipUri::parse(&up.uri).map_err(|e| fail(e.to_string()))?;
+    let transport = match uri.transport() {
+        Some(t) if t.eq_ignore_ascii_case("tcp") => TransportKind::Tcp,
+        _ => TransportKind::Udp,
+    };
+    let port = uri.port.unwrap_or(5060);
+    let addr = match uri.host {
+        Host::Ipv4(a) => SocketAddr::new(a.into(), port),
+        Host::Ipv6(a) => SocketAddr::new(a.into(), port),
+        Host::Domain(name) => tokio::net::lookup_host((name, port))
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .next()
+            .ok_or_else(|| fail("no address".into()))?,
+    };
+    Ok(Upstream {
+        uri: up.uri.clone(),
+        addr,
+        transport,
+        outbound_proxy: up.outbound_proxy,
+    })
+}
+
+fn proxy_config(
+    config: &Config,
+    udp: &[SocketAddr],
+    tcp: &[SocketAddr],
+    tls: &[SocketAddr],
+    upstream: Option<Upstream>,
+) -> ProxyConfig {
+    let ms = |v: u32| Duration::from_millis(u64::from(v));
+    ProxyConfig {
+        domain: config.sip.domain.clone(),
+        udp: udp.to_vec(),
+        tcp: tcp.to_vec(),
+        tls: tls.to_vec(),
+        upstream,
+        authenticate: config.sip.authenticate_calls,
+        t1: ms(config.timers.sip_t1_ms),
+        t2: ms(config.timers.sip_t2_ms),
+        t4: ms(config.timers.sip_t4_ms),
+        timer_c: Duration::from_secs(u64::from(config.timers.invite_timeout)),
     }
 }
 

@@ -630,6 +630,12 @@ impl Sessions {
 
     // ---- the wire ----
 
+    /// Whether [`Sessions::handle_message`] would take `msg`.
+    pub fn claims(&self, msg: &Message<'_>) -> bool {
+        msg.call_id().is_ok_and(|c| self.by_call_id.contains_key(c))
+            || (msg.is_request() && self.notify_line(msg).is_some())
+    }
+
     /// Takes a SIP message when it belongs to a session (its Call-ID), or is an event
     /// a NOTIFY-mode phone sends outside a dialog; returns whether it was taken
     /// (otherwise it is the registrar's or the proxy's).

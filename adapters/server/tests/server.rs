@@ -212,20 +212,26 @@ async fn options_over_ipv6() {
 }
 
 #[tokio::test]
-async fn unknown_and_unimplemented_methods_get_501() {
-    let (server, _dir) = start().await;
+async fn requests_for_unknown_users_go_to_the_proxy() {
+    // The proxy forwards any method; a user nobody registered is not found.
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.sip.authenticate_calls = false;
+    let server = Server::start(c).await.unwrap();
     let sock = udp_client().await;
     let to = server.sip_udp_addrs()[0];
     sock.send_to(&request("FOO", "UDP", "m1", ""), to)
         .await
         .unwrap();
     let resp = udp_response(&sock, "m1").await;
-    assert_eq!(status_line(&resp), "SIP/2.0 501 Not Implemented");
+    assert_eq!(status_line(&resp), "SIP/2.0 404 Not Found");
     sock.send_to(&request("INVITE", "UDP", "m2", ""), to)
         .await
         .unwrap();
     let resp = udp_response(&sock, "m2").await;
-    assert_eq!(status_line(&resp), "SIP/2.0 501 Not Implemented");
+    assert_eq!(status_line(&resp), "SIP/2.0 100 Trying");
+    let resp = udp_response(&sock, "m2").await;
+    assert_eq!(status_line(&resp), "SIP/2.0 404 Not Found");
     server.shutdown().await.unwrap();
 }
 

@@ -92,7 +92,7 @@ async fn connect(
 
 fn request(method: &str, call_id: &str) -> Vec<u8> {
     format!(
-        "{method} sip:server@localhost SIP/2.0\r\n\
+        "{method} sip:localhost SIP/2.0\r\n\
          Via: SIP/2.0/TLS 192.0.2.1:5999;rport;branch=z9hG4bK-{call_id}\r\n\
          Max-Forwards: 70\r\nFrom: <sip:alice@localhost>;tag=a1\r\n\
          To: <sip:server@localhost>\r\nCall-ID: {call_id}\r\nCSeq: 1 {method}\r\n\
