@@ -931,9 +931,10 @@ impl Proxy {
         let Uri::Sip(ruri) = ruri else {
             return Err(416);
         };
+        // The served domain may be an IP address: then its users are local at any port.
         let local = match ruri.host {
             Host::Domain(d) => d.eq_ignore_ascii_case(&self.config.domain),
-            _ => self.is_self(&ruri),
+            h => Host::parse(&self.config.domain).is_ok_and(|d| d == h) || self.is_self(&ruri),
         };
         if local {
             let Some(user) = ruri.user else {
@@ -1873,6 +1874,51 @@ mod tests {
         );
         assert_eq!(p.stats().forwarded, 1);
         assert_eq!(p.active(), (1, 1));
+    }
+
+    #[test]
+    fn an_ip_address_domain_serves_its_users_at_any_port() {
+        let mut b = binding("sip:bob@10.0.0.5:5062", "192.0.2.9:40000", &[]);
+        b.aor = "bob@127.0.0.1".into();
+        let users: Passwords = [("bob".to_owned(), "b".to_owned())].into_iter().collect();
+        let config = RegistrarConfig {
+            authenticate: false,
+            realm: "127.0.0.1".into(),
+            domains: vec!["127.0.0.1".into()],
+            ..RegistrarConfig::default()
+        };
+        let mut r = Registrar::with_secret(config, users, [7; 32]).unwrap();
+        r.restore([b]);
+        let mut p = Proxy::new(ProxyConfig {
+            domain: "127.0.0.1".into(),
+            udp: vec!["127.0.0.1:15060".parse().unwrap()],
+            authenticate: false,
+            ..ProxyConfig::default()
+        });
+        // No port in the Request-URI, and the server is not on 5060.
+        let out = feed(
+            &mut p,
+            &r,
+            Instant::now(),
+            &udp("192.0.2.1:5070"),
+            &invite("sip:bob@127.0.0.1"),
+        );
+        assert_eq!(first_line(&out[1]), "INVITE sip:bob@10.0.0.5:5062 SIP/2.0");
+        assert_eq!(out[1].peer, "192.0.2.9:40000".parse().unwrap());
+        // An unknown user of that domain is not found.
+        let out = feed(
+            &mut p,
+            &r,
+            Instant::now(),
+            &udp("192.0.2.1:5070"),
+            &String::from_utf8(invite("sip:nobody@127.0.0.1"))
+                .unwrap()
+                .replace("z9hG4bKa1", "z9hG4bKa2")
+                .replace("Call-ID: c1", "Call-ID: c2")
+                .into_bytes(),
+        );
+        let lines: Vec<String> = out.iter().map(first_line).collect();
+        assert_eq!(lines, ["SIP/2.0 100 Trying", "SIP/2.0 404 Not Found"]);
     }
 
     #[test]
