@@ -189,6 +189,21 @@ pub async fn spawn(
     reports: mpsc::UnboundedSender<Tagged>,
 ) -> io::Result<PhoneHandle> {
     let sock = UdpSocket::bind(spec.bind).await?;
+    spawn_on(spec, sock, epoch, reports)
+}
+
+/// As [`spawn`], on a socket the caller bound (`spec.bind` is not used): so that two
+/// phones can know each other's address before either starts.
+///
+/// # Errors
+/// The socket has no local address, or the configuration does not fit the protocol
+/// machines (an `InvalidInput` error).
+pub fn spawn_on(
+    spec: PhoneSpec,
+    sock: UdpSocket,
+    epoch: TokioInstant,
+    reports: mpsc::UnboundedSender<Tagged>,
+) -> io::Result<PhoneHandle> {
     let local = sock.local_addr()?;
     let cfg = Config {
         user: spec.user.clone(),
