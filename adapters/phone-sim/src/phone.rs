@@ -54,6 +54,8 @@ const TXS: usize = 24;
 const DIALOG: usize = 1024;
 /// Header slots for parsing.
 const HEADERS: usize = 64;
+/// How many Call-IDs of ended calls are remembered.
+const ENDED_KEPT: usize = 32;
 
 type Session = PhoneSession<8, BUF>;
 type Line = Device<4>;
@@ -98,6 +100,12 @@ pub enum Action {
     Retrieve,
     /// Single-step transfer of the connected call.
     Transfer(String),
+    /// Consultation transfer: the held call's party is joined with the connected
+    /// call's party (REFER with Replaces to the held party).
+    CompleteTransfer,
+    /// Joins the held and the connected call into a conference (reported to the
+    /// device only; no mixing).
+    Conference,
     /// Deflect the ringing call.
     Deflect(String),
     /// Do-not-disturb on or off.
@@ -210,6 +218,8 @@ pub struct Phone {
     csta_peer: Option<SocketAddr>,
     device: Box<Line>,
     calls: Vec<Call>,
+    /// Call-IDs of calls that ended lately: a late BYE for them gets 200, not 481.
+    ended: VecDeque<String>,
     next_call: u32,
     auto_answer: bool,
     out: VecDeque<(SocketAddr, Vec<u8>)>,
@@ -294,6 +304,7 @@ impl Phone {
             csta_peer: None,
             device,
             calls: Vec::new(),
+            ended: VecDeque::new(),
             next_call: 1,
             out: VecDeque::new(),
             reports: VecDeque::new(),
@@ -386,6 +397,10 @@ impl Phone {
         };
         self.reports.push_back(report);
         if state == CallState::Ended {
+            if self.ended.len() >= ENDED_KEPT {
+                self.ended.pop_front();
+            }
+            self.ended.push_back(c.call_id.clone());
             self.calls.retain(|c| c.live() || c.invite_tx.is_some());
         }
     }
@@ -427,7 +442,7 @@ impl Phone {
 
     /// Does what the phone's user asks.
     pub fn handle_action(&mut self, now: Instant, action: Action) {
-        match action {
+        match action.clone() {
             Action::Register => {
                 if let Err(e) = self.reg.register(now) {
                     self.warn(format!("register: {e}"));
@@ -467,6 +482,28 @@ impl Phone {
                 Some(i) => self.refer(now, i, ReferKind::Single(to)),
                 None => self.warn("transfer: no connected call"),
             },
+            Action::CompleteTransfer | Action::Conference => {
+                let pair = (
+                    self.newest(&[CallState::Held]),
+                    self.newest(&[CallState::Connected]),
+                );
+                let (Some(h), Some(a)) = pair else {
+                    self.warn("transfer/conference: needs a held and a connected call");
+                    self.pump(now);
+                    return;
+                };
+                if let (Some(mh), Some(ma)) = (self.calls[h].model, self.calls[a].model)
+                    && let Err(e) = self.device.link_calls(mh, ma)
+                {
+                    self.warn(format!("call model: {e}"));
+                }
+                if action == Action::Conference {
+                    self.progress(h, Progress::Conferenced);
+                } else {
+                    let no = self.calls[a].no;
+                    self.refer(now, h, ReferKind::Consultation(no));
+                }
+            }
             Action::Deflect(to) => match self.newest(&[CallState::Ringing]) {
                 Some(i) => self.deflect(now, i, &to),
                 None => self.warn("deflect: no ringing call"),
@@ -812,6 +849,10 @@ impl Phone {
         if let Err(e) = self.tx.respond(now, stx, &buf[..len]) {
             self.warn(format!("cannot respond: {e}"));
         }
+        // Out now: a final answer right after would take the provisional's place.
+        while let Some(t) = self.tx.poll_transmit() {
+            self.out.push_back((t.peer, t.bytes.to_vec()));
+        }
         if status.is_success() {
             // The dialog exists from the 2xx on; the 2xx is not resent (loopback).
             if let Some(c) = self.calls.get_mut(idx) {
@@ -1038,8 +1079,9 @@ impl Phone {
                 self.progress(idx, Progress::Transferred);
                 self.in_dialog(now, idx, Method::Bye, &[], None, Purpose::Bye);
                 self.call_report(idx, CallState::Ended, "transferred");
+                // The target ends the consultation call once it took the transferee's
+                // INVITE with Replaces; its BYE is answered from `ended`.
                 if let Some(o) = self.find_no(no) {
-                    self.in_dialog(now, o, Method::Bye, &[], None, Purpose::Bye);
                     self.call_report(o, CallState::Ended, "transferred");
                 }
             }
@@ -1262,6 +1304,9 @@ impl Phone {
                 self.call_report(i, CallState::Ended, "bye");
             }
             (Method::Refer, Some(i)) => self.refer_received(now, stx, msg, i),
+            (Method::Bye, None) if self.ended.iter().any(|c| c == call_id) => {
+                self.plain_reply(now, stx, msg, StatusCode::OK, None, None);
+            }
             (Method::Bye | Method::Refer, None) => self.plain_reply(
                 now,
                 stx,

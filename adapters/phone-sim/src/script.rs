@@ -13,6 +13,8 @@
 //! | `hangup` | clears the newest call (BYE, CANCEL, or 486 when ringing) |
 //! | `hold` / `retrieve` | re-INVITE `a=sendonly` / `a=sendrecv` |
 //! | `transfer NUMBER` | single-step transfer of the active call (REFER) |
+//! | `transfer` | consultation transfer: joins the held and the connected call's parties (REFER with Replaces to the held party) |
+//! | `conference` | joins the held and the connected call (reported to the call model; no mixing) |
 //! | `deflect NUMBER` | sends the ringing call to NUMBER (302) |
 //! | `dnd on` / `dnd off` | do-not-disturb (incoming calls get 486) |
 //! | `forward immediate\|busy\|noanswer NUMBER` / `forward immediate\|busy\|noanswer off` | forwarding (immediate: 302 to NUMBER) |
@@ -216,7 +218,14 @@ fn parse_line(words: &[&str]) -> Result<Step, String> {
         }
         "transfer" => {
             max_args(1)?;
-            Step::Act(Action::Transfer(number(arg(0), command)?))
+            match arg(0) {
+                Some(n) => Step::Act(Action::Transfer(n.to_owned())),
+                None => Step::Act(Action::CompleteTransfer),
+            }
+        }
+        "conference" => {
+            max_args(0)?;
+            Step::Act(Action::Conference)
         }
         "deflect" => {
             max_args(1)?;

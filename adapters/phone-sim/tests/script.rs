@@ -41,6 +41,8 @@ b: expect call
 sleep 250ms
 hangup
 unregister
+transfer
+conference
 quit
 ";
     let s = parse(text).unwrap();
@@ -90,7 +92,9 @@ quit
             line(23, None, Step::Sleep(ms(250))),
             line(24, None, Step::Act(Action::Hangup)),
             line(25, None, Step::Act(Action::Unregister)),
-            line(26, None, Step::Quit),
+            line(26, None, Step::Act(Action::CompleteTransfer)),
+            line(27, None, Step::Act(Action::Conference)),
+            line(28, None, Step::Quit),
         ]
     );
 }
