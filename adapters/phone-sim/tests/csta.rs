@@ -331,3 +331,36 @@ async fn test_phone_driven_by_app_session() {
         ]
     );
 }
+
+/// The out-of-dialog variant: a CSTA request in `NOTIFY Event: uaCSTA` is served (200,
+/// no session needed).
+#[tokio::test]
+async fn test_notify_variant_is_served() {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = sock.local_addr().unwrap();
+    let (tx, _reports) = mpsc::unbounded_channel::<Tagged>();
+    let mut spec = PhoneSpec::new("201", "pw", "localhost", me);
+    spec.register = false;
+    let phone = spawn(spec, Instant::now(), tx).await.unwrap();
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><SetDoNotDisturb xmlns=\"http://www.ecma-international.org/standards/ecma-323/csta/ed3\"><device>201</device><doNotDisturbOn>true</doNotDisturbOn></SetDoNotDisturb>";
+    let notify = format!(
+        "NOTIFY sip:201@{} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-n1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:csta@localhost>;tag=n1\r\nTo: <sip:201@localhost>\r\n\
+         Call-ID: notify-1\r\nCSeq: 1 NOTIFY\r\nEvent: uaCSTA\r\n\
+         Content-Type: application/csta+xml\r\nContent-Disposition: signal;handling=required\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        phone.local_addr(),
+        body.len()
+    );
+    sock.send_to(notify.as_bytes(), phone.local_addr())
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 65_536];
+    let (n, _) = timeout(WAIT, sock.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first_line(&buf[..n]), "SIP/2.0 200 OK");
+    assert!(phone.wait_for(WAIT, |s| s.dnd).await);
+    assert!(!phone.status().csta);
+}
