@@ -29,6 +29,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use csta_core::Edition;
 use csta_core::message::Decoded;
@@ -38,7 +39,7 @@ use sip_lite::dialog::Dialog;
 use sip_lite::digest::{CredentialsRepr, Request as DigestRequest, Secret, select_challenge};
 use sip_lite::ids::IdGenerator;
 use sip_lite::registration::{self, Registration, RegistrationEvent};
-use sip_lite::time::Instant;
+use sip_lite::time::{Instant, Timers};
 use sip_lite::transaction::{self, ClientTx, Event, Received, ServerTx, Transactions, Tx};
 use sip_lite::wire::{
     Emit as _, HeaderIndex, HeaderName, Message, Method, SliceSink, StatusCode, Uri, Writer,
@@ -195,6 +196,18 @@ struct Call {
     refer: Option<ReferKind>,
     /// The call this one replaces once answered (INVITE with Replaces).
     replaces: Option<u32>,
+    /// UAS: where the INVITE came from, for the 2xx retransmissions.
+    peer_addr: Option<SocketAddr>,
+    /// UAS: the 2xx sent, resent until the ACK comes (RFC 3261 section 13.3.1.4).
+    resend: Option<Resend>,
+}
+
+/// A 2xx to an INVITE, resent with timer T1 doubling up to T2 until the ACK or 64*T1.
+struct Resend {
+    bytes: Vec<u8>,
+    next: Instant,
+    interval: Duration,
+    until: Instant,
 }
 
 impl Call {
@@ -358,6 +371,10 @@ impl Phone {
             self.tx.poll_timeout(),
             self.reg.poll_timeout(),
             self.session.poll_timeout(),
+            self.calls
+                .iter()
+                .filter_map(|c| c.resend.as_ref().map(|r| r.next))
+                .min(),
         ]
         .into_iter()
         .flatten()
@@ -374,6 +391,34 @@ impl Phone {
         }
         if self.session.poll_timeout().is_some_and(|t| t <= now) {
             self.session.handle_timeout(now);
+        }
+        let t2 = Timers::DEFAULT.t2;
+        let mut lost = Vec::new();
+        for c in &mut self.calls {
+            let (Some(r), Some(peer)) = (c.resend.as_mut(), c.peer_addr) else {
+                continue;
+            };
+            if r.next > now {
+                continue;
+            }
+            if now >= r.until {
+                c.resend = None;
+                lost.push(c.no);
+                continue;
+            }
+            self.out.push_back((peer, r.bytes.clone()));
+            r.interval = (r.interval * 2).min(t2);
+            r.next = (now + r.interval).min(r.until);
+        }
+        for no in lost {
+            // No ACK came: the call is given up with a BYE (section 13.3.1.4).
+            if let Some(i) = self.find_no(no)
+                && self.calls[i].live()
+            {
+                self.in_dialog(now, i, Method::Bye, &[], None, Purpose::Bye);
+                self.progress(i, Progress::Cleared { remote: true });
+                self.call_report(i, CallState::Ended, "no-ack");
+            }
         }
         self.pump(now);
     }
@@ -627,6 +672,8 @@ impl Phone {
             server_tx: None,
             refer: None,
             replaces: None,
+            peer_addr: None,
+            resend: None,
         });
         let idx = self.calls.len() - 1;
         let ruri = self.target_uri(to);
@@ -854,8 +901,15 @@ impl Phone {
             self.out.push_back((t.peer, t.bytes.to_vec()));
         }
         if status.is_success() {
-            // The dialog exists from the 2xx on; the 2xx is not resent (loopback).
+            // The dialog exists from the 2xx on; the 2xx is resent until the ACK.
             if let Some(c) = self.calls.get_mut(idx) {
+                let t = Timers::DEFAULT;
+                c.resend = c.peer_addr.map(|_| Resend {
+                    bytes: buf[..len].to_vec(),
+                    next: now + t.t1,
+                    interval: t.t1,
+                    until: now + t.t1_x64(),
+                });
                 match Dialog::new_uas(&msg, &c.local_tag, &self.contact) {
                     Ok(mut d) => {
                         d.confirm();
@@ -1204,7 +1258,12 @@ impl Phone {
             let mut serve = |_: &Decoded<'_>, _: Edition, _: &mut [u8]| Ok(0);
             let _ = self.session.handle_request(now, msg, &mut serve, &mut buf);
         }
-        // ACKs for our 2xx to calls need nothing (the 2xx is not resent).
+        // The ACK for our 2xx to a call ends its retransmissions.
+        if let Ok(id) = msg.call_id()
+            && let Some(c) = self.calls.iter_mut().find(|c| c.call_id == id)
+        {
+            c.resend = None;
+        }
     }
 
     fn on_cancel(
@@ -1285,7 +1344,7 @@ impl Phone {
             return;
         }
         match (method, call_idx) {
-            (Method::Invite, None) => self.incoming(now, stx, msg, bytes),
+            (Method::Invite, None) => self.incoming(now, from, stx, msg, bytes),
             (Method::Invite, Some(i)) => {
                 // A re-INVITE: mirror the direction offered.
                 let offered_hold = String::from_utf8_lossy(msg.body()).contains("a=sendonly");
@@ -1403,7 +1462,14 @@ impl Phone {
         }
     }
 
-    fn incoming(&mut self, now: Instant, stx: ServerTx, msg: &Message<'_>, bytes: &[u8]) {
+    fn incoming(
+        &mut self,
+        now: Instant,
+        from_addr: SocketAddr,
+        stx: ServerTx,
+        msg: &Message<'_>,
+        bytes: &[u8],
+    ) {
         let from = msg
             .from()
             .ok()
@@ -1459,6 +1525,8 @@ impl Phone {
             server_tx: Some(stx),
             refer: None,
             replaces,
+            peer_addr: Some(from_addr),
+            resend: None,
         };
         self.calls.push(call);
         let idx = self.calls.len() - 1;
@@ -1568,6 +1636,8 @@ impl Phone {
             server_tx: None,
             refer: None,
             replaces: None,
+            peer_addr: None,
+            resend: None,
         });
         let n = self.calls.len() - 1;
         self.send_invite(now, n, &uri, replaces.as_deref(), None);
