@@ -1,6 +1,6 @@
 //! Running a script, and the load mode: phones started in this process and driven.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -289,17 +289,28 @@ impl Summary {
     }
 }
 
-fn count(summary: &mut Summary, t: &Tagged, callers: &HashMap<String, u32>) {
+/// Counts `t` into `summary`; `outgoing` holds the (phone, call) pairs placed and not
+/// yet answered or failed.
+fn count(summary: &mut Summary, t: &Tagged, outgoing: &mut HashSet<(String, u32)>) {
     match &t.report {
         Report::RegistrationFailed { .. } => summary.registration_failures += 1,
         Report::CstaRequest { .. } => summary.csta_requests += 1,
         Report::CstaEvent { .. } => summary.csta_events += 1,
-        Report::Call { state, cause, .. } if callers.contains_key(&t.phone) => {
-            if *state == CallState::Connected && cause == "answered" {
-                summary.calls_connected += 1;
-            }
-            if *state == CallState::Ended && cause.parse::<u16>().is_ok() {
-                summary.calls_failed += 1;
+        Report::Call {
+            call, state, cause, ..
+        } => {
+            let key = (t.phone.clone(), *call);
+            match state {
+                CallState::Calling if cause == "originated" => {
+                    outgoing.insert(key);
+                }
+                CallState::Connected if outgoing.remove(&key) => summary.calls_connected += 1,
+                CallState::Ended if outgoing.remove(&key) => {
+                    if cause.parse::<u16>().is_ok() {
+                        summary.calls_failed += 1;
+                    }
+                }
+                _ => {}
             }
         }
         _ => {}
@@ -337,12 +348,12 @@ pub async fn run_load(
             })?;
         phones.push(h);
     }
-    let mut callers: HashMap<String, u32> = HashMap::new();
+    let mut outgoing: HashSet<(String, u32)> = HashSet::new();
     let mut drain = |rx: &mut mpsc::UnboundedReceiver<Tagged>,
                      summary: &mut Summary,
-                     callers: &HashMap<String, u32>| {
+                     outgoing: &mut HashSet<(String, u32)>| {
         while let Ok(t) = rx.try_recv() {
-            count(summary, &t, callers);
+            count(summary, &t, outgoing);
             if verbose {
                 out(&t);
             }
@@ -351,7 +362,7 @@ pub async fn run_load(
     let start = TokioInstant::now();
     let deadline = start + load.register_timeout;
     loop {
-        drain(&mut rx, &mut summary, &callers);
+        drain(&mut rx, &mut summary, &mut outgoing);
         let n = phones.iter().filter(|p| p.status().registered).count();
         if n == phones.len() || TokioInstant::now() >= deadline {
             summary.registered = u32::try_from(n).unwrap_or(u32::MAX);
@@ -368,7 +379,7 @@ pub async fn run_load(
         let mut next = TokioInstant::now();
         let len = phones.len() as u64;
         while TokioInstant::now() < end {
-            drain(&mut rx, &mut summary, &callers);
+            drain(&mut rx, &mut summary, &mut outgoing);
             let now = TokioInstant::now();
             hangups.retain(|(at, i)| {
                 if *at <= now {
@@ -388,7 +399,6 @@ pub async fn run_load(
                 let (pa, pb) = (&phones[a], &phones[b]);
                 if pa.status().calls.is_empty() && pb.status().calls.is_empty() {
                     pa.act(crate::phone::Action::Call(pb.user().to_owned()));
-                    *callers.entry(pa.user().to_owned()).or_default() += 1;
                     summary.calls_placed += 1;
                     hangups.push((now + load.hold, a));
                 }
@@ -397,12 +407,12 @@ pub async fn run_load(
         }
         tokio::time::sleep(load.hold.min(Duration::from_secs(2))).await;
     }
-    drain(&mut rx, &mut summary, &callers);
+    drain(&mut rx, &mut summary, &mut outgoing);
     summary.csta_sessions =
         u32::try_from(phones.iter().filter(|p| p.status().csta).count()).unwrap_or(u32::MAX);
     for p in &phones {
         p.stop().await;
     }
-    drain(&mut rx, &mut summary, &callers);
+    drain(&mut rx, &mut summary, &mut outgoing);
     Ok(summary)
 }
