@@ -305,10 +305,10 @@ fn count(summary: &mut Summary, t: &Tagged, outgoing: &mut HashSet<(String, u32)
                     outgoing.insert(key);
                 }
                 CallState::Connected if outgoing.remove(&key) => summary.calls_connected += 1,
-                CallState::Ended if outgoing.remove(&key) => {
-                    if cause.parse::<u16>().is_ok() {
-                        summary.calls_failed += 1;
-                    }
+                // A placed call that ends with a SIP status failed (either way it is
+                // no longer outstanding).
+                CallState::Ended if outgoing.remove(&key) && cause.parse::<u16>().is_ok() => {
+                    summary.calls_failed += 1;
                 }
                 _ => {}
             }
