@@ -338,6 +338,8 @@ pub async fn run_load(
     };
     let mut common = common.clone();
     common.auto_answer = true;
+    // Phones register as soon as they start: the clock runs from the first.
+    let start = TokioInstant::now();
     for i in 0..u64::from(load.phones) {
         let user = (load.first_user + i).to_string();
         let h = spawn(common.spec(&user, None), epoch, tx.clone())
@@ -359,7 +361,6 @@ pub async fn run_load(
             }
         }
     };
-    let start = TokioInstant::now();
     let deadline = start + load.register_timeout;
     loop {
         drain(&mut rx, &mut summary, &mut outgoing);
