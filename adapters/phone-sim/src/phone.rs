@@ -49,8 +49,10 @@ use crate::report::{CallState, Report};
 
 /// The largest SIP message a phone sends or keeps, in octets.
 pub const BUF: usize = 3072;
-/// Transactions a phone keeps at once.
-const TXS: usize = 24;
+/// Transactions a phone keeps at once. Finished ones linger (5 s for the phone's own
+/// requests, 32 s for the server's over UDP), so a burst of CSTA events and requests
+/// needs room: 64 slots of [`BUF`] octets, about 200 KiB per phone.
+const TXS: usize = 64;
 /// The arena of a call's dialog.
 const DIALOG: usize = 1024;
 /// Header slots for parsing.
@@ -198,6 +200,8 @@ struct Call {
     replaces: Option<u32>,
     /// UAS: where the INVITE came from, for the 2xx retransmissions.
     peer_addr: Option<SocketAddr>,
+    /// A consultation call (ConsultationCall) placed once this call is held.
+    after_hold: Option<(CallRef, String)>,
     /// UAS: the 2xx sent, resent until the ACK comes (RFC 3261 section 13.3.1.4).
     resend: Option<Resend>,
 }
@@ -601,12 +605,14 @@ impl Phone {
                     self.reinvite(now, i, false);
                 }
             }
-            Command::Consult { held, call, to } => {
-                if let Some(i) = self.find_model(held) {
+            Command::Consult { held, call, to } => match self.find_model(held) {
+                // The consultation call starts once the hold is confirmed.
+                Some(i) => {
+                    self.calls[i].after_hold = Some((call, to.to_string()));
                     self.reinvite(now, i, true);
                 }
-                self.originate(now, Some(call), &to);
-            }
+                None => self.originate(now, Some(call), &to),
+            },
             Command::Transfer { held, active } => {
                 if let (Some(h), Some(a)) = (self.find_model(held), self.find_model(active)) {
                     let no = self.calls[a].no;
@@ -673,6 +679,7 @@ impl Phone {
             refer: None,
             replaces: None,
             peer_addr: None,
+            after_hold: None,
             resend: None,
         });
         let idx = self.calls.len() - 1;
@@ -1094,12 +1101,23 @@ impl Phone {
                             if hold {
                                 self.progress(idx, Progress::Held);
                                 self.call_report(idx, CallState::Held, "hold");
+                                if let Some((r, to)) = self.calls[idx].after_hold.take() {
+                                    self.originate(now, Some(r), &to);
+                                }
                             } else {
                                 self.progress(idx, Progress::Retrieved);
                                 self.call_report(idx, CallState::Connected, "retrieve");
                             }
                         } else if status.is_final() {
                             self.warn(format!("re-INVITE refused with {}", status.as_u16()));
+                            // A consultation waiting for this hold never starts.
+                            if let Some((r, _)) = self.calls[idx].after_hold.take()
+                                && let Err(e) = self
+                                    .device
+                                    .handle_progress(r, Progress::Cleared { remote: false })
+                            {
+                                self.warn(format!("call model: {e}"));
+                            }
                         }
                     }
                     Purpose::Refer => {
@@ -1526,6 +1544,7 @@ impl Phone {
             refer: None,
             replaces,
             peer_addr: Some(from_addr),
+            after_hold: None,
             resend: None,
         };
         self.calls.push(call);
@@ -1637,6 +1656,7 @@ impl Phone {
             refer: None,
             replaces: None,
             peer_addr: None,
+            after_hold: None,
             resend: None,
         });
         let n = self.calls.len() - 1;

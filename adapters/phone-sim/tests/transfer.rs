@@ -2,76 +2,19 @@
 //! Request-URI's user, responses by the top Via): consultation transfer (REFER with
 //! Replaces), single-step transfer (REFER) and conference.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{Trace, WAIT, proxy};
 use phone_sim::phone::Action;
 use phone_sim::report::{CallState, Report};
 use phone_sim::runtime::{PhoneHandle, PhoneSpec, Tagged, spawn_on};
-use sip_lite::wire::{HeaderIndex, HeaderName, Message, Uri};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
-
-const WAIT: Duration = Duration::from_secs(5);
-
-type Trace = Arc<Mutex<Vec<String>>>;
-
-/// Routes by user; records `X>Y summary` with phone letters.
-async fn proxy(phones: Vec<(&'static str, &'static str, SocketAddr)>) -> (SocketAddr, Trace) {
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = sock.local_addr().unwrap();
-    let trace: Trace = Arc::new(Mutex::new(Vec::new()));
-    let t = trace.clone();
-    let by_user: HashMap<&str, (&str, SocketAddr)> =
-        phones.iter().map(|(l, u, a)| (*u, (*l, *a))).collect();
-    let by_addr: HashMap<SocketAddr, &str> = phones.iter().map(|(l, _, a)| (*a, *l)).collect();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 65_536];
-        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
-            let mut hs = [HeaderIndex::EMPTY; 64];
-            let Ok(m) = Message::parse(&buf[..n], &mut hs) else {
-                continue;
-            };
-            let to = if m.is_request() {
-                let uri = m.request_uri_str().unwrap();
-                let user = Uri::parse(uri)
-                    .ok()
-                    .and_then(|u| u.as_sip().and_then(|s| s.user.map(str::to_owned)));
-                user.and_then(|u| by_user.get(u.as_str()).map(|x| x.1))
-            } else {
-                let via = m.top_via().unwrap();
-                format!("{}:{}", via.host, via.port.unwrap_or(5060))
-                    .parse()
-                    .ok()
-            };
-            let Some(to) = to else { continue };
-            let cseq = m.cseq().unwrap();
-            let what = match m.status() {
-                Some(s) => format!("{} {}", s.0, cseq.method),
-                None if m.header(HeaderName::Replaces).is_some() => {
-                    format!("{} with Replaces", cseq.method)
-                }
-                None => cseq.method.to_string(),
-            };
-            t.lock().unwrap().push(format!(
-                "{}>{} {what}",
-                by_addr.get(&from).unwrap_or(&"?"),
-                by_addr.get(&to).unwrap_or(&"?")
-            ));
-            if std::env::var("TRACE_SIP").is_ok() {
-                eprintln!(
-                    "---- {from} -> {to}\n{}",
-                    String::from_utf8_lossy(&buf[..n])
-                );
-            }
-            let _ = sock.send_to(&buf[..n], to).await;
-        }
-    });
-    (addr, trace)
-}
 
 /// Lets messages in flight land, then clears the trace.
 async fn clear(trace: &Trace) {
