@@ -217,7 +217,10 @@ pub async fn run_script(
     }
     .await;
     for (_, p) in &phones {
-        p.stop().await;
+        p.request_stop();
+    }
+    for (_, p) in &phones {
+        p.stopped().await;
     }
     while let Ok(t) = rx.try_recv() {
         out(&t);
@@ -412,7 +415,10 @@ pub async fn run_load(
     summary.csta_sessions =
         u32::try_from(phones.iter().filter(|p| p.status().csta).count()).unwrap_or(u32::MAX);
     for p in &phones {
-        p.stop().await;
+        p.request_stop();
+    }
+    for p in &phones {
+        p.stopped().await;
     }
     drain(&mut rx, &mut summary, &mut outgoing);
     Ok(summary)

@@ -153,15 +153,26 @@ impl PhoneHandle {
         .unwrap_or(false)
     }
 
-    /// Unregisters (for up to a second) and stops the phone's task.
+    /// Unregisters (for up to a second) and stops the phone's task; returns when the
+    /// task has ended.
     pub async fn stop(&self) {
-        if self.input.send(Input::Stop).is_ok() {
-            let mut rx = self.status.clone();
-            let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                while rx.changed().await.is_ok() {}
-            })
-            .await;
-        }
+        self.request_stop();
+        self.stopped().await;
+    }
+
+    /// Asks the phone to unregister and stop, without waiting (stop many phones at
+    /// once, then await [`PhoneHandle::stopped`] on each).
+    pub fn request_stop(&self) {
+        let _ = self.input.send(Input::Stop);
+    }
+
+    /// Waits until the phone's task has ended (at most two seconds).
+    pub async fn stopped(&self) {
+        let mut rx = self.status.clone();
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while rx.changed().await.is_ok() {}
+        })
+        .await;
     }
 }
 
