@@ -1093,6 +1093,11 @@ impl Phone {
             }
             Owner::Call(no, purpose) => {
                 let Some(idx) = self.find_no(no) else { return };
+                // Only the INVITE of a call that ended may still be answered (a 2xx
+                // that crossed our CANCEL is acknowledged and ended).
+                if purpose != Purpose::Invite && !self.calls.get(idx).is_some_and(Call::live) {
+                    return;
+                }
                 match purpose {
                     Purpose::Invite => self.invite_response(now, idx, c, msg, status),
                     Purpose::Reinvite { hold } => {
