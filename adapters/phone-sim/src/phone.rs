@@ -1229,16 +1229,16 @@ impl Phone {
         }
         if (s == 401 || s == 407) && !self.calls[idx].auth_tried {
             self.calls[idx].auth_tried = true;
-            if let Some(auth) = self.authorization(msg, s) {
-                let invite = self.calls[idx].invite.clone().unwrap_or_default();
-                let mut hs = [HeaderIndex::EMPTY; HEADERS];
-                let ruri = Message::parse(&invite, &mut hs)
-                    .ok()
-                    .and_then(|m| m.request_uri_str().map(str::to_owned));
-                if let Some(ruri) = ruri {
-                    self.send_invite(now, idx, &ruri, None, Some(auth));
-                    return;
-                }
+            let invite = self.calls[idx].invite.clone().unwrap_or_default();
+            let mut hs = [HeaderIndex::EMPTY; HEADERS];
+            let ruri = Message::parse(&invite, &mut hs)
+                .ok()
+                .and_then(|m| m.request_uri_str().map(str::to_owned));
+            if let Some(ruri) = ruri
+                && let Some(auth) = self.authorization(msg, s, &ruri)
+            {
+                self.send_invite(now, idx, &ruri, None, Some(auth));
+                return;
             }
         }
         self.progress(idx, Progress::Failed { status: s });
@@ -1247,7 +1247,12 @@ impl Phone {
     }
 
     /// The (Proxy-)Authorization answering a 401/407 to our INVITE.
-    fn authorization(&mut self, msg: &Message<'_>, status: u16) -> Option<(HeaderName, String)> {
+    fn authorization(
+        &mut self,
+        msg: &Message<'_>,
+        status: u16,
+        ruri: &str,
+    ) -> Option<(HeaderName, String)> {
         let (challenge_name, answer_name) = if status == 407 {
             (
                 HeaderName::ProxyAuthenticate,
@@ -1257,11 +1262,10 @@ impl Phone {
             (HeaderName::WwwAuthenticate, HeaderName::Authorization)
         };
         let challenge = select_challenge(msg.header_lines(challenge_name))?;
-        let ruri = msg.to().ok()?.uri.to_string();
         let cnonce = self.ids.token();
         let creds = CredentialsRepr::answer(
             &challenge,
-            &DigestRequest::new("INVITE", &ruri, b""),
+            &DigestRequest::new("INVITE", ruri, b""),
             &self.cfg.user,
             Secret::Password(&self.cfg.password),
             cnonce.as_str(),

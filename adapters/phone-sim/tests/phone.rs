@@ -214,3 +214,88 @@ Call-ID: nothing\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
     );
     assert!(sent(&mut p).is_empty());
 }
+
+/// The phone's next datagram, parsed by `f`.
+fn next_msg<T>(p: &mut Phone, f: impl FnOnce(&Message<'_>, &[u8]) -> T) -> T {
+    let (_, bytes) = p.poll_transmit().expect("a datagram");
+    let mut hs = [HeaderIndex::EMPTY; 64];
+    let m = Message::parse(&bytes, &mut hs).unwrap();
+    f(&m, &bytes)
+}
+
+/// A response to `request` with `extra` header lines.
+fn response_to(request: &[u8], status: u16, extra: &str) -> Vec<u8> {
+    use sip_lite::wire::{SliceSink, StatusCode, Writer};
+    let mut hs = [HeaderIndex::EMPTY; 64];
+    let m = Message::parse(request, &mut hs).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut w = Writer::response_to(
+        SliceSink::new(&mut buf),
+        &m,
+        StatusCode(status),
+        "X",
+        Some("px"),
+    )
+    .unwrap();
+    for line in extra.lines() {
+        let (n, v) = line.split_once(": ").unwrap();
+        w.header(n, v).unwrap();
+    }
+    let n = w.finish(b"").unwrap().len();
+    buf.truncate(n);
+    buf
+}
+
+#[test]
+fn test_invite_challenge_is_answered_once() {
+    let mut p = phone();
+    let proxy: SocketAddr = PROXY.parse().unwrap();
+    p.handle_action(ms(0), Action::Call("202".into()));
+    let invite = next_msg(&mut p, |m, b| {
+        assert_eq!(m.request_uri_str(), Some("sip:202@example.test"));
+        assert!(
+            m.header(sip_lite::wire::HeaderName::ProxyAuthorization)
+                .is_none()
+        );
+        b.to_vec()
+    });
+    let challenge = "Proxy-Authenticate: Digest realm=\"example.test\", nonce=\"n1\", qop=\"auth\", algorithm=MD5";
+    p.handle_datagram(ms(10), proxy, &response_to(&invite, 407, challenge));
+    // The transaction layer acknowledges the 407; the phone sends the INVITE again
+    // with credentials and the next CSeq.
+    assert_eq!(
+        next_msg(&mut p, |m, _| m.method().unwrap().to_string()),
+        "ACK"
+    );
+    let second = next_msg(&mut p, |m, b| {
+        let auth = m
+            .header(sip_lite::wire::HeaderName::ProxyAuthorization)
+            .unwrap()
+            .to_owned();
+        assert!(auth.starts_with("Digest "), "{auth}");
+        assert!(auth.contains("username=\"201\""), "{auth}");
+        assert!(auth.contains("realm=\"example.test\""), "{auth}");
+        assert!(auth.contains("uri=\"sip:202@example.test\""), "{auth}");
+        assert!(auth.contains("nonce=\"n1\""), "{auth}");
+        assert_eq!(m.cseq().unwrap().seq, 2);
+        b.to_vec()
+    });
+    // A second challenge is not answered: the call fails with 407.
+    p.handle_datagram(ms(20), proxy, &response_to(&second, 407, challenge));
+    assert_eq!(what(sent(&mut p)), ["ACK"]);
+    let calls: Vec<(CallState, String)> = reports(&mut p)
+        .into_iter()
+        .filter_map(|r| match r {
+            Report::Call { state, cause, .. } => Some((state, cause)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (CallState::Calling, "originated".to_owned()),
+            (CallState::Ended, "407".to_owned())
+        ]
+    );
+    assert!(p.call_states().is_empty());
+}
