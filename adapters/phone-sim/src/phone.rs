@@ -1698,11 +1698,12 @@ impl Phone {
             }
             let mut buf = vec![0u8; BUF];
             while let Some(out) = self.session.poll_request(now, &mut self.ids, &mut buf) {
-                moved = true;
+                // A message that does not fit stays due: said once, not retried here.
                 let Ok(out) = out else {
                     self.warn("CSTA request does not fit");
                     break;
                 };
+                moved = true;
                 let Some(peer) = self.csta_peer else { break };
                 let bytes = &buf[..out.len];
                 if out.transaction {
