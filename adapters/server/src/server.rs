@@ -15,6 +15,7 @@ use crate::config::{Config, DigestAlgorithm, UpstreamConfig};
 use crate::core::{Core, Passwords, StoreOp};
 use crate::http::{Health, HttpServer, Metrics};
 use crate::hub::{Hub, HubConfig};
+use crate::interface::{DeviceStatus, Devices};
 use crate::proxy::{Proxy, ProxyConfig, Upstream};
 use crate::registrar::{self, Binding, Registrar};
 use crate::sessions::Sessions;
@@ -195,6 +196,8 @@ impl Server {
         let task = tokio::spawn(async move {
             let metrics = task_metrics;
             let alive = metrics.alive();
+            let mut last_published = Instant::now();
+            publish(&mut core, &metrics);
             loop {
                 while let Some(out) = core.poll_client_output() {
                     clients.send(out);
@@ -226,6 +229,7 @@ impl Server {
                             writer.send(op);
                         }
                         metrics.registrations.set(gauge(core.registrar().len()));
+                        publish(&mut core, &metrics);
                         continue;
                     }
                 };
@@ -250,6 +254,10 @@ impl Server {
                 }
                 metrics.sip_malformed.raise_to(core.stats().malformed);
                 metrics.registrations.set(gauge(core.registrar().len()));
+                if last_published.elapsed() >= PUBLISH_EVERY {
+                    last_published = Instant::now();
+                    publish(&mut core, &metrics);
+                }
             }
             metrics.set_health(Health::Stopping);
             core.shutdown_clients();
@@ -343,6 +351,99 @@ impl ServerHandle {
 /// A count as a gauge value.
 fn gauge(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// How often the hub's, the sessions' and the proxy's figures are copied to the
+/// metrics while messages flow (and at every timer).
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
+/// Copies the hub's, the session manager's and the proxy's figures to the metrics.
+fn publish(core: &mut Core, metrics: &Metrics) {
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let hub = core.hub().stats();
+    let devices = core.devices();
+    let online = devices
+        .all()
+        .into_iter()
+        .filter(|d| devices.status(d) == DeviceStatus::Online)
+        .count();
+    let controlled = devices.all().len();
+    let sessions = devices.stats();
+    let mut gauges = vec![
+        (
+            "devices_controlled",
+            "CSTA-controlled lines configured",
+            gauge(controlled),
+        ),
+        (
+            "devices_online",
+            "Controlled devices whose uaCSTA session is up",
+            gauge(online),
+        ),
+        (
+            "uacsta_sessions_opened",
+            "uaCSTA sessions opened since the start",
+            count(sessions.opened),
+        ),
+        (
+            "uacsta_sessions_lost",
+            "uaCSTA sessions lost or failed since the start",
+            count(sessions.lost),
+        ),
+        (
+            "client_sessions",
+            "ECMA-354 application sessions open",
+            gauge(hub.sessions),
+        ),
+        ("client_monitors", "Client monitors", gauge(hub.monitors)),
+        (
+            "client_requests_pending",
+            "Client requests waiting for a phone",
+            gauge(hub.pending),
+        ),
+        (
+            "client_requests_forwarded",
+            "Client requests passed to phones since the start",
+            count(hub.requests_forwarded),
+        ),
+        (
+            "client_answers_from_view",
+            "Client requests answered from the server's view since the start",
+            count(hub.answered_from_view),
+        ),
+        (
+            "client_events_delivered",
+            "Events sent to clients since the start",
+            count(hub.events_delivered),
+        ),
+        (
+            "client_login_failures",
+            "Failed StartApplicationSession since the start",
+            count(hub.login_failures),
+        ),
+    ];
+    if let Some(p) = core.proxy_stats() {
+        gauges.push((
+            "proxy_transactions",
+            "Proxy server transactions since the start",
+            count(p.transactions),
+        ));
+        gauges.push((
+            "proxy_forwarded",
+            "Requests the proxy forwarded since the start",
+            count(p.forwarded),
+        ));
+        gauges.push((
+            "proxy_retransmissions_absorbed",
+            "Request retransmissions the proxy absorbed since the start",
+            count(p.absorbed),
+        ));
+    }
+    for (name, help, value) in gauges {
+        if let Err(e) = metrics.set_gauge(name, help, value) {
+            tracing::debug!(name, error = %e, "gauge not set");
+        }
+    }
 }
 
 /// Closes the uaCSTA sessions (MonitorStop, BYE), serving the transports meanwhile,

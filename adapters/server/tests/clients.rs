@@ -682,7 +682,8 @@ async fn server_serves_clients_and_http() {
         200
     );
 
-    // The core answers nothing yet; the connection copes, and is counted.
+    // A request before any application session is refused by the hub; the
+    // connection stays and is counted.
     let mut s = TcpStream::connect(server.client_tcp_addr().unwrap())
         .await
         .unwrap();
@@ -705,6 +706,16 @@ async fn server_serves_clients_and_http() {
         "csta_server_client_connections{encoding=\"json\"}".into(),
         1.0
     )));
+    // The hub's, the sessions' and the proxy's figures are there too.
+    for name in [
+        "csta_server_devices_controlled",
+        "csta_server_devices_online",
+        "csta_server_client_sessions",
+        "csta_server_client_monitors",
+        "csta_server_proxy_transactions",
+    ] {
+        assert!(samples.contains(&(name.into(), 0.0)), "{name} in {body}");
+    }
 
     // SIP traffic is counted.
     let udp = tokio::net::UdpSocket::bind(lo).await.unwrap();
