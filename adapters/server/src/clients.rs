@@ -75,6 +75,7 @@ use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use crate::config::Config;
 use crate::http::Metrics;
 use crate::interface::{ClientId, ClientInfo, ClientInput, ClientOutput, Encoding};
+use crate::tls::Acceptor;
 
 /// The ECMA-323 edition JSON clients' requests are translated to.
 pub const JSON_EDITION: Edition = Edition::Ed5;
@@ -167,6 +168,7 @@ pub struct Clients {
     tasks: tokio::task::JoinSet<()>,
     tcp_addr: Option<SocketAddr>,
     websocket_addr: Option<SocketAddr>,
+    tls_addr: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Clients {
@@ -174,6 +176,7 @@ impl std::fmt::Debug for Clients {
         f.debug_struct("Clients")
             .field("tcp", &self.tcp_addr)
             .field("websocket", &self.websocket_addr)
+            .field("tls", &self.tls_addr)
             .field("connections", &self.conns.len())
             .finish()
     }
@@ -212,7 +215,7 @@ impl Clients {
             let Some(addr) = addr else { continue };
             let listener = TcpListener::bind(addr).await.map_err(|e| (addr, e))?;
             bound[i] = Some(listener.local_addr().map_err(|e| (addr, e))?);
-            tasks.spawn(accept_loop(listener, encoding, shared.clone()));
+            tasks.spawn(accept_loop(listener, encoding, None, shared.clone()));
         }
         Ok(Clients {
             conns: HashMap::new(),
@@ -220,7 +223,35 @@ impl Clients {
             tasks,
             tcp_addr: bound[0],
             websocket_addr: bound[1],
+            tls_addr: None,
         })
+    }
+
+    /// Also serves CSTA XML over TLS on `addr` (ECMA-323 Annex J.2 frames inside the
+    /// TLS stream), with the same limits as over TCP; the handshake must end within
+    /// the idle timeout.
+    ///
+    /// # Errors
+    /// The address and the error when it cannot be bound.
+    pub async fn listen_tls(
+        &mut self,
+        addr: SocketAddr,
+        acceptor: &Acceptor,
+    ) -> Result<(), (SocketAddr, std::io::Error)> {
+        let listener = TcpListener::bind(addr).await.map_err(|e| (addr, e))?;
+        self.tls_addr = Some(listener.local_addr().map_err(|e| (addr, e))?);
+        self.tasks.spawn(accept_loop(
+            listener,
+            Encoding::Xml,
+            Some(acceptor.clone()),
+            self.shared.clone(),
+        ));
+        Ok(())
+    }
+
+    /// The bound address of CSTA XML over TLS, if it is on.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// The bound address of CSTA XML over TCP, if it is on.
@@ -306,7 +337,12 @@ impl Clients {
     }
 }
 
-async fn accept_loop(listener: TcpListener, encoding: Encoding, shared: Shared) {
+async fn accept_loop(
+    listener: TcpListener,
+    encoding: Encoding,
+    tls: Option<Acceptor>,
+    shared: Shared,
+) {
     let mut shutdown = shared.shutdown.clone();
     loop {
         let (stream, peer) = tokio::select! {
@@ -337,9 +373,16 @@ async fn accept_loop(listener: TcpListener, encoding: Encoding, shared: Shared) 
         let info = ClientInfo {
             peer,
             encoding,
-            tls: false,
+            tls: tls.is_some(),
         };
-        tokio::spawn(connection(stream, client, info, shared.clone(), permit));
+        tokio::spawn(connection(
+            stream,
+            client,
+            info,
+            tls.clone(),
+            shared.clone(),
+            permit,
+        ));
     }
 }
 
@@ -383,6 +426,8 @@ enum End {
     Binary,
     /// A WebSocket protocol error or handshake failure.
     WebSocket(String),
+    /// The TLS handshake failed.
+    Tls(String),
     /// Reading or writing failed.
     Io(std::io::ErrorKind),
     /// The core asked for it ([`ClientOutput::Close`]).
@@ -402,6 +447,7 @@ impl std::fmt::Display for End {
             End::TooLarge => f.write_str("message too large"),
             End::Binary => f.write_str("binary message"),
             End::WebSocket(e) => write!(f, "WebSocket: {e}"),
+            End::Tls(e) => write!(f, "TLS handshake: {e}"),
             End::Io(kind) => write!(f, "I/O error: {kind}"),
             End::Closed => f.write_str("closed by the server"),
             End::Slow => f.write_str("output queue full"),
@@ -433,6 +479,7 @@ async fn connection(
     stream: TcpStream,
     client: ClientId,
     info: ClientInfo,
+    tls: Option<Acceptor>,
     shared: Shared,
     permit: OwnedSemaphorePermit,
 ) {
@@ -455,15 +502,29 @@ async fn connection(
         shared: &shared,
         replies: tx,
     };
-    let (end, announced) = match info.encoding {
-        Encoding::Xml => {
+    let (end, announced) = match (info.encoding, tls) {
+        (Encoding::Xml, Some(acceptor)) => {
+            let handshake = tokio::select! {
+                r = tokio::time::timeout(shared.settings.idle_timeout, acceptor.accept(stream)) => r,
+                () = conn.stopping() => Ok(Err(std::io::ErrorKind::Interrupted.into())),
+            };
+            match handshake {
+                Ok(Ok(stream)) if conn.announce(link).await => {
+                    (conn.run_xml(stream, rx, kill_rx).await, true)
+                }
+                Ok(Ok(_)) => (End::Shutdown, false),
+                Ok(Err(e)) => (End::Tls(e.to_string()), false),
+                Err(_) => (End::Idle, false),
+            }
+        }
+        (Encoding::Xml, None) => {
             if conn.announce(link).await {
                 (conn.run_xml(stream, rx, kill_rx).await, true)
             } else {
                 (End::Shutdown, false)
             }
         }
-        Encoding::Json => conn.run_websocket(stream, rx, kill_rx, link).await,
+        (Encoding::Json, _) => conn.run_websocket(stream, rx, kill_rx, link).await,
     };
     match &end {
         End::Framing(e) => tracing::warn!(
@@ -539,11 +600,11 @@ impl Conn<'_> {
 
     async fn run_xml(
         &self,
-        stream: TcpStream,
+        stream: impl AsyncRead + AsyncWrite + Unpin,
         mut rx: mpsc::Receiver<Outgoing>,
         kill: oneshot::Receiver<()>,
     ) -> End {
-        let (rd, wr) = stream.into_split();
+        let (rd, wr) = tokio::io::split(stream);
         tokio::select! {
             end = self.read_xml(rd) => end,
             end = self.write_xml(wr, &mut rx) => end,

@@ -101,6 +101,9 @@ async fn run(config: Config) -> ExitCode {
     if let Some(a) = server.client_tcp_addr() {
         tracing::info!("CSTA clients (XML over TCP) listening on {a}");
     }
+    if let Some(a) = server.client_tls_addr() {
+        tracing::info!("CSTA clients (XML over TLS) listening on {a}");
+    }
     if let Some(a) = server.client_websocket_addr() {
         tracing::info!("CSTA clients (JSON over WebSocket) listening on ws://{a}/");
     }

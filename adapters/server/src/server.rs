@@ -85,6 +85,7 @@ pub struct ServerHandle {
     tls: Vec<SocketAddr>,
     client_tcp: Option<SocketAddr>,
     client_websocket: Option<SocketAddr>,
+    client_tls: Option<SocketAddr>,
     http: Option<SocketAddr>,
     metrics: Arc<Metrics>,
     shutdown: watch::Sender<bool>,
@@ -149,6 +150,12 @@ impl Server {
                 return Err(StartError::Bind { addr, source });
             }
         };
+        if let (Some(addr), Some(acceptor)) = (config.clients.tls, &acceptor)
+            && let Err((addr, source)) = clients.listen_tls(addr, acceptor).await
+        {
+            let _ = shutdown.send(true);
+            return Err(StartError::Bind { addr, source });
+        }
         let http = match config.http.listen {
             Some(addr) => match HttpServer::bind(addr, metrics.clone()).await {
                 Ok(h) => Some(h),
@@ -161,6 +168,7 @@ impl Server {
         };
         let client_tcp = clients.tcp_addr();
         let client_websocket = clients.websocket_addr();
+        let client_tls = clients.tls_addr();
         let http_addr = http.as_ref().map(HttpServer::local_addr);
         let udp = transports.udp_addrs().to_vec();
         let tcp = transports.tcp_addrs().to_vec();
@@ -291,6 +299,7 @@ impl Server {
             tls,
             client_tcp,
             client_websocket,
+            client_tls,
             http: http_addr,
             metrics,
             shutdown: stop_core,
@@ -323,6 +332,11 @@ impl ServerHandle {
     /// The bound address of JSON over WebSocket, if it is on.
     pub fn client_websocket_addr(&self) -> Option<SocketAddr> {
         self.client_websocket
+    }
+
+    /// The bound address of CSTA XML over TLS, if it is on.
+    pub fn client_tls_addr(&self) -> Option<SocketAddr> {
+        self.client_tls
     }
 
     /// The bound address of `/metrics` and `/health`, if it is on.

@@ -690,3 +690,56 @@ fn binary_with_dev_tls_logs_the_fingerprint_and_serves_tls() {
     };
     assert!(exit.success(), "{exit:?}");
 }
+
+#[tokio::test]
+async fn csta_clients_over_tls_start_a_session_and_plain_tcp_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, files) = certificate(dir.path());
+    let mut c = config(dir.path(), files);
+    c.clients.tls = Some("127.0.0.1:0".parse().unwrap());
+    c.client_users.push(csta_server::config::ClientUser {
+        name: "crm".into(),
+        password: "crm-secret".into(),
+        devices: vec!["*".into()],
+    });
+    let server = Server::start(c).await.unwrap();
+    let addr = server.client_tls_addr().unwrap();
+    let start = "<StartApplicationSession xmlns=\"http://www.ecma-international.org/\
+                 standards/ecma-354/appl_session\"><applicationInfo><applicationID>t\
+                 </applicationID><applicationSpecificInfo><userName>crm</userName>\
+                 <password>crm-secret</password></applicationSpecificInfo>\
+                 </applicationInfo></StartApplicationSession>";
+    let mut frame = vec![0; start.len() + csta_core::framing::HEADER_LEN];
+    let id = csta_core::framing::InvokeId::new(1).unwrap();
+    let n = csta_core::framing::encode(id, start.as_bytes(), &mut frame).unwrap();
+
+    let mut s = connect(addr, cert.certificate_der(), "localhost")
+        .await
+        .unwrap();
+    s.write_all(&frame[..n]).await.unwrap();
+    let mut frames = csta_core::framing::FrameReader::new(vec![0; 8192], 8192);
+    let answer = loop {
+        if let Some(f) = frames.next_frame().unwrap() {
+            break String::from_utf8(f.body.to_vec()).unwrap();
+        }
+        let n = timeout(WAIT, s.read(frames.spare()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed before the answer");
+        frames.commit(n);
+    };
+    assert!(
+        answer.contains("<StartApplicationSessionPosResponse"),
+        "{answer}"
+    );
+
+    // Plain CSTA on the TLS port is no handshake: closed without an answer.
+    let mut plain = TcpStream::connect(addr).await.unwrap();
+    plain.write_all(&frame[..n]).await.unwrap();
+    let mut got = Vec::new();
+    let _ = timeout(WAIT, plain.read_to_end(&mut got)).await.unwrap();
+    // At most a TLS alert (content type 21), never a CSTA frame.
+    assert!(got.is_empty() || got[0] == 21, "{got:?}");
+    server.shutdown().await.unwrap();
+}
