@@ -88,7 +88,7 @@ const MAX_HEADERS: usize = 96;
 pub struct CoreStats {
     /// Requests received that parsed.
     pub requests: u64,
-    /// Responses received (all dropped for now).
+    /// Responses received (for the proxy or a uaCSTA session, or dropped).
     pub responses: u64,
     /// Inputs that did not parse or validate.
     pub malformed: u64,
