@@ -3,6 +3,8 @@
 //! registration, keep-alive, bad handshakes, the size limit, the idle timeout, the
 //! connection limit, configuration errors, and `--dev-tls` in the binary.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -115,29 +117,7 @@ fn register(call_id: &str, cseq: u32, contact: &str, auth: Option<&str>) -> Vec<
 
 /// The Authorization answering the response's MD5 challenge.
 fn answer(resp: &str) -> String {
-    use sip_lite::digest::{CredentialsRepr, Request, Secret};
-    use sip_lite::wire::Emit as _;
-    use sip_lite::wire::{Algorithm, Challenge, SliceSink};
-    let challenge = resp
-        .lines()
-        .filter_map(|l| l.strip_prefix("WWW-Authenticate: "))
-        .map(|v| Challenge::parse(v).unwrap())
-        .find(|c| c.algorithm().unwrap() == Algorithm::Md5)
-        .unwrap();
-    let request = Request::new("REGISTER", "sips:localhost", b"");
-    let answer = CredentialsRepr::answer(
-        &challenge,
-        &request,
-        "201",
-        Secret::Password("secret201"),
-        "c0ffee",
-        1,
-    )
-    .unwrap();
-    let mut buf = [0u8; 1024];
-    let mut sink = SliceSink::new(&mut buf);
-    answer.emit(&mut sink).unwrap();
-    String::from_utf8(sink.written().to_vec()).unwrap()
+    common::digest_answer(resp, "sips:localhost")
 }
 
 /// Reads one response with an empty body.
