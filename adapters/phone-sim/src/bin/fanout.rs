@@ -3,12 +3,12 @@
 //! In one process: a csta-server (digest registration, every phone a CSTA-controlled
 //! line, CSTA XML over TCP on loopback), `--phones` simulated phones that register
 //! and take the server's uaCSTA session, and `--clients` CSTA client applications that
-//! each monitor every phone. Phones then switch do-not-disturb at `--rate` events per
-//! second for `--seconds`; each switch makes the phone send a `DoNotDisturbEvent` INFO,
-//! which the server fans out to every client. The latency of one delivery runs from
-//! just before the phone is told to switch to the moment a client has read the event
-//! off its socket. Phones, server and clients share the machine's cores, so the
-//! figures are pessimistic.
+//! each monitor every phone. Random phones (of those with a uaCSTA session) then
+//! switch do-not-disturb at `--rate` events per second for `--seconds`; each switch
+//! makes the phone send a `DoNotDisturbEvent` INFO, which the server fans out to every
+//! client. The latency of one delivery runs from just before the phone is told to
+//! switch to the moment a client has read the event off its socket. Phones, server and
+//! clients share the machine's cores, so the figures are pessimistic.
 //!
 //! Not part of the test suite; build it with the `bench` feature:
 //!
@@ -399,26 +399,27 @@ async fn run_in(
         t1.elapsed().as_secs_f64()
     );
 
-    // Events: random phones switch do-not-disturb; the send instant is taken just
-    // before the phone is told.
+    // Events: random phones with a uaCSTA session switch do-not-disturb; the send
+    // instant is taken just before the phone is told.
+    let active: Vec<&PhoneHandle> = phones.iter().filter(|p| p.status().csta).collect();
     let mut sent: HashMap<String, Vec<Instant>> = HashMap::new();
-    let mut dnd = vec![false; phones.len()];
+    let mut dnd = vec![false; active.len()];
     let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
     let interval = Duration::from_secs_f64(1.0 / cli.rate.max(0.001));
     let begin = tokio::time::Instant::now();
     let end = begin + Duration::from_secs_f64(cli.seconds.max(0.0));
     let mut next = begin;
     let mut events = 0;
-    while next < end && !phones.is_empty() {
+    while next < end && !active.is_empty() {
         while next <= tokio::time::Instant::now() && next < end {
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
-            let i = usize::try_from(rng % phones.len() as u64).unwrap_or(0);
+            let i = usize::try_from(rng % active.len() as u64).unwrap_or(0);
             dnd[i] = !dnd[i];
             let at = Instant::now();
-            if phones[i].act(Action::DoNotDisturb(dnd[i])) {
-                sent.entry(phones[i].user().to_owned())
+            if active[i].act(Action::DoNotDisturb(dnd[i])) {
+                sent.entry(active[i].user().to_owned())
                     .or_default()
                     .push(at);
                 events += 1;
