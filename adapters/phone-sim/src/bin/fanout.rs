@@ -32,6 +32,7 @@ use csta_core::types::DeviceRef;
 use csta_server::config::{ClientUser, CstaLine, SipUser};
 use csta_server::{Config, Server, ServerHandle};
 use phone_sim::phone::Action;
+use phone_sim::report::Report;
 use phone_sim::runtime::{PhoneHandle, PhoneSpec, spawn};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -351,8 +352,20 @@ async fn run_in(
     // Phones: reports are not needed, only drained.
     let t0 = Instant::now();
     let epoch = tokio::time::Instant::now();
-    let (tx, mut reports) = mpsc::unbounded_channel();
-    tokio::spawn(async move { while reports.recv().await.is_some() {} });
+    let (tx, mut reports) = mpsc::unbounded_channel::<phone_sim::runtime::Tagged>();
+    let trouble = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let noted = trouble.clone();
+    tokio::spawn(async move {
+        while let Some(t) = reports.recv().await {
+            if matches!(
+                t.report,
+                Report::CstaEventRejected { .. } | Report::Warning { .. } | Report::CstaDown { .. }
+            ) && let Ok(mut v) = noted.lock()
+            {
+                v.push(t.to_json_line());
+            }
+        }
+    });
     let mut phones: Vec<PhoneHandle> = Vec::new();
     for i in 0..cli.phones {
         let spec = PhoneSpec::new(&user(i), PASSWORD, DOMAIN, sip);
@@ -442,6 +455,8 @@ async fn run_in(
     // Matching: for each client and device, the k-th event received is the k-th sent.
     let mut latencies = Vec::with_capacity(expected);
     let mut unmatched = 0;
+    let mut first_client = true;
+    let mut short = Vec::new();
     for l in listeners {
         let got = l.await.map_err(|e| e.to_string())??;
         let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -453,8 +468,35 @@ async fn run_in(
             }
             *k += 1;
         }
+        if first_client {
+            first_client = false;
+            for (device, times) in &sent {
+                let n = seen.get(device.as_str()).copied().unwrap_or(0);
+                if n < times.len() {
+                    short.push(format!(
+                        "{device}: {n} of {} received, gaps ms {:?}",
+                        times.len(),
+                        times
+                            .windows(2)
+                            .map(|w| w[1].saturating_duration_since(w[0]).as_millis())
+                            .collect::<Vec<_>>()
+                    ));
+                }
+            }
+        }
+    }
+    for line in short.iter().take(5) {
+        let _ = writeln!(out, "missing events, first client: {line}");
     }
     let received = latencies.len();
+    if let Ok(v) = trouble.lock() {
+        if !v.is_empty() {
+            let _ = writeln!(out, "phone trouble reports: {}", v.len());
+        }
+        for line in v.iter().take(10) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
 
     for p in &phones {
         p.request_stop();
