@@ -215,6 +215,9 @@ pub struct Limits {
     /// Messages queued for one client; a client that lets its queue fill up is
     /// closed.
     pub client_queue: usize,
+    /// Monitors one CSTA client connection may hold; more MonitorStarts are refused
+    /// (`objectMonitorLimitExceeded`).
+    pub max_monitors_per_client: usize,
 }
 
 /// An optional listener: an address, or `false` for none.
@@ -338,6 +341,7 @@ impl Default for Limits {
             max_clients: 100,
             max_client_message: MAX_CLIENT_MESSAGE,
             client_queue: 1024,
+            max_monitors_per_client: 256,
         }
     }
 }
@@ -634,6 +638,12 @@ impl Config {
                 "must be between 1 and 1000000",
             ));
         }
+        if !(1..=1_000_000).contains(&l.max_monitors_per_client) {
+            return Err(invalid(
+                "limits.max_monitors_per_client",
+                "must be between 1 and 1000000",
+            ));
+        }
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "must not be empty"));
         }
@@ -781,6 +791,10 @@ mod tests {
         assert_eq!(
             invalid_key("[limits]\nclient_queue = 0\n"),
             "limits.client_queue"
+        );
+        assert_eq!(
+            invalid_key("[limits]\nmax_monitors_per_client = 0\n"),
+            "limits.max_monitors_per_client"
         );
         assert_eq!(
             invalid_key("[timers]\nclient_idle_timeout = 0\n"),

@@ -139,7 +139,7 @@ pub struct HubConfig {
     /// Failed `StartApplicationSession`s after which the connection is closed
     /// (default 3).
     pub max_login_failures: u32,
-    /// Monitors one client may hold (default 256).
+    /// Monitors one client may hold (default 256; `limits.max_monitors_per_client`).
     pub max_monitors_per_client: usize,
     /// Requests one client may have waiting for a phone's answer (default 64).
     pub max_pending_per_client: usize,
@@ -164,9 +164,13 @@ impl HubConfig {
         }
     }
 
-    /// The defaults with the client users of the server's configuration.
+    /// The defaults with the client users and the monitor limit of the server's
+    /// configuration.
     pub fn from_config(config: &Config) -> Self {
-        HubConfig::new(config.client_users.clone())
+        HubConfig {
+            max_monitors_per_client: config.limits.max_monitors_per_client,
+            ..HubConfig::new(config.client_users.clone())
+        }
     }
 }
 
