@@ -64,8 +64,9 @@ pub const MESSAGE: usize = 4096;
 /// its 2xx, each INFO 5 s over UDP after its answer); further requests wait.
 const CLIENT_SLOTS: usize = 8;
 /// Server transactions (the phone's event INFOs linger 32 s over UDP after their
-/// answer); beyond them the phone is answered 503 and sends again.
-const SERVER_SLOTS: usize = 32;
+/// answer, to absorb retransmissions): a phone may send 64 events in any 32 s, two a
+/// second sustained, bursts of 64; beyond them it is answered 503 and sends again.
+const SERVER_SLOTS: usize = 64;
 /// The longest response the session sends, in octets.
 const RESPONSE: usize = 2048;
 /// Header slots for parsing.
