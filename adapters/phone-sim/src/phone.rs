@@ -1231,13 +1231,18 @@ impl Phone {
             self.calls[idx].auth_tried = true;
             let invite = self.calls[idx].invite.clone().unwrap_or_default();
             let mut hs = [HeaderIndex::EMPTY; HEADERS];
-            let ruri = Message::parse(&invite, &mut hs)
-                .ok()
-                .and_then(|m| m.request_uri_str().map(str::to_owned));
+            // The retry keeps the first INVITE's Replaces (a transferee's call).
+            let (ruri, replaces) = match Message::parse(&invite, &mut hs) {
+                Ok(m) => (
+                    m.request_uri_str().map(str::to_owned),
+                    m.header(HeaderName::Replaces).map(str::to_owned),
+                ),
+                Err(_) => (None, None),
+            };
             if let Some(ruri) = ruri
                 && let Some(auth) = self.authorization(msg, s, &ruri)
             {
-                self.send_invite(now, idx, &ruri, None, Some(auth));
+                self.send_invite(now, idx, &ruri, replaces.as_deref(), Some(auth));
                 return;
             }
         }
