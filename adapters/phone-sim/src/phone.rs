@@ -1224,6 +1224,8 @@ impl Phone {
             let target = addr.uri.to_string();
             self.calls[idx].peer = user_of(&target);
             self.call_report(idx, CallState::Calling, "redirected");
+            // The new target's INVITE may be challenged again.
+            self.calls[idx].auth_tried = false;
             self.send_invite(now, idx, &target, None, None);
             return;
         }
