@@ -1224,6 +1224,8 @@ impl Phone {
             let target = addr.uri.to_string();
             self.calls[idx].peer = user_of(&target);
             self.call_report(idx, CallState::Calling, "redirected");
+            // The new target's INVITE may be challenged again.
+            self.calls[idx].auth_tried = false;
             self.send_invite(now, idx, &target, None, None);
             return;
         }
@@ -1231,13 +1233,18 @@ impl Phone {
             self.calls[idx].auth_tried = true;
             let invite = self.calls[idx].invite.clone().unwrap_or_default();
             let mut hs = [HeaderIndex::EMPTY; HEADERS];
-            let ruri = Message::parse(&invite, &mut hs)
-                .ok()
-                .and_then(|m| m.request_uri_str().map(str::to_owned));
+            // The retry keeps the first INVITE's Replaces (a transferee's call).
+            let (ruri, replaces) = match Message::parse(&invite, &mut hs) {
+                Ok(m) => (
+                    m.request_uri_str().map(str::to_owned),
+                    m.header(HeaderName::Replaces).map(str::to_owned),
+                ),
+                Err(_) => (None, None),
+            };
             if let Some(ruri) = ruri
                 && let Some(auth) = self.authorization(msg, s, &ruri)
             {
-                self.send_invite(now, idx, &ruri, None, Some(auth));
+                self.send_invite(now, idx, &ruri, replaces.as_deref(), Some(auth));
                 return;
             }
         }
