@@ -1659,3 +1659,34 @@ fn unknown_csta_service_is_answered_service_not_supported() {
         .receive(w.now, format!("{broken}\r\n\r\n<ClearCall>").as_bytes());
     assert_eq!(summary(&w.phone.ep.outbox.pop().unwrap()), "400 INFO");
 }
+
+#[test]
+fn requests_follow_the_edition_the_phone_answered_in() {
+    let mut w = World::new(Net::perfect(), &app_config(), Gate::Open);
+    w.app.s.open().unwrap();
+    w.app.flush(ms(0));
+    let invite = w.app.ep.outbox.pop().expect("INVITE");
+    w.phone.receive(ms(5), &invite);
+    // The phone answers in edition 5 although it was asked in edition 3.
+    let answer = String::from_utf8(w.phone.ep.outbox.pop().expect("200"))
+        .unwrap()
+        .replace("ecma-323/csta/ed3", "ecma-323/csta/ed5")
+        .into_bytes();
+    w.app.receive(ms(10), &answer);
+    assert_eq!(w.app.log, ["10 established Some(Normal) Some(Ed5)"]);
+    w.app.s.send(&monitor_start()).unwrap();
+    w.app.flush(ms(20));
+    let info = w
+        .app
+        .ep
+        .outbox
+        .iter()
+        .find(|m| m.starts_with(b"INFO "))
+        .expect("INFO")
+        .clone();
+    let mut hs = [HeaderIndex::EMPTY; 64];
+    let msg = Message::parse(&info, &mut hs).unwrap();
+    let body = decode(msg.body()).unwrap();
+    assert_eq!(body.message.name(), "MonitorStart");
+    assert_eq!(body.edition, Some(Edition::Ed5));
+}

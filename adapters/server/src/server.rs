@@ -19,7 +19,7 @@ use crate::interface::{DeviceStatus, Devices};
 use crate::proxy::{Proxy, ProxyConfig, Upstream};
 use crate::registrar::{self, Binding, Registrar};
 use crate::sessions::Sessions;
-use crate::store::{Store, StoreError};
+use crate::store::{Change, Store, StoreError};
 use crate::transport::{TransportEvent, TransportKind, TransportSettings, Transports};
 
 /// Events waiting for the core task.
@@ -660,10 +660,26 @@ impl StoreWriter {
                     };
                     latest.insert(aor, op);
                 }
-                for op in latest.into_values() {
-                    if let Err(e) = write(&store, &op) {
-                        tracing::error!(error = %e, "registration not stored");
-                    }
+                // Every change that piled up goes to the disk in one transaction.
+                let values: Vec<(String, Option<(u64, Vec<u8>)>)> =
+                    latest.into_values().filter_map(encode).collect();
+                let changes: Vec<Change<'_>> = values
+                    .iter()
+                    .map(|(aor, value)| match value {
+                        Some((expires, value)) => Change::Put {
+                            aor,
+                            key: BINDINGS_KEY,
+                            expires: *expires,
+                            value,
+                        },
+                        None => Change::Remove {
+                            aor,
+                            key: BINDINGS_KEY,
+                        },
+                    })
+                    .collect();
+                if let Err(e) = store.apply(&changes) {
+                    tracing::error!(error = %e, changes = changes.len(), "registrations not stored");
                 }
             }
             store.close();
@@ -686,19 +702,22 @@ impl StoreWriter {
     }
 }
 
-fn write(store: &Store, op: &StoreOp) -> Result<(), StoreError> {
+/// An address-of-record and what to store for it: its bindings as JSON with their
+/// latest expiry, or `None` to remove them; `None` overall when they cannot be
+/// written (logged).
+fn encode(op: StoreOp) -> Option<(String, Option<(u64, Vec<u8>)>)> {
     match op {
         StoreOp::Put {
             aor,
             bindings,
             expires,
-        } => match serde_json::to_vec(bindings) {
-            Ok(value) => store.put_binding(aor, BINDINGS_KEY, *expires, &value),
+        } => match serde_json::to_vec(&bindings) {
+            Ok(value) => Some((aor, Some((expires, value)))),
             Err(e) => {
                 tracing::error!(%aor, error = %e, "bindings not serialisable");
-                Ok(())
+                None
             }
         },
-        StoreOp::Remove { aor } => store.remove_binding(aor, BINDINGS_KEY).map(|_| ()),
+        StoreOp::Remove { aor } => Some((aor, None)),
     }
 }

@@ -66,6 +66,30 @@ pub enum StoreError {
     },
 }
 
+/// One change of [`Store::apply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change<'a> {
+    /// Store (or replace) the binding `key` of `aor`, expiring at `expires` (unix
+    /// seconds).
+    Put {
+        /// The address-of-record.
+        aor: &'a str,
+        /// The binding's key.
+        key: &'a str,
+        /// When it expires.
+        expires: u64,
+        /// Its value.
+        value: &'a [u8],
+    },
+    /// Remove the binding `key` of `aor`, if there is one.
+    Remove {
+        /// The address-of-record.
+        aor: &'a str,
+        /// The binding's key.
+        key: &'a str,
+    },
+}
+
 /// One stored registration binding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredBinding {
@@ -175,6 +199,34 @@ impl Store {
         self.write(|tx| {
             tx.open_table(BINDINGS)?
                 .insert((aor, key), (expires, value))?;
+            Ok(())
+        })
+    }
+
+    /// Applies `changes` in one committed, durable transaction: all of them or, on an
+    /// error, none. The registrar's writer uses this so that one disk flush carries
+    /// every change that piled up meanwhile.
+    ///
+    /// # Errors
+    /// A [`StoreError`] from the database.
+    pub fn apply(&self, changes: &[Change<'_>]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut table = tx.open_table(BINDINGS)?;
+            for c in changes {
+                match *c {
+                    Change::Put {
+                        aor,
+                        key,
+                        expires,
+                        value,
+                    } => {
+                        table.insert((aor, key), (expires, value))?;
+                    }
+                    Change::Remove { aor, key } => {
+                        table.remove((aor, key))?;
+                    }
+                }
+            }
             Ok(())
         })
     }
@@ -361,6 +413,52 @@ mod tests {
         let left = s.all_bindings().unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].aor, "sip:b@x");
+    }
+
+    #[test]
+    fn a_batch_of_changes_is_applied_at_once_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.put_binding("sip:gone@x", "k", 50, b"old").unwrap();
+        s.apply(&[
+            Change::Put {
+                aor: "sip:a@x",
+                key: "k",
+                expires: 100,
+                value: b"one",
+            },
+            Change::Put {
+                aor: "sip:b@x",
+                key: "k",
+                expires: 200,
+                value: b"two",
+            },
+            Change::Remove {
+                aor: "sip:gone@x",
+                key: "k",
+            },
+            // Removing what is not there is no error.
+            Change::Remove {
+                aor: "sip:never@x",
+                key: "k",
+            },
+        ])
+        .unwrap();
+        s.close();
+        let s = Store::open(dir.path()).unwrap();
+        let all: Vec<(String, u64, Vec<u8>)> = s
+            .all_bindings()
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.aor, b.expires, b.value))
+            .collect();
+        assert_eq!(
+            all,
+            [
+                ("sip:a@x".to_owned(), 100, b"one".to_vec()),
+                ("sip:b@x".to_owned(), 200, b"two".to_vec())
+            ]
+        );
     }
 
     #[test]

@@ -67,7 +67,8 @@ pub struct AppConfig<'c> {
     pub via: &'c str,
     /// User name and password for the phone's digest challenges.
     pub credentials: Option<(&'c str, &'c str)>,
-    /// The edition our CSTA bodies are written in.
+    /// The edition our CSTA bodies are written in until the phone's answer to the
+    /// INVITE names another: then that one (the peer's own, as ECMA-323 has it).
     pub edition: Edition,
     /// The session timer policy.
     pub timer: session_timer::Config,
@@ -832,6 +833,13 @@ impl<const Q: usize, const M: usize> AppSession<Q, M> {
                     let _ = self.timer.handle_response(now, msg);
                     self.ack_due = true;
                     self.state = State::Established;
+                    // From now on, write to the phone in the edition it answered in
+                    // (edition 2, which this crate does not write, excepted).
+                    if let Some(edition) = decode(msg.body()).ok().and_then(|d| d.edition)
+                        && edition != Edition::Ed2
+                    {
+                        self.edition = edition;
+                    }
                     let mut body = Vec::new();
                     let _ = body.extend_from_slice(msg.body());
                     self.report(Stored::Established(body));
