@@ -661,8 +661,7 @@ impl StoreWriter {
                     latest.insert(aor, op);
                 }
                 // Every change that piled up goes to the disk in one transaction.
-                let values: Vec<(String, Option<(u64, Vec<u8>)>)> =
-                    latest.into_values().filter_map(encode).collect();
+                let values: Vec<Encoded> = latest.into_values().filter_map(encode).collect();
                 let changes: Vec<Change<'_>> = values
                     .iter()
                     .map(|(aor, value)| match value {
@@ -702,10 +701,12 @@ impl StoreWriter {
     }
 }
 
-/// An address-of-record and what to store for it: its bindings as JSON with their
-/// latest expiry, or `None` to remove them; `None` overall when they cannot be
-/// written (logged).
-fn encode(op: StoreOp) -> Option<(String, Option<(u64, Vec<u8>)>)> {
+/// An address-of-record and what to store for it: its latest expiry and its bindings
+/// as JSON, or `None` to remove them.
+type Encoded = (String, Option<(u64, Vec<u8>)>);
+
+/// What to store for `op`; `None` when it cannot be written (logged).
+fn encode(op: StoreOp) -> Option<Encoded> {
     match op {
         StoreOp::Put {
             aor,
