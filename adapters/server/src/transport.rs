@@ -45,6 +45,8 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::tls::Acceptor;
 
+/// The receive buffer asked for each SIP UDP socket, in octets.
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
 /// The transport a message arrived on or leaves by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TransportKind {
@@ -271,6 +273,12 @@ impl Transports {
         for &addr in udp {
             let sock = UdpSocket::bind(addr).await.map_err(|e| (addr, e))?;
             let local = sock.local_addr().map_err(|e| (addr, e))?;
+            // Room for bursts while the core is busy; the system may grant less
+            // (net.core.rmem_max).
+            let buf = socket2::SockRef::from(&sock);
+            if let Err(e) = buf.set_recv_buffer_size(UDP_RECEIVE_BUFFER) {
+                tracing::debug!(%local, error = %e, "cannot enlarge the UDP receive buffer");
+            }
             let sock = Arc::new(sock);
             udp_addrs.push(local);
             sockets.push(sock.clone());
