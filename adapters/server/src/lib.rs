@@ -20,7 +20,6 @@
 //! - [`store`]: the embedded database in the data directory.
 //! - [`transport`]: SIP over UDP, TCP and TLS (tokio).
 //! - [`tls`]: the TLS acceptor from the configured files or a `--dev-tls` certificate.
-//! - [`transport`]: SIP over UDP and TCP (tokio).
 //! - [`proxy`]: the stateful SIP proxy: routing between registered phones and to an
 //!   upstream, forking, CANCEL, transaction timers.
 //! - [`core`]: the synchronous protocol core the transports feed.
@@ -30,7 +29,8 @@
 //!   its monitor and its view ([`interface::Devices`], [`interface::DeviceNews`]).
 //! - [`interface`]: the contracts between the parts (client connections, hub,
 //!   session manager).
-//! - [`clients`]: the CSTA client connections (XML over TCP, JSON over WebSocket).
+//! - [`clients`]: the CSTA client connections (XML over TCP and TLS, JSON over
+//!   WebSocket).
 //! - [`http`]: `/metrics` and `/health`, and the [`http::Metrics`] behind them.
 //! - [`server`]: starts and stops everything ([`Server::start`]).
 
