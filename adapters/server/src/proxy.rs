@@ -1744,6 +1744,7 @@ mod tests {
             q: None,
             call_id: format!("reg-{contact}"),
             cseq: 1,
+            branch: None,
             path: path.iter().map(|p| (*p).to_owned()).collect(),
             instance: None,
             reg_id: None,

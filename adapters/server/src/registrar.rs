@@ -189,6 +189,10 @@ pub struct Binding {
     pub call_id: String,
     /// Its CSeq number.
     pub cseq: u32,
+    /// The branch of its top Via: a REGISTER with the same Call-ID, CSeq and branch is
+    /// a retransmission of it.
+    #[serde(default)]
+    pub branch: Option<String>,
     /// The Path values (RFC 3327), topmost first: requests to the contact take this
     /// route.
     pub path: Vec<String>,
@@ -708,7 +712,11 @@ impl<U: Users> Registrar<U> {
     ///
     /// Every request gets an answer: 200 with the current bindings, 401 with a
     /// challenge per algorithm, 400 for a malformed request, 403, 404, 420, 423, 439,
-    /// 500 (Call-ID/CSeq out of order) as RFC 3261 section 10.3 orders. A response or a
+    /// 500 (Call-ID/CSeq out of order) as RFC 3261 section 10.3 orders. The registrar
+    /// keeps no transactions: a REGISTER with the Call-ID, CSeq and top-Via branch of
+    /// the request that made a binding is a retransmission of it (RFC 3261 section
+    /// 17.2.3) and is answered 200 with the bindings as they are, as the transaction
+    /// layer would have. A response or a
     /// request other than REGISTER writes nothing and returns `status: None`.
     pub fn handle(
         &mut self,
@@ -974,6 +982,12 @@ impl<U: Users> Registrar<U> {
         if cseq.method != Method::Register || cseq.seq >= 1 << 31 {
             return Err(reject(400, "CSeq does not match the request"));
         }
+        // Only RFC 3261 branches identify a request (section 17.2.3).
+        let top_via = msg.top_via().ok();
+        let branch = top_via
+            .as_ref()
+            .and_then(|v| v.branch())
+            .filter(|b| b.starts_with("z9hG4bK"));
         for name in [
             HeaderName::To,
             HeaderName::CallId,
@@ -1115,6 +1129,20 @@ impl<U: Users> Registrar<U> {
             let c = contact_in(&self.config, c, header_expires, outbound)?;
             match current.iter().find(|b| c.matches(b)) {
                 Some(b) => {
+                    if b.call_id == call_id
+                        && b.cseq == cseq.seq
+                        && branch.is_some()
+                        && b.branch.as_deref() == branch
+                    {
+                        // The request that made this binding, again: a retransmission
+                        // whose answer was lost or late. Answered as a transaction
+                        // layer would, with the bindings as they are.
+                        return Ok(Accepted {
+                            aor: Some(aor),
+                            outbound: false,
+                            echo_path: false,
+                        });
+                    }
                     if b.call_id == call_id && b.cseq >= cseq.seq {
                         return Err(out_of_order());
                     }
@@ -1165,6 +1193,9 @@ impl<U: Users> Registrar<U> {
                     }
                     set(&mut b.call_id, call_id);
                     b.cseq = cseq.seq;
+                    if b.branch.as_deref() != branch {
+                        b.branch = branch.map(str::to_owned);
+                    }
                     b.expires_at = expires_at;
                     b.q = c.q;
                     if b.instance.as_deref() != c.instance {
@@ -1191,6 +1222,7 @@ impl<U: Users> Registrar<U> {
                         q: c.q,
                         call_id: call_id.to_owned(),
                         cseq: cseq.seq,
+                        branch: branch.map(str::to_owned),
                         path: msg
                             .values(HeaderName::Path)
                             .map(|v| v.trim().to_owned())

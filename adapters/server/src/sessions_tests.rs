@@ -995,6 +995,7 @@ fn a_restored_binding_gets_its_session_at_start_over_its_transport_and_path() {
             q: None,
             call_id: "reg-1".to_owned(),
             cseq: 1,
+            branch: None,
             path: vec!["<sip:edge.example;lr>".to_owned()],
             instance: None,
             reg_id: None,

@@ -72,6 +72,12 @@ impl Reg {
         self
     }
 
+    /// A new request: its own branch (a retransmission keeps the branch).
+    fn branch(mut self, b: &str) -> Reg {
+        self.vias[0] = format!("SIP/2.0/UDP 192.0.2.10:5060;branch={b}");
+        self
+    }
+
     fn text(&self) -> String {
         let mut s = format!("REGISTER {} SIP/2.0\r\n", self.ruri);
         for v in &self.vias {
@@ -565,9 +571,14 @@ fn test_call_id_cseq_order() {
     let mut h = Harness::new(false);
     let r = Reg::new("alice").contact(CONTACT_A).cseq(5);
     assert_eq!(h.send(T0, &r).1.status, 200);
-    // Same Call-ID, CSeq not higher: refused, nothing changed.
+    // The same request again (a retransmission: same branch): the same answer.
+    let (outcome, resp) = h.send(T0 + 1, &r);
+    assert_eq!((resp.status, resp.all("Contact").len()), (200, 1));
+    assert!(!outcome.is_modified());
+    // Same Call-ID, CSeq not higher, another request: refused, nothing changed.
     for n in [5, 4] {
-        let (outcome, resp) = h.send(T0 + 10, &r.clone().cseq(n).h("Expires: 0"));
+        let again = r.clone().cseq(n).h("Expires: 0").branch("z9hG4bK-r2");
+        let (outcome, resp) = h.send(T0 + 10, &again);
         assert_eq!(
             (resp.status, resp.reason.as_str()),
             (500, "Request out of order")
@@ -589,6 +600,7 @@ fn test_call_id_cseq_order() {
         &Reg::new("alice")
             .call_id("other@x")
             .cseq(1)
+            .branch("z9hG4bK-r3")
             .contact("<sip:alice@192.0.2.77>")
             .contact(CONTACT_A),
     );
