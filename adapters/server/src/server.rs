@@ -207,13 +207,19 @@ impl Server {
             let mut last_published = Instant::now();
             publish(&mut core, &metrics);
             loop {
+                // What the last input or timer produced: store changes, client
+                // messages, SIP messages.
+                while let Some(op) = core.poll_store() {
+                    writer.send(op);
+                }
                 while let Some(out) = core.poll_client_output() {
                     clients.send(out);
                 }
                 while let Some(out) = core.poll_transmit() {
-                    let peer = out.peer;
-                    if let Err(e) = transports.send(out).await {
-                        tracing::debug!(%peer, error = %e, "send failed");
+                    let (peer, kind) = (out.peer, out.transport);
+                    match transports.send(out).await {
+                        Ok(()) => metrics.sip_sent.of(kind).inc(),
+                        Err(e) => tracing::debug!(%peer, error = %e, "send failed"),
                     }
                 }
                 let due = core.poll_timeout();
@@ -233,9 +239,6 @@ impl Server {
                     }
                     () = sleep => {
                         core.handle_timeout(Instant::now());
-                        while let Some(op) = core.poll_store() {
-                            writer.send(op);
-                        }
                         metrics.registrations.set(gauge(core.registrar().len()));
                         publish(&mut core, &metrics);
                         continue;
@@ -247,19 +250,6 @@ impl Server {
                 };
                 metrics.sip_received.of(msg.source.transport).inc();
                 core.handle_input(msg.received_at, msg.source, &msg.data);
-                while let Some(op) = core.poll_store() {
-                    writer.send(op);
-                }
-                while let Some(out) = core.poll_client_output() {
-                    clients.send(out);
-                }
-                while let Some(out) = core.poll_transmit() {
-                    let (peer, kind) = (out.peer, out.transport);
-                    match transports.send(out).await {
-                        Ok(()) => metrics.sip_sent.of(kind).inc(),
-                        Err(e) => tracing::debug!(%peer, error = %e, "send failed"),
-                    }
-                }
                 metrics.sip_malformed.raise_to(core.stats().malformed);
                 metrics.registrations.set(gauge(core.registrar().len()));
                 if last_published.elapsed() >= PUBLISH_EVERY {

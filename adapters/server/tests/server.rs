@@ -487,23 +487,7 @@ fn binary_starts_answers_and_stops_on_sigterm() {
     let (n, _) = sock.recv_from(&mut buf).unwrap();
     assert!(buf[..n].starts_with(b"SIP/2.0 200 OK\r\n"));
 
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("server did not stop after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let exit = common::stop_with_sigterm(&mut child);
     assert!(exit.success(), "{exit:?}");
     let mut rest = Vec::new();
     while let Ok(l) = rx.recv_timeout(Duration::from_secs(5)) {

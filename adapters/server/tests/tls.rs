@@ -651,23 +651,7 @@ fn binary_with_dev_tls_logs_the_fingerprint_and_serves_tls() {
         options_works(&mut s, "bin").await;
     });
 
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("server did not stop after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let exit = common::stop_with_sigterm(&mut child);
     assert!(exit.success(), "{exit:?}");
 }
 

@@ -1,4 +1,5 @@
-//! Helpers shared by the server's integration tests.
+//! Helpers shared by the server's integration tests (each test file uses some).
+#![allow(dead_code)]
 
 use sip_lite::digest::{CredentialsRepr, Request, Secret};
 use sip_lite::wire::Emit as _;
@@ -27,4 +28,26 @@ pub(crate) fn digest_answer(resp: &str, uri: &str) -> String {
     let mut sink = SliceSink::new(&mut buf);
     answer.emit(&mut sink).unwrap();
     String::from_utf8(sink.written().to_vec()).unwrap()
+}
+
+/// Sends SIGTERM to the server process `child` and waits (at most 10 s) for it to
+/// exit; returns how it exited.
+pub(crate) fn stop_with_sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("server did not stop after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
