@@ -910,6 +910,90 @@ names! {
     }
 }
 
+names! {
+    /// `requestedDeviceCategory` of `GetSwitchingFunctionDevices`: the kinds of device
+    /// to list (ECMA-285 `ReqDeviceCategory`, whose identifiers the ECMA-323 spellings
+    /// mirror), in ASN.1 order.
+    pub enum ReqDeviceCategory<'a> open {
+        /// ACD devices.
+        Acd = "acd",
+        /// Conference bridges.
+        Conference = "conference",
+        /// DTMF interactive voice units.
+        DtmfIv = "dtmfIV",
+        /// Generic interactive voice units.
+        GenericIv = "genericIV",
+        /// ACD groups.
+        GroupAcd = "groupACD",
+        /// Hunt groups.
+        GroupHunt = "groupHunt",
+        /// Pick(-up) groups.
+        GroupPick = "groupPick",
+        /// Other groups.
+        GroupOther = "groupOther",
+        /// User groups.
+        GroupUser = "groupUser",
+        /// Listener interactive voice units.
+        ListenerIv = "listenerIV",
+        /// Message interactive voice units.
+        MessageIv = "messageIV",
+        /// Network interfaces (trunks).
+        NetworkInterface = "networkInterface",
+        /// Park devices.
+        Park = "park",
+        /// Prompt interactive voice units.
+        PromptIv = "promptIV",
+        /// Prompt queues.
+        PromptQueue = "promptQueue",
+        /// Routeing devices.
+        RouteingDevice = "routeingDevice",
+        /// Stations (telephones).
+        Station = "station",
+        /// Voice units.
+        VoiceUnit = "voiceUnit",
+        /// Anything else (the schema's `other`).
+        OtherCategory = "other",
+    }
+}
+
+names! {
+    /// `deviceCategory` of a `SwitchingFunctionDevices` entry (ECMA-285
+    /// `DeviceCategory`; the ASN.1 default, when absent, is `station`), in ASN.1
+    /// order.
+    pub enum DeviceCategory<'a> open {
+        /// An ACD device.
+        Acd = "acd",
+        /// A group (ACD, hunt, pick, user or other group).
+        Group = "group",
+        /// A network interface (trunk).
+        NetworkInterface = "networkInterface",
+        /// A park device.
+        Park = "park",
+        /// A routeing device.
+        RouteingDevice = "routeingDevice",
+        /// A station (telephone).
+        Station = "station",
+        /// A voice unit.
+        VoiceUnit = "voiceUnit",
+        /// A generic interactive voice unit.
+        GenericInteractiveVoice = "genericInteractiveVoice",
+        /// A listener interactive voice unit.
+        ListenerInteractiveVoice = "listenerInteractiveVoice",
+        /// A DTMF interactive voice unit.
+        DtmfInteractiveVoice = "dtmfInteractiveVoice",
+        /// A prompt interactive voice unit.
+        PromptInteractiveVoice = "promptInteractiveVoice",
+        /// A prompt queue.
+        PromptQueueInteractiveVoice = "promptQueueInteractiveVoice",
+        /// A message interactive voice unit.
+        MessageInteractiveVoice = "messageInteractiveVoice",
+        /// A conference bridge.
+        Conference = "conference",
+        /// Anything else (the schema's `other`).
+        OtherCategory = "other",
+    }
+}
+
 /// `reason` of `ClearConnection` is an [`EventCause`] (the schema uses the same type).
 pub type ClearReason<'a> = EventCause<'a>;
 
@@ -1560,6 +1644,8 @@ mod tests {
     #[test]
     fn open_lists_round_trip_and_are_unique() {
         check_open!(
+            ReqDeviceCategory,
+            DeviceCategory,
             EventCause,
             Operation,
             Security,

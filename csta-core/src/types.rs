@@ -58,6 +58,18 @@ impl<'a> Leaf<'a> for CrossRefId<'a> {
 
 required_in_json!(CrossRefId<'_>);
 
+/// Whether `rest` (what follows a start tag) begins, after white space, with the
+/// start tag of a child element (not text, an end tag, a comment, a CDATA section or
+/// a processing instruction).
+fn starts_child_element(rest: &str) -> bool {
+    let rest = rest.trim_start_matches([' ', '\t', '\r', '\n']);
+    let mut chars = rest.chars();
+    chars.next() == Some('<')
+        && chars
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_' || c == ':')
+}
+
 pub(crate) fn checked_len<'a>(
     text: Text<'a>,
     max: usize,
@@ -144,6 +156,39 @@ impl<'a> DeviceId<'a> {
         Ok(device)
     }
 
+    /// [`Leniency::NESTED_DEVICE_ID`]: the content of element `name` (just started,
+    /// at `offset`) is read as its `deviceID` or `deviceIdentifier` child, other
+    /// children skipped; no such child is an error, as is text beside it.
+    fn decode_nested(
+        r: &mut Reader<'a>,
+        name: &'static str,
+        offset: usize,
+    ) -> Result<Self, DecodeError> {
+        let mut device = None;
+        loop {
+            match r.next_event()? {
+                Event::Start(child) => match child.local_name() {
+                    "deviceID" | "deviceIdentifier" if device.is_none() => {
+                        device = Some(DeviceId::decode(r, child, "deviceID")?);
+                    }
+                    _ => r.skip()?,
+                },
+                Event::Text(t) if !t.trim().is_empty() => {
+                    return Err(DecodeError::InvalidValue {
+                        element: name,
+                        offset,
+                    });
+                }
+                Event::End(_) => break,
+                _ => {}
+            }
+        }
+        device.ok_or(DecodeError::MissingElement {
+            element: "deviceID",
+            offset,
+        })
+    }
+
     fn encode_start(&self, w: &mut Writer<'_>, name: &str) {
         w.start(name);
         if let Some(v) = &self.type_of_number {
@@ -166,6 +211,12 @@ impl<'a> Field<'a> for DeviceId<'a> {
         name: &'static str,
     ) -> Result<Self, DecodeError> {
         let offset = r.offset();
+        if !start.is_empty()
+            && r.leniency().contains(Leniency::NESTED_DEVICE_ID)
+            && starts_child_element(r.input().get(offset..).unwrap_or(""))
+        {
+            return DeviceId::decode_nested(r, name, offset);
+        }
         let text = r.read_text()?;
         DeviceId::decode_with_text(&start, text.trim(), name, offset)
     }

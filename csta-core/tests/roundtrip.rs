@@ -252,6 +252,29 @@ impl<'a> B<'a> {
         groups
     }
 
+    fn request_types(&mut self) -> RequestTypes {
+        RequestTypes {
+            system_status: self.opt(Self::bool),
+            request_system_status: self.opt(Self::bool),
+            switching_function_caps_changed: self.opt(Self::bool),
+            switching_function_devices_changed: self.opt(Self::bool),
+        }
+    }
+
+    fn status_filter(&mut self) -> StatusFilter {
+        StatusFilter {
+            initializing: self.opt(Self::bool),
+            enabled: self.opt(Self::bool),
+            normal: self.opt(Self::bool),
+            message_lost: self.opt(Self::bool),
+            disabled: self.opt(Self::bool),
+            partially_disabled: self.opt(Self::bool),
+            overload_imminent: self.opt(Self::bool),
+            overload_reached: self.opt(Self::bool),
+            overload_relieved: self.opt(Self::bool),
+        }
+    }
+
     fn state(&mut self) -> names::ConnectionState {
         self.closed(names::ConnectionState::ALL)
     }
@@ -399,6 +422,26 @@ impl<'a> B<'a> {
                 new_destination: b.device_id(),
             }),
             "DeflectCallResponse" => Message::DeflectCallResponse(DeflectCallResponse {}),
+            "DirectedPickupCall" => Message::DirectedPickupCall(DirectedPickupCall {
+                call_to_be_picked_up: b.conn(),
+                requesting_device: b.device_id(),
+                correlator_data: b.opt(B::opaque),
+            }),
+            "DirectedPickupCallResponse" => {
+                Message::DirectedPickupCallResponse(DirectedPickupCallResponse {
+                    picked_call: b.opt(B::conn),
+                })
+            }
+            "GroupPickupCall" => Message::GroupPickupCall(GroupPickupCall {
+                new_destination: b.device_id(),
+                pick_group: b.opt(B::device_id),
+                correlator_data: b.opt(B::opaque),
+            }),
+            "GroupPickupCallResponse" => {
+                Message::GroupPickupCallResponse(GroupPickupCallResponse {
+                    picked_call: b.opt(B::conn),
+                })
+            }
             "SingleStepTransferCall" => Message::SingleStepTransferCall(SingleStepTransferCall {
                 active_call: b.conn(),
                 transferred_to: b.device_id(),
@@ -564,10 +607,52 @@ impl<'a> B<'a> {
                 system_status: Some(open_name!(b, SystemStatus)),
             }),
             "SystemStatusResponse" => Message::SystemStatusResponse(SystemStatusResponse {}),
-            "SystemRegister" => Message::SystemRegister(SystemRegister {}),
+            "SystemRegister" => Message::SystemRegister(SystemRegister {
+                request_types: b.opt(B::request_types),
+                requested_status_filter: b.opt(B::status_filter),
+            }),
             "SystemRegisterResponse" => Message::SystemRegisterResponse(SystemRegisterResponse {
                 sys_stat_register_id: b.xref(),
+                actual_status_filter: b.opt(B::status_filter),
             }),
+            "GetSwitchingFunctionDevices" => {
+                Message::GetSwitchingFunctionDevices(GetSwitchingFunctionDevices {
+                    requested_device_id: b.opt(B::device_id),
+                    requested_device_category: b.opt(|b| open_name!(b, ReqDeviceCategory)),
+                })
+            }
+            "GetSwitchingFunctionDevicesResponse" => {
+                Message::GetSwitchingFunctionDevicesResponse(GetSwitchingFunctionDevicesResponse {
+                    service_cross_ref_id: b.xref(),
+                })
+            }
+            "SwitchingFunctionDevices" => {
+                Message::SwitchingFunctionDevices(SwitchingFunctionDevices {
+                    service_cross_ref_id: b.xref(),
+                    segment_id: b.opt(B::u32),
+                    last_segment: b.bool(),
+                    device_list: DeviceList {
+                        entries: b.vec(|b| DeviceEntry {
+                            device_id: b.device_id(),
+                            device_category: b.opt(|b| open_name!(b, DeviceCategory)),
+                            device_model_name: b.opt(B::text),
+                        }),
+                    },
+                })
+            }
+            "SwitchingFunctionDevicesResponse" => {
+                Message::SwitchingFunctionDevicesResponse(SwitchingFunctionDevicesResponse {})
+            }
+            "SwitchingFunctionDevicesChanged" => {
+                Message::SwitchingFunctionDevicesChanged(SwitchingFunctionDevicesChanged {
+                    sys_stat_register_id: b.opt(B::xref),
+                })
+            }
+            "SwitchingFunctionDevicesChangedResponse" => {
+                Message::SwitchingFunctionDevicesChangedResponse(
+                    SwitchingFunctionDevicesChangedResponse {},
+                )
+            }
             "SystemRegisterCancel" => Message::SystemRegisterCancel(SystemRegisterCancel {
                 sys_stat_register_id: b.xref(),
             }),

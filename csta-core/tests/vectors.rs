@@ -441,6 +441,49 @@ const VECTORS: &[(&str, Expect)] = &[
         Decodes("StopApplicationSession", None),
     ),
     (
+        "project-DirectedPickupCall.xml",
+        Decodes("DirectedPickupCall", Some(Edition::Ed3)),
+    ),
+    (
+        "project-DirectedPickupCallResponse.xml",
+        Decodes("DirectedPickupCallResponse", Some(Edition::Ed3)),
+    ),
+    (
+        "project-GetSwitchingFunctionDevices.xml",
+        Decodes("GetSwitchingFunctionDevices", Some(Edition::Ed3)),
+    ),
+    (
+        "project-GetSwitchingFunctionDevicesResponse.xml",
+        Decodes("GetSwitchingFunctionDevicesResponse", Some(Edition::Ed3)),
+    ),
+    (
+        "project-GroupPickupCall.xml",
+        Decodes("GroupPickupCall", Some(Edition::Ed5)),
+    ),
+    (
+        "project-GroupPickupCallResponse.xml",
+        Decodes("GroupPickupCallResponse", Some(Edition::Ed5)),
+    ),
+    (
+        "project-SwitchingFunctionDevices-33-entries.xml",
+        Rejected(DecodeError::TooMany {
+            element: "deviceEntry",
+            offset: 1825,
+        }),
+    ),
+    (
+        "project-SwitchingFunctionDevices.xml",
+        Decodes("SwitchingFunctionDevices", Some(Edition::Ed6)),
+    ),
+    (
+        "project-SwitchingFunctionDevicesChanged.xml",
+        Decodes("SwitchingFunctionDevicesChanged", Some(Edition::Ed3)),
+    ),
+    (
+        "project-SystemRegister-statusFilter.xml",
+        Decodes("SystemRegister", Some(Edition::Ed3)),
+    ),
+    (
         "shorebridge-AnswerCall-template.xml",
         Decodes("AnswerCall", Some(Edition::Ed3)),
     ),
@@ -590,8 +633,22 @@ const VECTORS: &[(&str, Expect)] = &[
         "unitel-DeliveredEvent.xml",
         Decodes("DeliveredEvent", Some(Edition::Ed6)),
     ),
-    ("unitel-DirectedPickupCall.xml", Unmodelled(20)),
-    ("unitel-DirectedPickupCallResponse.xml", Unmodelled(83)),
+    (
+        "unitel-DirectedPickupCall.xml",
+        Lenient(
+            "DirectedPickupCall",
+            None,
+            Leniency::NESTED_DEVICE_ID,
+            DecodeError::Xml(XmlError {
+                kind: XmlErrorKind::UnexpectedElement,
+                offset: 157,
+            }),
+        ),
+    ),
+    (
+        "unitel-DirectedPickupCallResponse.xml",
+        Decodes("DirectedPickupCallResponse", Some(Edition::Ed6)),
+    ),
     (
         "unitel-DivertedEvent.xml",
         Decodes("DivertedEvent", Some(Edition::Ed6)),
@@ -778,7 +835,7 @@ const VECTORS: &[(&str, Expect)] = &[
 ];
 
 /// The number of `*.xml` vectors; a file added or removed must be looked at.
-const XML_COUNT: usize = 143;
+const XML_COUNT: usize = 153;
 
 /// The SIP files, by name.
 const SIP_FILES: &[&str] = &[
@@ -907,7 +964,7 @@ fn vectors() {
 
 /// Files with key-field checks in [`check`] (the three unitel `SnapShotDevice` share
 /// one arm).
-const CHECKED: usize = 28;
+const CHECKED: usize = 36;
 
 fn id<'a>(device: &DeviceRef<'a>) -> String {
     let id = device.device_id().expect("a device ID");
@@ -929,6 +986,54 @@ fn check(name: &str, decoded: &Decoded<'_>) -> bool {
             assert_eq!(e.last_redirection_device, Some(DeviceRef::NotRequired));
             assert_eq!(e.local_connection_info, Some(ConnectionState::Alerting));
             assert_eq!(text(e.cause.unwrap().as_text()), "enteringDistribution");
+        }
+        ("unitel-DirectedPickupCall.xml", Message::DirectedPickupCall(m)) => {
+            assert_eq!(m.call_to_be_picked_up.call_id.unwrap(), "SIP/hpbx-0000af16");
+            assert_eq!(m.call_to_be_picked_up.device_id.unwrap().id, "202");
+            assert_eq!(m.requesting_device.id, "200");
+        }
+        ("unitel-DirectedPickupCallResponse.xml", Message::DirectedPickupCallResponse(m)) => {
+            assert_eq!(m.picked_call, None);
+        }
+        ("project-DirectedPickupCall.xml", Message::DirectedPickupCall(m)) => {
+            assert_eq!(m.call_to_be_picked_up.call_id.unwrap(), "c-202-1");
+            assert_eq!(m.requesting_device.id, "sip:203@pbx.example.com");
+            assert_eq!(m.correlator_data.unwrap().text, "ticket-77");
+        }
+        ("project-GroupPickupCall.xml", Message::GroupPickupCall(m)) => {
+            assert_eq!(m.new_destination.id, "sip:203@pbx.example.com");
+            assert_eq!(m.pick_group.unwrap().id, "sales");
+        }
+        ("project-SwitchingFunctionDevices.xml", Message::SwitchingFunctionDevices(m)) => {
+            assert_eq!(m.service_cross_ref_id.0, "sfd-1");
+            assert_eq!(m.segment_id, Some(1));
+            assert!(m.last_segment);
+            let entries = &m.device_list.entries;
+            assert_eq!(entries.len(), 2);
+            assert_eq!(entries[0].device_id.id, "sip:201@pbx.example.com");
+            assert_eq!(
+                entries[0].device_category,
+                Some(csta_core::names::DeviceCategory::Station)
+            );
+            assert_eq!(entries[0].device_model_name.unwrap(), "snom D785");
+            assert_eq!(entries[1].device_category, None);
+        }
+        ("snom-SystemRegister.xml", Message::SystemRegister(m)) => {
+            let types = m.request_types.as_ref().unwrap();
+            assert!(types.wants_devices_changed());
+            assert!(!types.wants_system_status());
+        }
+        ("osv-pool-SystemRegister.xml", Message::SystemRegister(m)) => {
+            let types = m.request_types.as_ref().unwrap();
+            assert_eq!(types.system_status, Some(true));
+            assert_eq!(types.request_system_status, Some(false));
+            assert!(!types.wants_devices_changed());
+        }
+        ("project-SystemRegister-statusFilter.xml", Message::SystemRegister(m)) => {
+            let filter = m.requested_status_filter.as_ref().unwrap();
+            assert_eq!(filter.normal, Some(true));
+            assert_eq!(filter.disabled, Some(true));
+            assert_eq!(filter.initializing, None);
         }
         ("osv-CallInformationEvent.xml", Message::CallInformationEvent(e)) => {
             assert_eq!(e.monitor_cross_ref_id.unwrap().0, "1166743342");

@@ -266,3 +266,58 @@ structure! {
         items: Vec<ConnectionListItem<'a>, CONNECTION_LIST_MAX> = "connectionListItem",
     }
 }
+
+structure! {
+    /// Pick up a call alerting at another device (ECMA-269 Directed Pickup Call): the
+    /// call of `call_to_be_picked_up` is moved to `requesting_device` and connected
+    /// there.
+    ///
+    /// Elements as ECMA-285 `DirectedPickupCallArgument` names them (ECMA-323 mirrors
+    /// the ASN.1 identifiers); `userData` and `extensions` are skipped when decoding.
+    pub struct DirectedPickupCall<'a> {
+        /// The alerting connection to pick up.
+        call_to_be_picked_up: ConnectionId<'a> = "callToBePickedUp",
+        /// The device that picks the call up. Uni-tel writes its text in a
+        /// `<deviceID>` child ([`Leniency::NESTED_DEVICE_ID`](crate::xml::Leniency::NESTED_DEVICE_ID)).
+        requesting_device: DeviceId<'a> = "requestingDevice",
+        /// Opaque correlation data.
+        correlator_data: Option<Opaque<'a>> = "correlatorData",
+    }
+}
+
+structure! {
+    /// The call was picked up.
+    ///
+    /// `pickedCallInfo` and `callLinkageData` of ECMA-285 `DirectedPickupCallResult`
+    /// are skipped when decoding.
+    pub struct DirectedPickupCallResponse<'a> {
+        /// The requesting device's connection in the picked call (absent in Uni-tel's
+        /// answers).
+        picked_call: Option<ConnectionId<'a>> = "pickedCall",
+    }
+}
+
+structure! {
+    /// Pick up a call alerting at a device of a pick(-up) group (ECMA-269 Group Pickup
+    /// Call).
+    ///
+    /// Elements as ECMA-285 `GroupPickupCallArgument` names them; `userData` and
+    /// `extensions` are skipped when decoding.
+    pub struct GroupPickupCall<'a> {
+        /// The device that picks the call up.
+        new_destination: DeviceId<'a> = "newDestination",
+        /// The pick group to pick from; when absent, the switching function chooses
+        /// (the group of `new_destination`).
+        pick_group: Option<DeviceId<'a>> = "pickGroup",
+        /// Opaque correlation data.
+        correlator_data: Option<Opaque<'a>> = "correlatorData",
+    }
+}
+
+structure! {
+    /// A call of the group was picked up.
+    pub struct GroupPickupCallResponse<'a> {
+        /// The new destination's connection in the picked call.
+        picked_call: Option<ConnectionId<'a>> = "pickedCall",
+    }
+}

@@ -60,8 +60,13 @@ impl Leniency {
     /// message has its exact name, as in `SnapShotDeviceResponse` (published Uni-tel
     /// examples).
     pub const ROOT_NAME_CASE: Leniency = Leniency(8);
+    /// A device ID element (`requestingDevice`, `callingDevice` of `MakeCall`, ...)
+    /// whose text is wrapped in one `<deviceID>` (or `<deviceIdentifier>`) child is
+    /// read as that child, as in `<requestingDevice><deviceID>200</deviceID>
+    /// </requestingDevice>` (published Uni-tel `DirectedPickupCall` examples).
+    pub const NESTED_DEVICE_ID: Leniency = Leniency(16);
     /// Every leniency above: what the codec uses unless told otherwise.
-    pub const ALL: Leniency = Leniency(15);
+    pub const ALL: Leniency = Leniency(31);
 
     /// Whether every leniency of `other` is in `self`.
     pub const fn contains(self, other: Leniency) -> bool {
