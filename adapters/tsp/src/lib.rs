@@ -14,9 +14,23 @@
 //!   handles, the mapping of CSTA events to TAPI messages and of TAPI requests to CSTA
 //!   requests, the ECMA-354 session, reconnecting. No Windows types, threads or
 //!   sockets.
+//! - [`runtime`]: the std driver of a provider: the link (TCP, TLS) and the threads
+//!   that feed the provider and deliver its messages to TAPI.
+//! - [`tspi`]: the `extern "system"` TSPI functions (the DLL's export table), each a
+//!   thin, panic-proof shell over the runtime; structures filled within
+//!   `dwTotalSize`.
+//! - [`store`], `registry` (Windows), [`setup`], [`logging`]: where instances keep
+//!   their configuration, installing and configuring them, the rotating log.
 //! - [`tapi`]: the TAPI constants (from `windows-sys`, plus the TSPI-only ones).
 
 pub mod config;
 pub mod dial;
+pub mod logging;
 pub mod provider;
+#[cfg(windows)]
+pub mod registry;
+pub mod runtime;
+pub mod setup;
+pub mod store;
 pub mod tapi;
+pub mod tspi;

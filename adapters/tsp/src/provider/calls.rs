@@ -7,6 +7,9 @@ use super::events::Claim;
 use crate::dial::DialBuffer;
 use crate::tapi;
 
+/// Generations are 24 bits (see [`CallHandle::to_raw`]).
+pub(crate) const GENERATION_MASK: u32 = 0x00FF_FFFF;
+
 /// A handle to one call of a [`Provider`](super::Provider): a slot and its generation,
 /// so a handle to a closed call never reaches a later call in the same slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,9 +19,10 @@ pub struct CallHandle {
 }
 
 impl CallHandle {
-    /// The handle as one number (never 0), for `HDRVCALL`.
+    /// The handle as one number (never 0, below 2^56 so that the TSPI layer can tag
+    /// it with its provider instance), for `HDRVCALL`.
     pub const fn to_raw(self) -> u64 {
-        ((self.generation as u64) << 32) | (self.slot as u64 + 1)
+        (((self.generation & GENERATION_MASK) as u64) << 32) | (self.slot as u64 + 1)
     }
 
     /// The handle [`to_raw`](Self::to_raw) made; `None` for 0 or a slot out of range.
@@ -165,6 +169,9 @@ pub(crate) struct Call {
     pub(crate) claim: Option<Claim>,
     /// TAPI answered `LINE_NEWCALL` without a handle: followed quietly until it ends.
     pub(crate) declined: bool,
+    /// The call ended while quiet (its request not yet complete), with this disconnect
+    /// mode: reported after the completion.
+    pub(crate) gone_quietly: Option<Option<u32>>,
 }
 
 impl Call {
@@ -193,6 +200,7 @@ impl Call {
             dialled: None,
             claim: None,
             declined: false,
+            gone_quietly: None,
         }
     }
 

@@ -149,6 +149,10 @@ impl Provider {
                 return;
             }
         };
+        // A conference formed on calls TAPI set up takes them over first: the call
+        // the ConferencedEvent merges away is a member now, not a call that ended,
+        // and each member keeps the party it had (not the added one).
+        self.after_view(line, message);
         for removed in change.removed() {
             if let Some(h) = self.call_by_csta(line, removed.call_id()) {
                 let mode = removed.disconnect_mode().map(|m| m.value());
@@ -162,7 +166,6 @@ impl Provider {
                 self.learn(h, message);
             }
         }
-        self.after_view(line, message);
         for h in self.line_calls(line) {
             self.sync_call(h);
             self.post_dial(now, h);
@@ -275,6 +278,9 @@ impl Provider {
             c.parties.called = Party::address(&own);
         }
         self.out_new_call(line, h);
+        // TSPI: LINE_CALLSTATE is the next message of the call after LINE_NEWCALL
+        // (also when several calls are offered at once: snapshot, lineOpen).
+        self.sync_call(h);
     }
 
     /// Before the view sees an event: a party leaving a TAPI conference.

@@ -461,6 +461,8 @@ pub struct Provider {
     refresh_at: Option<Instant>,
     /// `TSPI_providerShutdown` was called.
     shut_down: bool,
+    /// Set by [`Provider::unconfigured`]: the link never starts.
+    unconfigured: Option<String>,
 }
 
 impl Provider {
@@ -493,6 +495,7 @@ impl Provider {
             listed: false,
             refresh_at: None,
             shut_down: false,
+            unconfigured: None,
         };
         let devices: Vec<String> = if provider.config.role == Role::MultiLine {
             devices.to_vec()
@@ -523,7 +526,26 @@ impl Provider {
             line.device_id = Some(device_id_base + i as u32);
         }
         self.shut_down = false;
-        self.session = Session::Waiting { at: now };
+        if self.unconfigured.is_none() {
+            self.session = Session::Waiting { at: now };
+        }
+    }
+
+    /// A provider whose configuration could not be read: one line, named after the
+    /// problem, that stays out of service (the Telephony service keeps running; the
+    /// log says what to fix).
+    pub fn unconfigured(problem: &str) -> Provider {
+        let mut config = ProviderConfig::new(Role::Client, "", "", "");
+        config.line_name = format!("uCSTA TSP: {problem}");
+        config.devices = vec!["unconfigured".to_owned()];
+        let mut provider = Provider::new(config, &[], 0);
+        provider.unconfigured = Some(problem.to_owned());
+        provider
+    }
+
+    /// Why the provider has no usable configuration ([`unconfigured`](Self::unconfigured)).
+    pub fn configuration_problem(&self) -> Option<&str> {
+        self.unconfigured.as_deref()
     }
 
     /// `TSPI_providerShutdown`: the session is stopped (`StopApplicationSession`, then
@@ -1248,11 +1270,24 @@ impl Provider {
             })
             .collect();
         for h in quiet {
+            let mut gone = None;
             if let Some(c) = self.call_mut(h) {
                 c.quiet_until = None;
+                gone = c.gone_quietly.take();
             }
-            if result == 0 {
-                self.sync_call(h);
+            if result != 0 {
+                continue;
+            }
+            match gone {
+                // The call ended before its request completed: TAPI has the handle
+                // and must see it end (else it stays in TAPI forever).
+                Some(mode) => {
+                    if let Some(mode) = mode {
+                        self.report_state(h, tapi::LINECALLSTATE_DISCONNECTED, mode);
+                    }
+                    self.report_state(h, tapi::LINECALLSTATE_IDLE, 0);
+                }
+                None => self.sync_call(h),
             }
         }
     }
@@ -1429,7 +1464,11 @@ impl Provider {
                 (self.calls.len() - 1) as u32
             }
         };
-        let generation = self.generations[slot as usize].wrapping_add(1);
+        let generation =
+            match self.generations[slot as usize].wrapping_add(1) & calls::GENERATION_MASK {
+                0 => 1,
+                g => g,
+            };
         self.generations[slot as usize] = generation;
         let call_id = self.next_call_id;
         self.next_call_id = self.next_call_id.wrapping_add(1).max(1);
@@ -1486,6 +1525,11 @@ impl Provider {
             return;
         }
         let state = c.state();
+        if c.quiet_until.is_some()
+            && let Some(c) = self.call_mut(h)
+        {
+            c.gone_quietly = Some(mode);
+        }
         if let Some(mode) = mode
             && state != tapi::LINECALLSTATE_DISCONNECTED
         {
@@ -1532,15 +1576,36 @@ impl Provider {
         if !quiet {
             c.reported = Some((state, mode));
         }
+        let detail = self.state_detail(h, state, mode);
         self.call_event(
             h,
             tapi::msg::CALLSTATE,
             [
                 state as usize,
-                mode as usize,
+                detail,
                 tapi::LINEMEDIAMODE_INTERACTIVEVOICE as usize,
             ],
         );
+    }
+
+    /// `dwParam2` of `LINE_CALLSTATE`: the disconnect mode of `DISCONNECTED`, the busy
+    /// and dial-tone modes the address caps announce (`LINEBUSYMODE_STATION`,
+    /// `LINEDIALTONEMODE_NORMAL`), `ACTIVE` for `CONNECTED` and `OFFERING` (TAPI 2.0),
+    /// and for `CONFERENCED` the `htCall` of the conference the call is a member of
+    /// (TSPI `LINE_CALLSTATE`: TAPI uses it to link the member to its parent).
+    pub(crate) fn state_detail(&self, h: CallHandle, state: u32, mode: u32) -> usize {
+        match state {
+            tapi::LINECALLSTATE_DISCONNECTED => mode as usize,
+            tapi::LINECALLSTATE_BUSY => tapi::LINEBUSYMODE_STATION as usize,
+            tapi::LINECALLSTATE_DIALTONE => tapi::LINEDIALTONEMODE_NORMAL as usize,
+            tapi::LINECALLSTATE_CONNECTED => tapi::LINECONNECTEDMODE_ACTIVE as usize,
+            tapi::LINECALLSTATE_OFFERING => tapi::LINEOFFERINGMODE_ACTIVE as usize,
+            tapi::LINECALLSTATE_CONFERENCED => match self.call(h).map(|c| &c.kind) {
+                Some(Kind::Member { conf, .. }) => self.call(*conf).map_or(0, |c| c.ht_call),
+                _ => 0,
+            },
+            _ => 0,
+        }
     }
 
     /// Brings TAPI's picture of one call up to date: its state and its info.

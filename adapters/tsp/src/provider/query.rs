@@ -286,6 +286,11 @@ pub(crate) fn forwarding_types(mode: u32) -> Option<&'static [&'static str]> {
 }
 
 impl Provider {
+    /// The line of a call.
+    pub fn call_line(&self, call: CallHandle) -> Option<LineId> {
+        self.call(call).map(|c| LineId(c.line))
+    }
+
     fn live_line(&self, line: LineId) -> Result<&super::Line, LineError> {
         let l = self.lines.get(line.index()).ok_or(LineError::BadDeviceId)?;
         if l.removed {
@@ -647,7 +652,13 @@ impl Provider {
         };
         Ok(CallStatus {
             state,
-            state_mode: mode,
+            // The same detail LINE_CALLSTATE carries (LINECALLSTATUS has no
+            // conference handle).
+            state_mode: if state == LINECALLSTATE_CONFERENCED {
+                0
+            } else {
+                self.state_detail(call, state, mode) as u32
+            },
             features,
             features2,
         })
