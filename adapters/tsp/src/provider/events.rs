@@ -99,6 +99,7 @@ impl Provider {
                     use csta_core::message::monitor::SnapshotDevice;
                     use csta_core::types::DeviceId;
                     self.lines[index].sync = Sync::Snapshot;
+                    self.synchronised = false;
                     let device = self.lines[index].device.clone();
                     let m = Message::SnapshotDevice(SnapshotDevice {
                         snapshot_object: DeviceId::new(&device),
@@ -254,11 +255,14 @@ impl Provider {
             );
             return;
         };
-        let peer_is_ours = self.lines[line as usize]
+        let peer = self.lines[line as usize]
             .view
             .as_ref()
             .and_then(|v| v.call(id))
             .and_then(|c| c.peer())
+            .map(str::to_owned);
+        let peer_is_ours = peer
+            .as_deref()
             .is_some_and(|p| self.line_by_device(p).is_some());
         let own = self.lines[line as usize].device.clone();
         let Some(c) = self.call_mut(h) else {
@@ -272,10 +276,22 @@ impl Provider {
             Direction::Incoming => tapi::LINECALLORIGIN_INBOUND,
             Direction::Unknown => tapi::LINECALLORIGIN_UNKNOWN,
         };
-        if direction == Direction::Outgoing {
-            c.parties.caller = Party::address(&own);
-        } else {
-            c.parties.called = Party::address(&own);
+        // The other party as the view knows it (a call offered from a snapshot or at
+        // lineOpen has had its events already).
+        let peer = peer.map(|p| Party::address(&p)).unwrap_or_default();
+        match direction {
+            Direction::Outgoing => {
+                c.parties.caller = Party::address(&own);
+                c.parties.called = peer;
+            }
+            Direction::Incoming => {
+                c.parties.called = Party::address(&own);
+                c.parties.caller = peer;
+            }
+            Direction::Unknown => {
+                c.parties.called = Party::address(&own);
+                c.parties.connected = peer;
+            }
         }
         self.out_new_call(line, h);
         // TSPI: LINE_CALLSTATE is the next message of the call after LINE_NEWCALL
@@ -459,7 +475,13 @@ impl Provider {
                     .is_some_and(|d| same_device(&d, &own))
                     || e.local_connection_info == Some(ConnectionState::Alerting);
                 if alerting_here {
-                    let r = reason(e.cause.as_ref(), e.last_redirection_device.is_some());
+                    // `notRequired`, `notKnown` .. say there was no (known) redirection.
+                    let redirected = e
+                        .last_redirection_device
+                        .as_ref()
+                        .and_then(ref_id)
+                        .is_some_and(|d| !d.is_empty());
+                    let r = reason(e.cause.as_ref(), redirected);
                     if c.reason != r && c.reason != tapi::LINECALLREASON_PICKUP {
                         c.reason = r;
                         changed |= tapi::LINECALLINFOSTATE_REASON;

@@ -461,6 +461,9 @@ pub struct Provider {
     refresh_at: Option<Instant>,
     /// `TSPI_providerShutdown` was called.
     shut_down: bool,
+    /// [`ProviderEvent::Synchronised`] was reported since a line last started
+    /// synchronising.
+    synchronised: bool,
     /// Set by [`Provider::unconfigured`]: the link never starts.
     unconfigured: Option<String>,
 }
@@ -495,6 +498,7 @@ impl Provider {
             listed: false,
             refresh_at: None,
             shut_down: false,
+            synchronised: false,
             unconfigured: None,
         };
         let devices: Vec<String> = if provider.config.role == Role::MultiLine {
@@ -669,7 +673,11 @@ impl Provider {
         if was_connected && reason != DownReason::Transport {
             self.link.push_back(LinkCommand::Close);
         }
-        let pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
+        // In the order they were sent (the map has none): TAPI sees the completions
+        // in a stable order.
+        let mut pending: Vec<(u16, Pending)> = self.pending.drain().collect();
+        pending.sort_by_key(|(id, p)| (p.deadline, *id));
+        let pending: Vec<Pending> = pending.into_iter().map(|(_, p)| p).collect();
         let queued: Vec<Queued> = self.queue.drain(..).collect();
         for waiting in pending
             .into_iter()
@@ -701,11 +709,19 @@ impl Provider {
             Ok(d) => d,
             Err(e) => {
                 log::warn!("undecodable CSTA message from the server: {e}");
-                // An answer we cannot read still answers its request.
+                // An answer we cannot read still answers its request: a positive
+                // response that lacks an element (a vendor's empty
+                // `<TransferCallResponse/>`) means the service was done; anything
+                // else fails the request.
                 if !invoke_id.is_event()
                     && let Some(p) = self.pending.remove(&invoke_id.get())
                 {
-                    self.fail_waiting(now, p.waiting, LineError::OperationFailed);
+                    match (p.waiting, is_positive_response(body)) {
+                        (Waiting::Request { job, op }, true) if matches!(op, Op::Plain) => {
+                            self.finish_job(job, Ok(()))
+                        }
+                        (waiting, _) => self.fail_waiting(now, waiting, LineError::OperationFailed),
+                    }
                     self.pump(now);
                 }
                 return;
@@ -799,16 +815,20 @@ impl Provider {
             }
             _ => {}
         }
-        let expired: Vec<u16> = self
+        let mut expired: Vec<(Instant, u16)> = self
             .pending
             .iter()
             .filter(|(_, p)| p.deadline <= now)
-            .map(|(id, _)| *id)
+            .map(|(id, p)| (p.deadline, *id))
             .collect();
-        for id in expired {
+        expired.sort();
+        for (_, id) in expired {
             if let Some(p) = self.pending.remove(&id) {
                 log::warn!("CSTA request {id} got no answer in time");
-                if matches!(p.waiting, Waiting::Start) {
+                // An unanswered keep-alive means the server or the path to it is gone:
+                // waiting for the next one would keep the lines in service on a
+                // session the server may have dropped already.
+                if matches!(p.waiting, Waiting::Start | Waiting::KeepAlive) {
                     self.link_down(now, DownReason::Timeout);
                     return;
                 }
@@ -939,7 +959,12 @@ impl Provider {
     }
 
     fn transmit_request(&mut self, now: Instant, body: Vec<u8>, waiting: Waiting) {
-        let id = self.invoke_id();
+        let Some(id) = self.invoke_id() else {
+            // Every invokeID is taken (only session requests bypass the window, so this
+            // takes 9,998 of them in flight): refuse rather than reuse one.
+            self.fail_waiting(now, waiting, LineError::ResourceUnavail);
+            return;
+        };
         self.pending.insert(
             id.get(),
             Pending {
@@ -967,8 +992,8 @@ impl Provider {
     }
 
     /// The next free invokeID (1..=9998).
-    fn invoke_id(&mut self) -> InvokeId {
-        loop {
+    fn invoke_id(&mut self) -> Option<InvokeId> {
+        for _ in 0..InvokeId::MAX_REQUEST.get() {
             let id = self.next_invoke;
             self.next_invoke = if id >= InvokeId::MAX_REQUEST.get() {
                 1
@@ -976,9 +1001,10 @@ impl Provider {
                 id + 1
             };
             if !self.pending.contains_key(&id) {
-                return InvokeId::new(id).unwrap_or(InvokeId::MAX_REQUEST);
+                return InvokeId::new(id);
             }
         }
+        None
     }
 
     // ------------------------------------------------------------ answers
@@ -1086,6 +1112,7 @@ impl Provider {
 
     /// A session came up: read the device list (multi-line), start every line.
     fn synchronise(&mut self, now: Instant) {
+        self.synchronised = false;
         if self.config.role == Role::MultiLine {
             self.register_for_device_changes(now);
             self.request_devices(now);
@@ -1104,6 +1131,7 @@ impl Provider {
         use csta_core::types::DeviceId;
         let device = self.lines[line as usize].device.clone();
         self.lines[line as usize].sync = Sync::Monitoring;
+        self.synchronised = false;
         let m = Message::MonitorStart(MonitorStart {
             monitor_object: MonitorObject::Device(DeviceId::new(&device)),
             requested_monitor_filter: None,
@@ -1117,6 +1145,16 @@ impl Provider {
         use csta_core::types::DeviceId;
         let index = line as usize;
         if self.lines[index].removed {
+            // Removed while its monitor was being started: stop the monitor the server
+            // made for it.
+            if let Message::MonitorStartResponse(r) = message {
+                use csta_core::message::monitor::MonitorStop;
+                let xref = r.monitor_cross_ref_id.0.to_string();
+                let m = Message::MonitorStop(MonitorStop {
+                    monitor_cross_ref_id: CrossRefId(Text::new(&xref)),
+                });
+                self.send(now, &m, Waiting::Ignore);
+            }
             return;
         }
         match message {
@@ -1154,6 +1192,9 @@ impl Provider {
         if self.lines[index].removed {
             return;
         }
+        // In service first: the calls the snapshot shows are offered on a line TAPI
+        // has been told is in service.
+        self.line_in_service(line);
         if let Message::SnapshotDeviceResponse(_) = message {
             self.feed_view(now, line, message);
         } else {
@@ -1171,7 +1212,6 @@ impl Provider {
             device: DeviceId::new(&device),
         });
         self.send(now, &m, Waiting::GetForwarding(line));
-        self.line_in_service(line);
         self.check_synchronised();
     }
 
@@ -1181,8 +1221,13 @@ impl Provider {
         let waiting = self
             .lines
             .iter()
-            .any(|l| !l.removed && matches!(l.sync, Sync::Monitoring | Sync::Snapshot));
-        if !waiting && self.session_up() {
+            .any(|l| !l.removed && matches!(l.sync, Sync::Monitoring | Sync::Snapshot))
+            // Multi-line: the lines are known once the device list is read.
+            || self.device_list.is_some();
+        // Once each time the lines that were synchronising are done (not again for
+        // every later answer).
+        if !waiting && self.session_up() && !self.synchronised {
+            self.synchronised = true;
             self.events.push_back(ProviderEvent::Synchronised);
         }
     }
@@ -1304,7 +1349,14 @@ impl Provider {
             .replace("{device}", device)
             .replace("{site}", &self.config.site);
         let mut permanent_id = fnv1a(device.as_bytes());
-        while permanent_id == 0 || self.lines.iter().any(|l| l.permanent_id == permanent_id) {
+        // A removed line's ID is free again: a device that comes back keeps the ID it
+        // has after a restart.
+        while permanent_id == 0
+            || self
+                .lines
+                .iter()
+                .any(|l| !l.removed && l.permanent_id == permanent_id)
+        {
             permanent_id = permanent_id.wrapping_add(1);
         }
         self.lines.push(Line {
@@ -1691,6 +1743,27 @@ fn encode(message: &Message<'_>, edition: Edition) -> Option<Vec<u8>> {
             None
         }
     }
+}
+
+/// Whether an XML body's root element is a positive response (`...Response`, not an
+/// ECMA-354 `...NegResponse`), read without decoding the rest.
+fn is_positive_response(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body);
+    let mut rest = text.as_ref();
+    // Skip the declaration, comments and processing instructions.
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start + 1..];
+        if rest.starts_with('?') || rest.starts_with('!') {
+            continue;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !matches!(c, '>' | '/'))
+            .collect();
+        let local = name.rsplit(':').next().unwrap_or(&name);
+        return local.ends_with("Response") && !local.ends_with("NegResponse");
+    }
+    false
 }
 
 /// FNV-1a, 32 bits: stable permanent line IDs from device IDs.
