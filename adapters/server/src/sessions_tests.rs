@@ -271,6 +271,7 @@ fn line(notify: bool) -> CstaLine {
         auth_user: "201auth".to_owned(),
         auth_password: "pw201".to_owned(),
         notify_mode: notify,
+        pickup_group: None,
     }
 }
 
