@@ -4,7 +4,8 @@
 //! that drives every call by CSTA requests. At each step the test checks the events
 //! the application receives for each monitored device (names, causes, its own
 //! monitorCrossRefIDs) and the server's view of the devices (SnapshotDevice,
-//! GetDoNotDisturb, GetForwarding, which the server answers from its view).
+//! GetDoNotDisturb, GetForwarding, which the server answers from its view), and a
+//! DirectedPickupCall the server carries out with DeflectCall and AnswerCall.
 //!
 //! For debugging: `E2E_TRACE=1` prints every message the client receives,
 //! `E2E_LOGS=DIR` keeps the processes' output in DIR (`E2E_SERVER_LOG=debug` for the
@@ -646,6 +647,58 @@ fn calls_driven_by_a_csta_client_through_the_server() {
         ("203", &["ConnectionClearedEvent/normalClearing"]),
     ]);
     idle(&mut app);
+
+    // 5b. DirectedPickupCall: 201 calls 202; while it rings, the application picks it
+    // up at 203. The server deflects the call from 202 to 203, recognises it at 203 by
+    // its DeliveredEvent and answers it there before it answers the application.
+    let a = make_call(&mut app, "201", "202");
+    let ev = app.expect(&[
+        (
+            "201",
+            &[
+                "ServiceInitiatedEvent/makeCall",
+                "OriginatedEvent/makeCall",
+                "DeliveredEvent",
+            ],
+        ),
+        ("202", &["DeliveredEvent/newCall"]),
+    ]);
+    let b = call_of(&ev["202"][0], "202");
+    let body = app.ok(
+        &format!(
+            "<DirectedPickupCall>{}<requestingDevice>203</requestingDevice></DirectedPickupCall>",
+            conn("callToBePickedUp", &b, "202")
+        ),
+        "DirectedPickupCallResponse",
+    );
+    let ev = app.expect(&[
+        ("201", &["DeliveredEvent", "EstablishedEvent"]),
+        ("202", &["DivertedEvent/redirected"]),
+        ("203", &["DeliveredEvent/newCall", "EstablishedEvent"]),
+    ]);
+    let c = call_of(&ev["203"][0], "203");
+    assert_eq!(body["pickedCall"]["callID"], c.as_str(), "{body}");
+    assert_eq!(body["pickedCall"]["deviceID"]["id"], "sip:203@localhost");
+    assert_eq!(
+        ev["202"][0]["newDestination"]["deviceIdentifier"]["id"],
+        "sip:203@localhost"
+    );
+    assert_eq!(app.snapshot("201"), [format!("{a}:connected")]);
+    assert_eq!(app.snapshot("202"), Vec::<String>::new());
+    assert_eq!(app.snapshot("203"), [format!("{c}:connected")]);
+    clear(&mut app, &a, "201");
+    app.expect(&[
+        ("201", &["ConnectionClearedEvent/normalClearing"]),
+        ("203", &["ConnectionClearedEvent/normalClearing"]),
+    ]);
+    idle(&mut app);
+    // Nothing rings at 202 now: the pickup is refused.
+    let (name, body) = app.request(&format!(
+        "<DirectedPickupCall>{}<requestingDevice>203</requestingDevice></DirectedPickupCall>",
+        conn("callToBePickedUp", &b, "202")
+    ));
+    assert_eq!(name, "CSTAErrorCode", "{body}");
+    assert_eq!(body["operation"], "invalidConnectionID", "{body}");
 
     // 6. Do-not-disturb on 202: a call (from 203) to it is refused (486: busy).
     app.ok(
