@@ -1089,3 +1089,14 @@ fn test_edge_texts_roundtrip() {
     });
     check_xml(&m, Edition::Ed5, false).unwrap();
 }
+
+/// A `SwitchingFunctionDevices` segment at its capacity is no larger than the largest
+/// message it joined (`DEVICE_LIST_MAX` was chosen so), so `Message` did not grow.
+#[test]
+fn test_device_list_capacity_keeps_the_message_size() {
+    use std::mem::size_of;
+    let segment = size_of::<SwitchingFunctionDevices<'static>>();
+    let largest = size_of::<TransferedEvent<'static>>().max(size_of::<ConferencedEvent<'static>>());
+    assert!(segment < largest, "{segment} >= {largest}");
+    assert!(size_of::<Message<'static>>() <= largest + 8);
+}

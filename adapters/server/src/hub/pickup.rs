@@ -21,8 +21,10 @@
 //! `CSTAErrorCode` is passed on as it is, a phone that gives no CSTA answer is
 //! `systemResourceAvailibility/generic`, no Delivered in time is
 //! `systemResourceAvailibility/generic` too (the call may be ringing at the picking
-//! device, unanswered), and a phone that goes offline midway is
-//! `systemResourceAvailibility/deviceOutOfService`.
+//! device, unanswered), the picking phone going offline while the pickup waits for
+//! the call is `systemResourceAvailibility/deviceOutOfService`, and a phone that goes
+//! offline with the hub's request open has that request answered as failed by the
+//! session manager (`systemResourceAvailibility/generic`).
 
 use std::time::{Duration, Instant};
 
