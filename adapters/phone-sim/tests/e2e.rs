@@ -5,7 +5,8 @@
 //! the application receives for each monitored device (names, causes, its own
 //! monitorCrossRefIDs) and the server's view of the devices (SnapshotDevice,
 //! GetDoNotDisturb, GetForwarding, which the server answers from its view), and a
-//! DirectedPickupCall the server carries out with DeflectCall and AnswerCall.
+//! DirectedPickupCall and a GroupPickupCall the server carries out with DeflectCall
+//! and AnswerCall.
 //!
 //! For debugging: `E2E_TRACE=1` prints every message the client receives,
 //! `E2E_LOGS=DIR` keeps the processes' output in DIR (`E2E_SERVER_LOG=debug` for the
@@ -80,7 +81,7 @@ fn config(dir: &Path, sip: u16, clients: u16) -> PathBuf {
         text.push_str(&format!(
             "\n[[users]]\nname = \"{user}\"\npassword = \"secret-{user}\"\n\n\
              [[csta_lines]]\naor = \"sip:{user}@localhost\"\nauth_user = \"{user}\"\n\
-             auth_password = \"secret-{user}\"\n"
+             auth_password = \"secret-{user}\"\npickup_group = \"desk\"\n"
         ));
     }
     let path = dir.join("server.toml");
@@ -862,6 +863,45 @@ fn calls_driven_by_a_csta_client_through_the_server() {
     clear(&mut app, &c, "202");
     app.expect(&[("202", &["ConnectionClearedEvent/normalClearing"])]);
     idle(&mut app);
+
+    // 9. GroupPickupCall: 202 calls 203; 201, in the same pick group, picks it up.
+    // (203, the busiest phone of the steps before, only rings and redirects here.)
+    let a = make_call(&mut app, "202", "203");
+    app.expect(&[
+        (
+            "202",
+            &[
+                "ServiceInitiatedEvent/makeCall",
+                "OriginatedEvent/makeCall",
+                "DeliveredEvent",
+            ],
+        ),
+        ("203", &["DeliveredEvent/newCall"]),
+    ]);
+    let body = app.ok(
+        "<GroupPickupCall><newDestination>201</newDestination></GroupPickupCall>",
+        "GroupPickupCallResponse",
+    );
+    let ev = app.expect(&[
+        ("202", &["DeliveredEvent", "EstablishedEvent"]),
+        ("203", &["DivertedEvent/redirected"]),
+        ("201", &["DeliveredEvent/newCall", "EstablishedEvent"]),
+    ]);
+    let b = call_of(&ev["201"][0], "201");
+    assert_eq!(body["pickedCall"]["callID"], b.as_str(), "{body}");
+    assert_eq!(app.snapshot("203"), Vec::<String>::new());
+    assert_eq!(app.snapshot("201"), [format!("{b}:connected")]);
+    clear(&mut app, &a, "202");
+    app.expect(&[
+        ("202", &["ConnectionClearedEvent/normalClearing"]),
+        ("201", &["ConnectionClearedEvent/normalClearing"]),
+    ]);
+    idle(&mut app);
+    // Nothing rings in the group now.
+    let (name, body) =
+        app.request("<GroupPickupCall><newDestination>201</newDestination></GroupPickupCall>");
+    assert_eq!(name, "CSTAErrorCode", "{body}");
+    assert_eq!(body["stateIncompatibility"], "noCallToAnswer", "{body}");
 
     drop(procs);
 }
