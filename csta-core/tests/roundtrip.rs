@@ -18,7 +18,9 @@ use csta_core::message::session::{self, *};
 use csta_core::message::system::{self, *};
 use csta_core::message::{DecodeOptions, ErrorCode, decode, decode_with};
 use csta_core::names;
-use csta_core::types::{ConnectionId, CrossRefId, DeviceId, DeviceRef, Opaque, OpaqueForm};
+use csta_core::types::{
+    ConnectionId, CrossRefId, DeviceId, DeviceRef, Opaque, OpaqueForm, PlainDeviceId,
+};
 use csta_core::xml::{Leniency, Text, WriteError};
 use csta_core::{Edition, EncodeOptions, Message};
 use proptest::prelude::*;
@@ -633,7 +635,7 @@ impl<'a> B<'a> {
                     last_segment: b.bool(),
                     device_list: DeviceList {
                         entries: b.vec(|b| DeviceEntry {
-                            device_id: b.device_id(),
+                            device_id: PlainDeviceId::new(b.id()),
                             device_category: b.opt(|b| open_name!(b, DeviceCategory)),
                             device_model_name: b.opt(B::text),
                         }),

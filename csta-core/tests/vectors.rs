@@ -465,10 +465,10 @@ const VECTORS: &[(&str, Expect)] = &[
         Decodes("GroupPickupCallResponse", Some(Edition::Ed5)),
     ),
     (
-        "project-SwitchingFunctionDevices-17-entries.xml",
+        "project-SwitchingFunctionDevices-33-entries.xml",
         Rejected(DecodeError::TooMany {
             element: "deviceEntry",
-            offset: 1009,
+            offset: 1825,
         }),
     ),
     (

@@ -189,7 +189,7 @@ pub struct HubConfig {
     /// The edition of clients that negotiate none and have not sent a CSTA request
     /// yet (default edition 3, the uaCSTA default).
     pub default_edition: Edition,
-    /// The most devices in one `SwitchingFunctionDevices` segment (default 16, at most
+    /// The most devices in one `SwitchingFunctionDevices` segment (default 32, at most
     /// [`DEVICE_LIST_MAX`](csta_core::message::system::DEVICE_LIST_MAX), at least 1).
     pub segment_size: usize,
     /// How long a pickup waits, after the ringing phone accepted the `DeflectCall`,
@@ -216,7 +216,7 @@ impl HubConfig {
             max_monitors_per_client: 256,
             max_pending_per_client: 64,
             default_edition: Edition::Ed3,
-            segment_size: 16,
+            segment_size: 32,
             pickup_timeout: Duration::from_secs(5),
             pickup_groups: BTreeMap::new(),
             max_registrations_per_client: 16,

@@ -1447,7 +1447,7 @@ fn test_reconfigure_users() {
         password: "changed".into(),
         devices: vec![A201.into()],
     }]);
-    config.segment_size = 16;
+    config.segment_size = 32;
     t.hub.reconfigure(config, &t.fake);
     let terminated = format!(
         r#"{DECL}<ApplicationSessionTerminated xmlns="{ECMA354}"><sessionID>{session}</sessionID><sessionTermReason><nonStandardTermReason>clientUserRemoved</nonStandardTermReason></sessionTermReason></ApplicationSessionTerminated>"#

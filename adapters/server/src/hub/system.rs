@@ -18,7 +18,7 @@ use csta_core::model::view::same_device;
 use csta_core::names::{
     DeviceCategory, Operation, ReqDeviceCategory, SubscribedResourceAvailability,
 };
-use csta_core::types::{CrossRefId, DeviceId};
+use csta_core::types::{CrossRefId, PlainDeviceId};
 use csta_core::xml::Text;
 
 use super::{ClientOutput, Hub, HubConfig, Stage, operation, owned};
@@ -110,7 +110,7 @@ impl Hub {
             };
             for device in part {
                 let entry = DeviceEntry {
-                    device_id: DeviceId::new(device),
+                    device_id: PlainDeviceId::new(device),
                     device_category: Some(DeviceCategory::Station),
                     device_model_name: None,
                 };
