@@ -301,3 +301,19 @@ fn test_application_session_terminated() {
         r#"{"ApplicationSessionTerminated":{"sessionID":"s1","sessionTermReason":{"definedTermReason":"sessionTimerExpired"}}}"#
     );
 }
+
+#[test]
+fn test_switching_function_devices_and_system_register() {
+    let xml = br#"<SwitchingFunctionDevices xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3"><serviceCrossRefID>D1</serviceCrossRefID><segmentID>1</segmentID><lastSegment>true</lastSegment><deviceList><deviceEntry><deviceID>sip:201@pbx</deviceID><deviceCategory>station</deviceCategory></deviceEntry></deviceList></SwitchingFunctionDevices>"#;
+    let m = decode(xml).unwrap().message;
+    assert_eq!(
+        to_json(&m),
+        r#"{"SwitchingFunctionDevices":{"serviceCrossRefID":"D1","segmentID":1,"lastSegment":true,"deviceList":{"deviceEntry":[{"deviceID":{"id":"sip:201@pbx"},"deviceCategory":"station"}]}}}"#
+    );
+    let xml = br#"<SystemRegister><requestTypes><switchingFunctionDevicesChanged>true</switchingFunctionDevicesChanged></requestTypes></SystemRegister>"#;
+    let m = decode(xml).unwrap().message;
+    assert_eq!(
+        to_json(&m),
+        r#"{"SystemRegister":{"requestTypes":{"switchingFunctionDevicesChanged":true}}}"#
+    );
+}

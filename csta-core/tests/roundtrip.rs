@@ -18,7 +18,9 @@ use csta_core::message::session::{self, *};
 use csta_core::message::system::{self, *};
 use csta_core::message::{DecodeOptions, ErrorCode, decode, decode_with};
 use csta_core::names;
-use csta_core::types::{ConnectionId, CrossRefId, DeviceId, DeviceRef, Opaque, OpaqueForm};
+use csta_core::types::{
+    ConnectionId, CrossRefId, DeviceId, DeviceRef, Opaque, OpaqueForm, PlainDeviceId,
+};
 use csta_core::xml::{Leniency, Text, WriteError};
 use csta_core::{Edition, EncodeOptions, Message};
 use proptest::prelude::*;
@@ -633,7 +635,7 @@ impl<'a> B<'a> {
                     last_segment: b.bool(),
                     device_list: DeviceList {
                         entries: b.vec(|b| DeviceEntry {
-                            device_id: b.device_id(),
+                            device_id: PlainDeviceId::new(b.id()),
                             device_category: b.opt(|b| open_name!(b, DeviceCategory)),
                             device_model_name: b.opt(B::text),
                         }),
@@ -1088,4 +1090,15 @@ fn test_edge_texts_roundtrip() {
         call_to_be_answered: ConnectionId::default(),
     });
     check_xml(&m, Edition::Ed5, false).unwrap();
+}
+
+/// A `SwitchingFunctionDevices` segment at its capacity is no larger than the largest
+/// message it joined (`DEVICE_LIST_MAX` was chosen so), so `Message` did not grow.
+#[test]
+fn test_device_list_capacity_keeps_the_message_size() {
+    use std::mem::size_of;
+    let segment = size_of::<SwitchingFunctionDevices<'static>>();
+    let largest = size_of::<TransferedEvent<'static>>().max(size_of::<ConferencedEvent<'static>>());
+    assert!(segment < largest, "{segment} >= {largest}");
+    assert!(size_of::<Message<'static>>() <= largest + 8);
 }

@@ -1300,3 +1300,63 @@ fn filler() {
         "<a><callID>42</callID><deviceID>sip:201@pbx.example.com</deviceID><speakerVolume>50</speakerVolume></a>"
     );
 }
+
+/// `Leniency::NESTED_DEVICE_ID`: one `deviceID` (or `deviceIdentifier`) child is the
+/// device, with its attributes; text beside it, or no such child, is an error; without
+/// the leniency the child is an unexpected element, as before.
+#[test]
+fn nested_device_id() {
+    let pickup = |inner: &str| {
+        format!(
+            "<DirectedPickupCall><callToBePickedUp><callID>1</callID><deviceID>202</deviceID></callToBePickedUp><requestingDevice>{inner}</requestingDevice></DirectedPickupCall>"
+        )
+    };
+    let requester = |inner: &str| -> Result<String, DecodeError> {
+        let xml = pickup(inner);
+        match decode(xml.as_bytes())?.message {
+            Message::DirectedPickupCall(m) => Ok(std::format!(
+                "{}|{:?}",
+                m.requesting_device.id,
+                m.requesting_device
+                    .type_of_number
+                    .map(|t| std::format!("{t}"))
+            )),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(requester("200").unwrap(), "200|None");
+    assert_eq!(requester(" <deviceID>200</deviceID> ").unwrap(), "200|None");
+    assert_eq!(
+        requester(r#"<x/><deviceIdentifier typeOfNumber="dialingNumber">200</deviceIdentifier>"#)
+            .unwrap(),
+        r#"200|Some("dialingNumber")"#
+    );
+    assert!(matches!(
+        requester("<deviceID>200</deviceID>trailing"),
+        Err(DecodeError::InvalidValue {
+            element: "requestingDevice",
+            ..
+        })
+    ));
+    assert!(matches!(
+        requester("<other>200</other>"),
+        Err(DecodeError::MissingElement {
+            element: "deviceID",
+            ..
+        })
+    ));
+    // A comment or CDATA before the text is not a child element.
+    assert_eq!(requester("<!-- c -->200").unwrap(), "200|None");
+    let strict = DecodeOptions {
+        leniency: Leniency::ALL.without(Leniency::NESTED_DEVICE_ID),
+        ..DecodeOptions::DEFAULT
+    };
+    let xml = pickup("<deviceID>200</deviceID>");
+    assert!(matches!(
+        decode_with(xml.as_bytes(), &strict),
+        Err(DecodeError::Xml(XmlError {
+            kind: XmlErrorKind::UnexpectedElement,
+            ..
+        }))
+    ));
+}

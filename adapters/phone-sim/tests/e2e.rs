@@ -4,7 +4,9 @@
 //! that drives every call by CSTA requests. At each step the test checks the events
 //! the application receives for each monitored device (names, causes, its own
 //! monitorCrossRefIDs) and the server's view of the devices (SnapshotDevice,
-//! GetDoNotDisturb, GetForwarding, which the server answers from its view).
+//! GetDoNotDisturb, GetForwarding, which the server answers from its view), and a
+//! DirectedPickupCall and a GroupPickupCall the server carries out with DeflectCall
+//! and AnswerCall.
 //!
 //! For debugging: `E2E_TRACE=1` prints every message the client receives,
 //! `E2E_LOGS=DIR` keeps the processes' output in DIR (`E2E_SERVER_LOG=debug` for the
@@ -79,7 +81,7 @@ fn config(dir: &Path, sip: u16, clients: u16) -> PathBuf {
         text.push_str(&format!(
             "\n[[users]]\nname = \"{user}\"\npassword = \"secret-{user}\"\n\n\
              [[csta_lines]]\naor = \"sip:{user}@localhost\"\nauth_user = \"{user}\"\n\
-             auth_password = \"secret-{user}\"\n"
+             auth_password = \"secret-{user}\"\npickup_group = \"desk\"\n"
         ));
     }
     let path = dir.join("server.toml");
@@ -647,6 +649,58 @@ fn calls_driven_by_a_csta_client_through_the_server() {
     ]);
     idle(&mut app);
 
+    // 5b. DirectedPickupCall: 201 calls 202; while it rings, the application picks it
+    // up at 203. The server deflects the call from 202 to 203, recognises it at 203 by
+    // its DeliveredEvent and answers it there before it answers the application.
+    let a = make_call(&mut app, "201", "202");
+    let ev = app.expect(&[
+        (
+            "201",
+            &[
+                "ServiceInitiatedEvent/makeCall",
+                "OriginatedEvent/makeCall",
+                "DeliveredEvent",
+            ],
+        ),
+        ("202", &["DeliveredEvent/newCall"]),
+    ]);
+    let b = call_of(&ev["202"][0], "202");
+    let body = app.ok(
+        &format!(
+            "<DirectedPickupCall>{}<requestingDevice>203</requestingDevice></DirectedPickupCall>",
+            conn("callToBePickedUp", &b, "202")
+        ),
+        "DirectedPickupCallResponse",
+    );
+    let ev = app.expect(&[
+        ("201", &["DeliveredEvent", "EstablishedEvent"]),
+        ("202", &["DivertedEvent/redirected"]),
+        ("203", &["DeliveredEvent/newCall", "EstablishedEvent"]),
+    ]);
+    let c = call_of(&ev["203"][0], "203");
+    assert_eq!(body["pickedCall"]["callID"], c.as_str(), "{body}");
+    assert_eq!(body["pickedCall"]["deviceID"]["id"], "sip:203@localhost");
+    assert_eq!(
+        ev["202"][0]["newDestination"]["deviceIdentifier"]["id"],
+        "sip:203@localhost"
+    );
+    assert_eq!(app.snapshot("201"), [format!("{a}:connected")]);
+    assert_eq!(app.snapshot("202"), Vec::<String>::new());
+    assert_eq!(app.snapshot("203"), [format!("{c}:connected")]);
+    clear(&mut app, &a, "201");
+    app.expect(&[
+        ("201", &["ConnectionClearedEvent/normalClearing"]),
+        ("203", &["ConnectionClearedEvent/normalClearing"]),
+    ]);
+    idle(&mut app);
+    // Nothing rings at 202 now: the pickup is refused.
+    let (name, body) = app.request(&format!(
+        "<DirectedPickupCall>{}<requestingDevice>203</requestingDevice></DirectedPickupCall>",
+        conn("callToBePickedUp", &b, "202")
+    ));
+    assert_eq!(name, "CSTAErrorCode", "{body}");
+    assert_eq!(body["operation"], "invalidConnectionID", "{body}");
+
     // 6. Do-not-disturb on 202: a call (from 203) to it is refused (486: busy).
     app.ok(
         "<SetDoNotDisturb><device>202</device><doNotDisturbOn>true</doNotDisturbOn></SetDoNotDisturb>",
@@ -809,6 +863,45 @@ fn calls_driven_by_a_csta_client_through_the_server() {
     clear(&mut app, &c, "202");
     app.expect(&[("202", &["ConnectionClearedEvent/normalClearing"])]);
     idle(&mut app);
+
+    // 9. GroupPickupCall: 202 calls 203; 201, in the same pick group, picks it up.
+    // (203, the busiest phone of the steps before, only rings and redirects here.)
+    let a = make_call(&mut app, "202", "203");
+    app.expect(&[
+        (
+            "202",
+            &[
+                "ServiceInitiatedEvent/makeCall",
+                "OriginatedEvent/makeCall",
+                "DeliveredEvent",
+            ],
+        ),
+        ("203", &["DeliveredEvent/newCall"]),
+    ]);
+    let body = app.ok(
+        "<GroupPickupCall><newDestination>201</newDestination></GroupPickupCall>",
+        "GroupPickupCallResponse",
+    );
+    let ev = app.expect(&[
+        ("202", &["DeliveredEvent", "EstablishedEvent"]),
+        ("203", &["DivertedEvent/redirected"]),
+        ("201", &["DeliveredEvent/newCall", "EstablishedEvent"]),
+    ]);
+    let b = call_of(&ev["201"][0], "201");
+    assert_eq!(body["pickedCall"]["callID"], b.as_str(), "{body}");
+    assert_eq!(app.snapshot("203"), Vec::<String>::new());
+    assert_eq!(app.snapshot("201"), [format!("{b}:connected")]);
+    clear(&mut app, &a, "202");
+    app.expect(&[
+        ("202", &["ConnectionClearedEvent/normalClearing"]),
+        ("201", &["ConnectionClearedEvent/normalClearing"]),
+    ]);
+    idle(&mut app);
+    // Nothing rings in the group now.
+    let (name, body) =
+        app.request("<GroupPickupCall><newDestination>201</newDestination></GroupPickupCall>");
+    assert_eq!(name, "CSTAErrorCode", "{body}");
+    assert_eq!(body["stateIncompatibility"], "noCallToAnswer", "{body}");
 
     drop(procs);
 }

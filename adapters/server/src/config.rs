@@ -113,6 +113,11 @@ pub struct CstaLine {
     /// instead of a uaCSTA session.
     #[serde(default)]
     pub notify_mode: bool,
+    /// The pick(-up) group the line belongs to: `GroupPickupCall` from a device of the
+    /// group picks the oldest call alerting at another device of it. A group name is
+    /// any non-empty text; lines without one are in no group.
+    #[serde(default)]
+    pub pickup_group: Option<String>,
 }
 
 /// The CSTA client interface.
@@ -522,6 +527,15 @@ impl Config {
                     "must not be empty",
                 ));
             }
+            if l.pickup_group
+                .as_deref()
+                .is_some_and(|g| g.trim().is_empty())
+            {
+                return Err(invalid(
+                    format!("csta_lines[{i}].pickup_group"),
+                    "must not be empty (leave the key out for no group)",
+                ));
+            }
         }
 
         let mut seen = Vec::new();
@@ -718,6 +732,7 @@ mod tests {
         assert_eq!(c.csta_lines.len(), 2);
         assert!(!c.csta_lines[0].notify_mode);
         assert!(c.csta_lines[1].notify_mode);
+        assert_eq!(c.csta_lines[0].pickup_group.as_deref(), Some("front-desk"));
         assert_eq!(c.client_users[0].devices, vec!["*".to_string()]);
         assert_eq!(c.upstream.as_ref().map(|u| u.outbound_proxy), Some(false));
         assert!(c.sip.authenticate_calls);

@@ -96,6 +96,15 @@ pub struct CoreStats {
     pub answered: u64,
 }
 
+/// The SIP users' passwords of a configuration, as the registrar takes them.
+pub fn passwords(config: &crate::Config) -> Passwords {
+    config
+        .users
+        .iter()
+        .map(|u| (u.name.clone(), u.password.clone()))
+        .collect()
+}
+
 /// The protocol core.
 #[derive(Debug)]
 pub struct Core {
@@ -229,15 +238,59 @@ impl Core {
 
     /// Hands the session manager's news (devices online and offline, events, answers)
     /// to the hub, in order.
+    /// Then lets the hub send what the news made it decide (a pickup's `AnswerCall`),
+    /// and relays what that brought, a few rounds at most.
     fn relay_news(&mut self, now: Instant) {
-        let hub = &mut self.hub;
-        #[cfg(test)]
-        let log = &mut self.news_log;
-        self.sessions.poll_news(|news| {
+        for _ in 0..8 {
+            let hub = &mut self.hub;
             #[cfg(test)]
-            log.push(written(&news));
-            hub.device_news(now, news);
-        });
+            let log = &mut self.news_log;
+            self.sessions.poll_news(|news| {
+                #[cfg(test)]
+                log.push(written(&news));
+                hub.device_news(now, news);
+            });
+            if !self.hub.wants_devices() {
+                break;
+            }
+            self.hub.drive_devices(now, &mut self.sessions);
+        }
+    }
+
+    /// Applies a reloaded configuration: the SIP users' passwords, the controlled
+    /// lines (sessions of new lines open once their phones are registered, removed
+    /// lines are closed) and the hub's client users and pick-up groups (clients of
+    /// removed users are closed; registered clients whose devices changed are told).
+    /// Every other setting needs a restart. Poll the outputs afterwards.
+    ///
+    /// # Errors
+    /// [`crate::sessions::SessionsError`] for lines the session manager refuses; then
+    /// nothing changed.
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        config: &crate::Config,
+    ) -> Result<crate::sessions::LinesChange, crate::sessions::SessionsError> {
+        let change = self.sessions.reconfigure(now, &config.csta_lines)?;
+        *self.registrar.users_mut() = passwords(config);
+        self.relay_news(now);
+        let mut hub = self.hub.config().clone();
+        hub.users.clone_from(&config.client_users);
+        hub.pickup_groups = crate::hub::pickup_groups(config);
+        self.hub.reconfigure(hub, &self.sessions);
+        let unix = self.unix(now);
+        for aor in &change.added {
+            let key = match sip_lite::wire::Uri::parse(aor) {
+                Ok(sip_lite::wire::Uri::Sip(u)) => crate::registrar::aor_key(&u),
+                _ => None,
+            };
+            if let Some(key) = key {
+                self.sessions
+                    .bindings_changed(now, &key, self.registrar.lookup(unix, &key), None);
+            }
+        }
+        self.relay_news(now);
+        Ok(change)
     }
 
     /// Puts `hub` in charge of the CSTA clients (replacing the hub without users

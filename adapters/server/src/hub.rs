@@ -8,6 +8,7 @@
 //! ```text
 //! loop {
 //!     hub.handle_input(now, input, &mut devices);   // or device_news / handle_timeout
+//!     hub.drive_devices(now, &mut devices);         // after a batch of device news
 //!     while let Some(out) = hub.poll_output() { send(out) }
 //!     arm_timer(hub.poll_timeout());
 //! }
@@ -49,6 +50,35 @@
 //!   `GetForwarding` are answered from [`Devices::view`] when the view knows the
 //!   answer; `RequestSystemStatus` and `GetCSTAFeatures` (what the hub offers) are
 //!   answered by the hub.
+//! - **Devices.** `GetSwitchingFunctionDevices` is answered by the hub from the
+//!   user's access list and the controlled devices ([`Devices::all`]): a
+//!   `GetSwitchingFunctionDevicesResponse` with a serviceCrossRefID (`D1`, `D2`, ...),
+//!   then the list in `SwitchingFunctionDevices` requests of the server (its own
+//!   invokeIDs, 1 to 9998 in turn), [`HubConfig::segment_size`] devices each,
+//!   `segmentID` from 1, `lastSegment` true on the last; no device is one empty
+//!   segment. Every device is listed by its canonical ID with `deviceCategory`
+//!   `station`; `requestedDeviceID` narrows the list to that device (checked like any
+//!   device), a `requestedDeviceCategory` other than `station` empties it. The
+//!   client's `SwitchingFunctionDevicesResponse`s are taken silently.
+//! - **System registrations.** `SystemRegister` gets a `SystemRegisterResponse` with
+//!   a sysStatRegisterID unique in the hub (at most
+//!   [`HubConfig::max_registrations_per_client`] per client);
+//!   `SystemRegisterCancel` ends one. A registration that asked for
+//!   `switchingFunctionDevicesChanged` gets `SwitchingFunctionDevicesChanged` (a
+//!   request of the server) with its sysStatRegisterID whenever the set of devices
+//!   its client may see changes ([`Hub::devices_changed`], [`Hub::reconfigure`]: a
+//!   configuration reload). Registrations end with the client's session.
+//! - **Reloads.** [`Hub::reconfigure`] takes new client users and pick-up groups:
+//!   sessions of removed users get `ApplicationSessionTerminated`
+//!   (`nonStandardTermReason` `clientUserRemoved`) and are closed; monitors on devices
+//!   that are gone or no longer in the access list are ended by a `MonitorStop` from
+//!   the server (after `OutOfServiceEvent` when the line was removed).
+//! - **Pickups.** `DirectedPickupCall` and `GroupPickupCall` are carried out by the
+//!   hub with `DeflectCall` to the ringing phone and `AnswerCall` to the picking one
+//!   (see the `pickup` module source for the steps); `GroupPickupCall` picks the call
+//!   that started alerting first at another device of the pick group
+//!   (`pickup_group` of the lines, [`HubConfig::pickup_groups`]) that `pickGroup`
+//!   names or the picking device belongs to.
 //!
 //! # Negative answers
 //!
@@ -72,6 +102,17 @@
 //! | Too many monitors for the client ([`HubConfig::max_monitors_per_client`]) | `subscribedResourceAvailability/objectMonitorLimitExceeded` |
 //! | `MonitorStop` of a monitor the client does not have | `operation/invalidMonitorCrossRefID` |
 //! | `MonitorStart` on a call (`callObject`) | `operation/invalidMonitorObject` |
+//! | `SystemRegisterCancel` of a registration the client does not have | `operation/invalidCrossRefID` |
+//! | Too many registrations for the client | `subscribedResourceAvailability/objectRegistrationLimitExceeded` |
+//! | Pickup: a connection without call ID or device, or a call the device's view does not have | `operation/invalidConnectionID` |
+//! | Pickup: the picking device is the ringing one | `operation/notDifferentDevices` |
+//! | Directed pickup: the call does not alert at the device | `stateIncompatibility/invalidConnectionState` |
+//! | Group pickup: no call alerts at another device of the group that the client may control | `stateIncompatibility/noCallToAnswer` |
+//! | Group pickup: no `pickGroup` and the picking device is in no group | `operation/requestIncompatibleWithObject` |
+//! | Group pickup: `pickGroup` names no configured group | `operation/invalidDeviceID` |
+//! | Pickup: a phone refuses the `DeflectCall` or the `AnswerCall` | the phone's `CSTAErrorCode`, as it is |
+//! | Pickup: the call does not alert at the picking device within [`HubConfig::pickup_timeout`] of the deflection, or a phone gives no answer within [`PHONE_ANSWER_TIMEOUT`] | `systemResourceAvailibility/generic` |
+//! | Pickup: the picking phone goes offline while waiting for the call | `systemResourceAvailibility/deviceOutOfService` |
 //!
 //! Negative answers to the ECMA-354 messages are their own `...NegResponse`s:
 //! `invalidApplicationInfo` for a missing or wrong user or password,
@@ -80,8 +121,10 @@
 //! start.
 //!
 //! Messages with invokeID 9999 (events) and responses from a client are ignored with a
-//! debug log: the server sends no requests a client would answer, except the
-//! `StopApplicationSession` of [`Hub::shutdown`], after which the connection closes.
+//! debug log. The server's own requests to clients (`SwitchingFunctionDevices`,
+//! `SwitchingFunctionDevicesChanged`, the `MonitorStop` of a monitor it ends, the
+//! `StopApplicationSession` of [`Hub::shutdown`]) carry invokeIDs it numbers 1 to
+//! 9998 in turn; their answers are not awaited.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
@@ -146,6 +189,18 @@ pub struct HubConfig {
     /// The edition of clients that negotiate none and have not sent a CSTA request
     /// yet (default edition 3, the uaCSTA default).
     pub default_edition: Edition,
+    /// The most devices in one `SwitchingFunctionDevices` segment (default 32, at most
+    /// [`DEVICE_LIST_MAX`](csta_core::message::system::DEVICE_LIST_MAX), at least 1).
+    pub segment_size: usize,
+    /// How long a pickup waits, after the ringing phone accepted the `DeflectCall`,
+    /// for the call to alert at the picking device (default 5 s).
+    pub pickup_timeout: Duration,
+    /// The pick(-up) group of each controlled device that has one: canonical device
+    /// ID (the line's address-of-record) to group name (`pickup_group` of the
+    /// `[[csta_lines]]`).
+    pub pickup_groups: BTreeMap<String, String>,
+    /// `SystemRegister` registrations one client may hold (default 16).
+    pub max_registrations_per_client: usize,
 }
 
 impl HubConfig {
@@ -161,6 +216,10 @@ impl HubConfig {
             max_monitors_per_client: 256,
             max_pending_per_client: 64,
             default_edition: Edition::Ed3,
+            segment_size: 32,
+            pickup_timeout: Duration::from_secs(5),
+            pickup_groups: BTreeMap::new(),
+            max_registrations_per_client: 16,
         }
     }
 
@@ -169,9 +228,19 @@ impl HubConfig {
     pub fn from_config(config: &Config) -> Self {
         HubConfig {
             max_monitors_per_client: config.limits.max_monitors_per_client,
+            pickup_groups: pickup_groups(config),
             ..HubConfig::new(config.client_users.clone())
         }
     }
+}
+
+/// The pick-up group of each line that has one.
+pub fn pickup_groups(config: &Config) -> BTreeMap<String, String> {
+    config
+        .csta_lines
+        .iter()
+        .filter_map(|l| Some((l.aor.clone(), l.pickup_group.clone()?)))
+        .collect()
 }
 
 /// Counters for `/metrics`.
@@ -264,7 +333,28 @@ pub struct Hub {
     next_invoke: u16,
     out: VecDeque<ClientOutput>,
     stats: HubStats,
+    /// `SystemRegister` registrations by number (the sysStatRegisterID in decimal).
+    registrations: BTreeMap<u64, system::Registration>,
+    next_registration: u64,
+    /// Numbers the serviceCrossRefIDs of `GetSwitchingFunctionDevices`.
+    next_service_ref: u64,
+    /// Directed and group pickups under way, by number.
+    pickups: BTreeMap<u64, pickup::Pickup>,
+    next_pickup: u64,
+    /// The hub's own requests to phones (for pickups): device and request to pickup.
+    pickup_requests: HashMap<(String, RequestId), u64>,
+    /// Pickups whose call alerts at the picking device, waiting for their `AnswerCall`
+    /// ([`Hub::drive_devices`]).
+    ready: Vec<u64>,
+    /// When each call alerting at a device was first reported (canonical device ID,
+    /// call ID): the oldest is picked first by `GroupPickupCall`.
+    alerting_since: HashMap<(String, String), Instant>,
 }
+
+mod pickup;
+mod system;
+
+pub use pickup::PHONE_ANSWER_TIMEOUT;
 
 /// An error answer: a `CSTAErrorCode` with only `'static` texts.
 type Refusal = ErrorCode<'static>;
@@ -384,6 +474,12 @@ fn monitor_slot<'m, 'a>(m: &'m mut Message<'a>) -> Option<&'m mut Option<CrossRe
 /// The services a client can use through the hub (`supportedServices` category and
 /// element).
 const SERVICES: &[(&str, &str)] = &[
+    ("capExchangeServList", "getCSTAFeatures"),
+    ("capExchangeServList", "getSwitchingFunctionDevices"),
+    ("capExchangeServList", "switchingFunctionDevices"),
+    ("systemStatServList", "systemRegister"),
+    ("systemStatServList", "systemStatusRegisterCancel"),
+    ("systemStatServList", "swFunctionDevicesChanged"),
     ("systemStatServList", "requestSystemStatus"),
     ("monitoringServList", "monitorStart"),
     ("monitoringServList", "monitorStop"),
@@ -394,6 +490,8 @@ const SERVICES: &[(&str, &str)] = &[
     ("callControlServList", "conferenceCall"),
     ("callControlServList", "consultationCall"),
     ("callControlServList", "deflectCall"),
+    ("callControlServList", "directedPickupCall"),
+    ("callControlServList", "groupPickupCall"),
     ("callControlServList", "holdCall"),
     ("callControlServList", "makeCall"),
     ("callControlServList", "reconnectCall"),
@@ -531,6 +629,14 @@ impl Hub {
             next_invoke: 1,
             out: VecDeque::new(),
             stats: HubStats::default(),
+            registrations: BTreeMap::new(),
+            next_registration: 1,
+            next_service_ref: 1,
+            pickups: BTreeMap::new(),
+            next_pickup: 1,
+            pickup_requests: HashMap::new(),
+            ready: Vec::new(),
+            alerting_since: HashMap::new(),
         }
     }
 
@@ -555,7 +661,7 @@ impl Hub {
 
     /// Takes one piece of news from the session manager. Poll
     /// [`poll_output`](Self::poll_output) afterwards.
-    pub fn device_news(&mut self, _now: Instant, news: DeviceNews<'_>) {
+    pub fn device_news(&mut self, now: Instant, news: DeviceNews<'_>) {
         match news {
             DeviceNews::Online { device } => self.service_change(device, true),
             DeviceNews::Offline { device } => {
@@ -574,11 +680,41 @@ impl Hub {
                         self.refuse(p.client, p.invoke_id, p.edition, refusal);
                     }
                 }
+                self.pickup_offline(device);
                 self.service_change(device, false);
             }
-            DeviceNews::Event { device, event } => self.fan_out(device, event),
-            DeviceNews::Answer { device, id, answer } => self.answer(device, id, answer),
+            DeviceNews::Event { device, event } => {
+                self.pickup_event(now, device, event);
+                self.fan_out(device, event);
+            }
+            DeviceNews::Answer { device, id, answer } => {
+                if let Some(n) = self.pickup_requests.remove(&(device.to_owned(), id)) {
+                    self.pickup_answer(now, n, answer);
+                } else {
+                    self.answer(device, id, answer);
+                }
+            }
         }
+    }
+
+    /// Sends the requests the hub decided on while taking [`device_news`](Self::device_news)
+    /// (the `AnswerCall` of a pickup whose call now alerts at the picking device). Call
+    /// it after each batch of device news; poll [`poll_output`](Self::poll_output)
+    /// afterwards.
+    pub fn drive_devices(&mut self, now: Instant, devices: &mut dyn Devices) {
+        for n in std::mem::take(&mut self.ready) {
+            self.pickup_answer_call(now, n, devices);
+        }
+    }
+
+    /// Whether [`drive_devices`](Self::drive_devices) has something to do.
+    pub fn wants_devices(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &HubConfig {
+        &self.config
     }
 
     /// The next message or close for a client connection.
@@ -597,6 +733,7 @@ impl Hub {
                 Stage::Session(s) => Some(s.expires),
                 Stage::Closing => None,
             })
+            .chain(self.pickups.values().map(|p| p.deadline))
             .min()
     }
 
@@ -604,6 +741,7 @@ impl Hub {
     /// `sessionTimerExpired`, then close) and closes connections that did not start a
     /// session in time.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.pickup_timeouts(now);
         let due: Vec<ClientId> = self
             .clients
             .iter()
@@ -679,7 +817,7 @@ impl Hub {
                 .filter(|c| matches!(c.stage, Stage::Session(_)))
                 .count(),
             monitors: self.monitors.len(),
-            pending: self.pending.len(),
+            pending: self.pending.len() + self.pickups.len(),
             ..self.stats
         }
     }
@@ -766,6 +904,19 @@ impl Hub {
             self.drop_monitor(n);
         }
         self.pending.retain(|_, p| p.client != client);
+        self.registrations.retain(|_, r| r.client != client);
+        let gone: Vec<u64> = self
+            .pickups
+            .iter()
+            .filter(|(_, p)| p.client == client)
+            .map(|(n, _)| *n)
+            .collect();
+        for n in gone {
+            self.pickups.remove(&n);
+        }
+        let pickups = &self.pickups;
+        self.pickup_requests.retain(|_, n| pickups.contains_key(n));
+        self.ready.retain(|n| pickups.contains_key(n));
     }
 
     fn drop_monitor(&mut self, n: u64) {
@@ -1105,6 +1256,26 @@ impl Hub {
                     system_status: names::SystemStatus::Normal,
                 });
                 return self.send(id, invoke_id, edition, &m);
+            }
+            Message::GetSwitchingFunctionDevices(r) => {
+                return self.switching_function_devices(id, user, invoke_id, edition, r, devices);
+            }
+            Message::SystemRegister(r) => {
+                return self.system_register(id, user, invoke_id, edition, r, devices);
+            }
+            Message::SystemRegisterCancel(r) => {
+                return self.system_register_cancel(
+                    id,
+                    invoke_id,
+                    edition,
+                    &owned(&r.sys_stat_register_id.0),
+                );
+            }
+            Message::DirectedPickupCall(r) => {
+                return self.directed_pickup(now, id, user, invoke_id, edition, r, devices);
+            }
+            Message::GroupPickupCall(r) => {
+                return self.group_pickup(now, id, user, invoke_id, edition, r, devices);
             }
             _ => {}
         }

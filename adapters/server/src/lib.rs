@@ -24,7 +24,8 @@
 //!   upstream, forking, CANCEL, transaction timers.
 //! - [`core`]: the synchronous protocol core the transports feed.
 //! - [`hub`]: the client side of CSTA: ECMA-354 application sessions, access
-//!   control, monitors and event fan-out, request correlation.
+//!   control, monitors and event fan-out, request correlation, device lists and
+//!   system registrations, directed and group pickup.
 //! - [`sessions`]: the uaCSTA session manager: one CSTA session per controlled phone,
 //!   its monitor and its view ([`interface::Devices`], [`interface::DeviceNews`]).
 //! - [`interface`]: the contracts between the parts (client connections, hub,

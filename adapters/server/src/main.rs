@@ -1,5 +1,10 @@
-//! The `csta-server` binary: loads the configuration, starts the server and stops it on
-//! SIGINT or SIGTERM.
+//! The `csta-server` binary: loads the configuration, starts the server, stops it on
+//! SIGINT or SIGTERM and reloads the configuration file on SIGHUP.
+//!
+//! A reload reads the same `--config` file again (with the same `--data-dir` and
+//! `--dev-tls` overrides) and applies its SIP users, `[[csta_lines]]` and
+//! `[[client_users]]` (see `ServerHandle::reload`); a file that cannot be read, parsed
+//! or validated is logged and changes nothing.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +35,23 @@ struct Args {
     log: String,
 }
 
+/// Reads the configuration as the command line says: the file (or the defaults), then
+/// the overrides of the command line, validated.
+fn load(args: &Args) -> Result<Config, String> {
+    let mut config = match &args.config {
+        Some(path) => Config::read(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if let Some(dir) = &args.data_dir {
+        config.data_dir.clone_from(dir);
+    }
+    if args.dev_tls {
+        config.enable_dev_tls();
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let filter = match tracing_subscriber::EnvFilter::try_new(&args.log) {
@@ -45,26 +67,13 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
-    let mut config = match &args.config {
-        Some(path) => match Config::read(path) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("csta-server: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => Config::default(),
+    let config = match load(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("csta-server: {e}");
+            return ExitCode::from(2);
+        }
     };
-    if let Some(dir) = args.data_dir {
-        config.data_dir = dir;
-    }
-    if args.dev_tls {
-        config.enable_dev_tls();
-    }
-    if let Err(e) = config.validate() {
-        eprintln!("csta-server: {e}");
-        return ExitCode::from(2);
-    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -76,10 +85,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(config))
+    runtime.block_on(run(config, &args))
 }
 
-async fn run(config: Config) -> ExitCode {
+async fn run(config: Config, args: &Args) -> ExitCode {
     let data_dir = config.data_dir.clone();
     let server = match Server::start(config).await {
         Ok(s) => s,
@@ -114,9 +123,21 @@ async fn run(config: Config) -> ExitCode {
     // The handlers are in place before "ready" is announced, so a signal sent as soon
     // as it is seen is caught.
     match Signals::new() {
-        Ok(signals) => {
+        Ok(mut signals) => {
             tracing::info!("ready");
-            signals.wait().await;
+            while signals.wait().await == Signal::Reload {
+                if args.config.is_none() {
+                    tracing::warn!("SIGHUP: no --config file to reload");
+                    continue;
+                }
+                match load(args) {
+                    Ok(config) => {
+                        tracing::info!("SIGHUP: reloading the configuration");
+                        server.reload(config).await;
+                    }
+                    Err(e) => tracing::error!("SIGHUP: configuration not reloaded: {e}"),
+                }
+            }
         }
         Err(e) => {
             tracing::info!("ready");
@@ -133,11 +154,21 @@ async fn run(config: Config) -> ExitCode {
     }
 }
 
-/// SIGINT and SIGTERM (Ctrl-C elsewhere), caught from the moment this exists.
+/// What a signal asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// SIGINT, SIGTERM (Ctrl-C elsewhere): stop.
+    Stop,
+    /// SIGHUP: reload the configuration.
+    Reload,
+}
+
+/// SIGINT, SIGTERM and SIGHUP (Ctrl-C elsewhere), caught from the moment this exists.
 #[cfg(unix)]
 struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
 }
 
 #[cfg(unix)]
@@ -147,13 +178,15 @@ impl Signals {
         Ok(Signals {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
         })
     }
 
-    async fn wait(mut self) {
+    async fn wait(&mut self) -> Signal {
         tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => Signal::Stop,
+            _ = self.terminate.recv() => Signal::Stop,
+            _ = self.hangup.recv() => Signal::Reload,
         }
     }
 }
@@ -168,9 +201,10 @@ impl Signals {
         Ok(Signals)
     }
 
-    async fn wait(self) {
+    async fn wait(&mut self) -> Signal {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!("cannot wait for Ctrl-C: {e}");
         }
+        Signal::Stop
     }
 }

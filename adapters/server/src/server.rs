@@ -12,7 +12,7 @@ use sip_lite::wire::{Algorithm, Host, SipUri};
 
 use crate::clients::{ClientSettings, Clients};
 use crate::config::{Config, DigestAlgorithm, UpstreamConfig};
-use crate::core::{Core, Passwords, StoreOp};
+use crate::core::{Core, StoreOp, passwords};
 use crate::http::{Health, HttpServer, Metrics};
 use crate::hub::{Hub, HubConfig};
 use crate::interface::{DeviceStatus, Devices};
@@ -89,6 +89,7 @@ pub struct ServerHandle {
     http: Option<SocketAddr>,
     metrics: Arc<Metrics>,
     shutdown: watch::Sender<bool>,
+    reload: mpsc::Sender<Config>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -198,6 +199,8 @@ impl Server {
         )));
         let writer = StoreWriter::start(store);
         let task_metrics = metrics.clone();
+        let (reload, mut reloads) = mpsc::channel::<Config>(4);
+        let mut current = config.clone();
         // The core stops first (closing the uaCSTA sessions over the transports), then
         // tells the transports.
         let (stop_core, mut stop) = watch::channel(false);
@@ -235,6 +238,11 @@ impl Server {
                     Some(ev) = client_events.recv() => {
                         let input = clients.handle_event(ev);
                         core.handle_client_input(Instant::now(), input);
+                        continue;
+                    }
+                    Some(new) = reloads.recv() => {
+                        apply_reload(&mut core, &mut current, new);
+                        publish(&mut core, &metrics);
                         continue;
                     }
                     () = sleep => {
@@ -293,6 +301,7 @@ impl Server {
             http: http_addr,
             metrics,
             shutdown: stop_core,
+            reload,
             task,
         })
     }
@@ -337,6 +346,17 @@ impl ServerHandle {
     /// The server's metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Applies a new configuration (the binary does this on SIGHUP): the SIP users,
+    /// the `[[csta_lines]]` (with their pick-up groups) and the `[[client_users]]`
+    /// change at once (see [`Core::reconfigure`]); every other setting is logged as
+    /// needing a restart. A configuration that does not validate is logged and
+    /// changes nothing; so is one the session manager refuses.
+    pub async fn reload(&self, config: Config) {
+        if self.reload.send(config).await.is_err() {
+            tracing::warn!("configuration not reloaded: the server is stopping");
+        }
     }
 
     /// Stops accepting, closes every connection and listener, closes the store and
@@ -490,6 +510,113 @@ async fn close_sessions(
     }
 }
 
+/// Applies `new` to the core when it validates; logs what changed.
+fn apply_reload(core: &mut Core, current: &mut Config, new: Config) {
+    if let Err(e) = new.validate() {
+        tracing::error!("configuration not reloaded: {e}");
+        return;
+    }
+    let lines = match core.reconfigure(Instant::now(), &new) {
+        Ok(change) => change,
+        Err(e) => {
+            tracing::error!("configuration not reloaded: {e}");
+            return;
+        }
+    };
+    let mut changes = 0;
+    let mut note = |what: String| {
+        tracing::info!("reload: {what}");
+        changes += 1;
+    };
+    for aor in &lines.added {
+        note(format!("csta line {aor} added"));
+    }
+    for aor in &lines.removed {
+        note(format!("csta line {aor} removed"));
+    }
+    for aor in &lines.changed {
+        note(format!("csta line {aor} changed"));
+    }
+    for l in &new.csta_lines {
+        let old = current.csta_lines.iter().find(|o| o.aor == l.aor);
+        if let Some(o) = old
+            && o.pickup_group != l.pickup_group
+        {
+            note(format!(
+                "csta line {} pickup group {:?} -> {:?}",
+                l.aor, o.pickup_group, l.pickup_group
+            ));
+        }
+    }
+    for (label, old, new) in [
+        (
+            "SIP user",
+            named(current.users.iter().map(|u| (&u.name, &u.password))),
+            named(new.users.iter().map(|u| (&u.name, &u.password))),
+        ),
+        (
+            "client user",
+            named(
+                current
+                    .client_users
+                    .iter()
+                    .map(|u| (&u.name, (&u.password, &u.devices))),
+            ),
+            named(
+                new.client_users
+                    .iter()
+                    .map(|u| (&u.name, (&u.password, &u.devices))),
+            ),
+        ),
+    ] {
+        for (name, value) in &new {
+            match old.get(name) {
+                None => note(format!("{label} {name} added")),
+                Some(v) if v != value => note(format!("{label} {name} changed")),
+                Some(_) => {}
+            }
+        }
+        for name in old.keys().filter(|n| !new.contains_key(*n)) {
+            note(format!("{label} {name} removed"));
+        }
+    }
+    let restart = [
+        ("sip", current.sip != new.sip),
+        ("clients", current.clients != new.clients),
+        ("http", current.http != new.http),
+        ("upstream", current.upstream != new.upstream),
+        ("timers", current.timers != new.timers),
+        ("limits", current.limits != new.limits),
+        ("tls", current.tls != new.tls),
+        ("data_dir", current.data_dir != new.data_dir),
+    ];
+    for (section, differs) in restart {
+        if differs {
+            tracing::warn!("reload: [{section}] changed; it takes effect after a restart");
+        }
+    }
+    if changes == 0 {
+        tracing::info!("configuration reloaded; no line or user changed");
+    } else {
+        tracing::info!(changes, "configuration reloaded");
+    }
+    *current = new;
+}
+
+/// Entries by name, with a value to compare (hashed into a string of its debug form,
+/// so that no password is kept twice in clear).
+fn named<'c, V: std::fmt::Debug + 'c>(
+    entries: impl Iterator<Item = (&'c String, V)>,
+) -> BTreeMap<String, [u8; 32]> {
+    use sha2::{Digest, Sha256};
+    entries
+        .map(|(name, value)| {
+            let digest: [u8; 32] = Sha256::digest(format!("{value:?}").as_bytes()).into();
+            (name.clone(), digest)
+        })
+        .collect()
+}
+
 /// The session manager's settings and lines from the configuration.
 fn sessions(
     config: &Config,
@@ -605,14 +732,6 @@ fn proxy_config(
         t4: ms(config.timers.sip_t4_ms),
         timer_c: Duration::from_secs(u64::from(config.timers.invite_timeout)),
     }
-}
-
-fn passwords(config: &Config) -> Passwords {
-    config
-        .users
-        .iter()
-        .map(|u| (u.name.clone(), u.password.clone()))
-        .collect()
 }
 
 /// The key under which an address-of-record's bindings are stored.

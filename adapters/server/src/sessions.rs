@@ -15,6 +15,13 @@
 //! binding goes (unregister, expiry) the session is closed and the device reported
 //! [`DeviceNews::Offline`].
 //!
+//! The lines can change while the server runs ([`Sessions::reconfigure`], on a
+//! configuration reload): a new line's session opens as soon as its phone is (or
+//! becomes) registered; a removed line's session ends as at shutdown (`MonitorStop`,
+//! then `BYE`), the device is reported [`DeviceNews::Offline`] and is no longer
+//! among [`Devices::all`]; a line whose credentials changed answers the next
+//! challenge with the new ones; one whose `notify_mode` changed is opened again.
+//!
 //! Lines configured with `notify_mode` take CSTA requests as out-of-dialog `NOTIFY`
 //! with `Event: uaCSTA` (no dialog, no CSTA answers): the device is online once its
 //! `MonitorStart` NOTIFY is accepted, and the events such phones send as out-of-dialog
@@ -208,6 +215,29 @@ struct Line {
     session: Option<u64>,
     retry_at: Option<Instant>,
     failures: u32,
+    /// Removed by [`Sessions::reconfigure`]: kept so that indices stay valid (its
+    /// session may still be closing), but found by no name and listed nowhere.
+    removed: bool,
+}
+
+/// What [`Sessions::reconfigure`] changed, by address-of-record as configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinesChange {
+    /// Lines that are new; their sessions open once the phone is registered (the
+    /// caller passes the registrar's bindings of their keys to
+    /// [`Sessions::bindings_changed`]).
+    pub added: Vec<String>,
+    /// Lines that are gone.
+    pub removed: Vec<String>,
+    /// Lines kept with new credentials or a new `notify_mode`.
+    pub changed: Vec<String>,
+}
+
+impl LinesChange {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
 }
 
 /// What a session reported, owned.
@@ -360,9 +390,126 @@ impl Sessions {
                 session: None,
                 retry_at: None,
                 failures: 0,
+                removed: false,
             });
         }
         Ok(())
+    }
+
+    /// The address-of-record key of a configured line.
+    fn line_key(l: &CstaLine) -> Result<String, SessionsError> {
+        match Uri::parse(&l.aor) {
+            Ok(Uri::Sip(u)) => aor_key(&u),
+            _ => None,
+        }
+        .filter(|_| View::new(&l.aor).is_ok())
+        .ok_or_else(|| SessionsError::BadAor(l.aor.clone()))
+    }
+
+    /// Makes `lines` the controlled lines (see the [module documentation](self)):
+    /// lines are matched by address-of-record key; new ones are added, missing ones
+    /// removed, kept ones take the new credentials and mode. Returns what changed.
+    ///
+    /// # Errors
+    /// As [`Sessions::new`]; then nothing changed.
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        lines: &[CstaLine],
+    ) -> Result<LinesChange, SessionsError> {
+        let mut wanted: Vec<(String, &CstaLine)> = Vec::with_capacity(lines.len());
+        for l in lines {
+            let key = Self::line_key(l)?;
+            if wanted.iter().any(|(k, _)| *k == key) {
+                return Err(SessionsError::Duplicate(l.aor.clone()));
+            }
+            wanted.push((key, l));
+        }
+        let mut change = LinesChange::default();
+        for i in 0..self.lines.len() {
+            if !self.lines[i].removed && !wanted.iter().any(|(k, _)| *k == self.lines[i].key) {
+                change.removed.push(self.lines[i].aor.clone());
+                self.remove_line(now, i);
+            }
+        }
+        for (key, l) in wanted {
+            let Some(&i) = self.by_key.get(&key) else {
+                change.added.push(l.aor.clone());
+                self.add_lines(std::slice::from_ref(l))?;
+                continue;
+            };
+            let line = &mut self.lines[i];
+            let mut changed = false;
+            if line.auth_user != l.auth_user || line.auth_password != l.auth_password {
+                line.auth_user.clone_from(&l.auth_user);
+                line.auth_password.clone_from(&l.auth_password);
+                changed = true;
+            }
+            if line.aor != l.aor {
+                // The same address-of-record spelt differently: the new spelling names it.
+                let old = std::mem::replace(&mut line.aor, l.aor.clone());
+                self.by_aor.remove(&old);
+                self.by_aor.insert(l.aor.clone(), i);
+                changed = true;
+            }
+            if self.lines[i].notify != l.notify_mode {
+                self.lines[i].notify = l.notify_mode;
+                changed = true;
+                self.retire(now, i);
+                self.lines[i].failures = 0;
+                self.lines[i].retry_at = None;
+                if !self.stopping {
+                    self.open(now, i);
+                }
+            }
+            if changed {
+                change.changed.push(l.aor.clone());
+            }
+        }
+        Ok(change)
+    }
+
+    /// Removes line `i`: its session ends as at shutdown (`MonitorStop`, then `BYE`),
+    /// it is reported offline and found by no name from now on.
+    fn remove_line(&mut self, now: Instant, i: usize) {
+        tracing::info!(aor = %self.lines[i].aor, "csta line removed; closing its session");
+        let monitor = self.lines[i].view.monitor_cross_ref_id().map(str::to_owned);
+        self.offline(i);
+        let line = &mut self.lines[i];
+        line.removed = true;
+        line.retry_at = None;
+        line.target = None;
+        let (key, aor) = (line.key.clone(), line.aor.clone());
+        if self.by_key.get(&key) == Some(&i) {
+            self.by_key.remove(&key);
+        }
+        if self.by_aor.get(&aor) == Some(&i) {
+            self.by_aor.remove(&aor);
+        }
+        let Some(sid) = self.lines[i].session else {
+            return;
+        };
+        let notify = self.lines[i].notify;
+        let Some(a) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let stop = match (a.stage, monitor) {
+            (Stage::Online | Stage::Syncing, Some(m)) if !notify => {
+                send_xml(&mut a.app, &monitor_stop(&m)).ok()
+            }
+            _ => None,
+        };
+        match stop {
+            Some(id) => {
+                a.stage = Stage::Stopping;
+                a.stop = Some(id);
+            }
+            None => {
+                a.stage = Stage::Retired;
+                let _ = a.app.close();
+            }
+        }
+        self.drive(now, sid);
     }
 
     /// Counters.
@@ -377,7 +524,10 @@ impl Sessions {
 
     /// The address-of-record keys (`user@host`) of the controlled lines.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.lines.iter().map(|l| l.key.as_str())
+        self.lines
+            .iter()
+            .filter(|l| !l.removed)
+            .map(|l| l.key.as_str())
     }
 
     /// Whether no session is left (after [`Sessions::shutdown`]: all closed).
@@ -1104,7 +1254,9 @@ impl Sessions {
         if let Some(&i) = self.by_aor.get(device) {
             return Some(i);
         }
-        self.lines.iter().position(|l| same_device(&l.aor, device))
+        self.lines
+            .iter()
+            .position(|l| !l.removed && same_device(&l.aor, device))
     }
 }
 
@@ -1202,7 +1354,11 @@ impl Devices for Sessions {
     }
 
     fn all(&self) -> Vec<&str> {
-        self.lines.iter().map(|l| l.aor.as_str()).collect()
+        self.lines
+            .iter()
+            .filter(|l| !l.removed)
+            .map(|l| l.aor.as_str())
+            .collect()
     }
 
     fn status(&self, device: &str) -> DeviceStatus {

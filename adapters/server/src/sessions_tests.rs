@@ -271,6 +271,7 @@ fn line(notify: bool) -> CstaLine {
         auth_user: "201auth".to_owned(),
         auth_password: "pw201".to_owned(),
         notify_mode: notify,
+        pickup_group: None,
     }
 }
 
@@ -1176,4 +1177,74 @@ fn an_idle_line_costs_no_session() {
     let s = Sessions::new(settings(), &[line(false)], Instant::now()).unwrap();
     assert!(s.is_idle());
     assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn reconfigure_removes_and_adds_lines() {
+    run(|| {
+        let mut sim = Sim::new(false);
+        sim.online();
+        sim.take_news();
+        let mark = sim.trace.len();
+        let now = sim.now;
+        // The line goes: its session ends as at shutdown.
+        let mut config = crate::Config::default();
+        let change = sim.core.reconfigure(now, &config).unwrap();
+        assert_eq!(change.removed, [ME]);
+        assert!(change.added.is_empty() && change.changed.is_empty());
+        sim.run_until("closed", Duration::from_secs(2), |s| s.core.sessions_idle());
+        assert_eq!(sim.take_news(), ["offline sip:201@localhost"]);
+        let t: Vec<&str> = sim.trace[mark..]
+            .iter()
+            .map(|l| l.split_once(' ').unwrap().1)
+            .collect();
+        assert_eq!(
+            t,
+            [
+                "A>P INFO MonitorStop",
+                "P>A 200 INFO MonitorStopResponse",
+                "A>P BYE",
+                "P>A 200 BYE"
+            ]
+        );
+        let d = sim.core.devices();
+        assert_eq!(d.resolve("201"), None);
+        assert!(d.all().is_empty());
+        assert_eq!(d.keys().count(), 0);
+        // The phone registers again: no session for a line that is gone.
+        sim.register(3600);
+        sim.run_for(Duration::from_secs(3));
+        assert!(sim.core.sessions_idle());
+        // The line is back; the phone is registered, so its session opens at once.
+        config.csta_lines = vec![line(false)];
+        let now = sim.now;
+        let change = sim.core.reconfigure(now, &config).unwrap();
+        assert_eq!(change.added, [ME]);
+        sim.run_until("online", Duration::from_secs(5), |s| {
+            s.news.iter().any(|n| n.starts_with("online"))
+        });
+        assert_eq!(sim.status(), DeviceStatus::Online);
+        assert_eq!(sim.core.devices().all(), [ME]);
+        // The same configuration again changes nothing.
+        let now = sim.now;
+        assert!(sim.core.reconfigure(now, &config).unwrap().is_empty());
+        // New credentials are kept for the next challenge; the session stays.
+        config.csta_lines[0].auth_password = "new".to_owned();
+        let now = sim.now;
+        let change = sim.core.reconfigure(now, &config).unwrap();
+        assert_eq!(change.changed, [ME]);
+        assert_eq!(sim.status(), DeviceStatus::Online);
+        // Lines the manager refuses change nothing.
+        let twice = vec![
+            line(false),
+            CstaLine {
+                aor: "sip:201@LOCALHOST".to_owned(),
+                ..line(false)
+            },
+        ];
+        config.csta_lines = twice;
+        let now = sim.now;
+        assert!(sim.core.reconfigure(now, &config).is_err());
+        assert_eq!(sim.status(), DeviceStatus::Online);
+    });
 }

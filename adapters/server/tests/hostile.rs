@@ -40,6 +40,7 @@ async fn start(dir: &std::path::Path) -> ServerHandle {
         auth_user: "csta".into(),
         auth_password: "unused".into(),
         notify_mode: false,
+        pickup_group: None,
     });
     for (name, devices) in [("crm", "*"), ("desk", "sip:999@localhost")] {
         c.client_users.push(ClientUser {

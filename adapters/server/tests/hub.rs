@@ -53,6 +53,20 @@ impl Fake {
         }
     }
 
+    /// Adds a controlled phone, online.
+    fn add(&mut self, id: &str) {
+        self.devices.push(FakeDevice {
+            id: id.to_owned(),
+            status: DeviceStatus::Online,
+            view: View::new(id).unwrap(),
+        });
+    }
+
+    /// Removes a controlled phone.
+    fn remove(&mut self, id: &str) {
+        self.devices.retain(|d| d.id != id);
+    }
+
     fn device(&mut self, id: &str) -> &mut FakeDevice {
         self.devices.iter_mut().find(|d| d.id == id).unwrap()
     }
@@ -685,9 +699,11 @@ fn test_request_forwarded_and_answered() {
         vec![(2, 80, error(ED3, "operation", "invalidConnectionID"))]
     );
     // A service the server does not offer.
-    let register = format!(r#"<SystemRegister xmlns="{ED3}"/>"#);
+    let status = format!(
+        r#"<SystemStatus xmlns="{ED3}"><systemStatus>normal</systemStatus></SystemStatus>"#
+    );
     assert_eq!(
-        t.send(2, 81, &register),
+        t.send(2, 81, &status),
         vec![(2, 81, error(ED3, "operation", "serviceNotSupported"))]
     );
     // Asked of the server itself.
@@ -1206,4 +1222,698 @@ fn test_get_csta_features() {
     );
     assert_eq!(events.get("callControlEvtsList", "queued"), None);
     assert!(t.fake.sent.is_empty());
+}
+
+// ---- system services: GetSwitchingFunctionDevices, SystemRegister ----
+
+const A203: &str = "sip:203@example.test";
+
+fn get_devices(inner: &str) -> String {
+    format!(r#"<GetSwitchingFunctionDevices xmlns="{ED3}">{inner}</GetSwitchingFunctionDevices>"#)
+}
+
+fn segment(xref: &str, id: u32, last: bool, devices: &[&str]) -> String {
+    let entries: String = devices
+        .iter()
+        .map(|d| format!("<deviceEntry><deviceID>{d}</deviceID><deviceCategory>station</deviceCategory></deviceEntry>"))
+        .collect();
+    let list = if entries.is_empty() {
+        "<deviceList></deviceList>".to_owned()
+    } else {
+        format!("<deviceList>{entries}</deviceList>")
+    };
+    format!(
+        r#"{DECL}<SwitchingFunctionDevices xmlns="{ED3}"><serviceCrossRefID>{xref}</serviceCrossRefID><segmentID>{id}</segmentID><lastSegment>{last}</lastSegment>{list}</SwitchingFunctionDevices>"#
+    )
+}
+
+fn sfd_response(xref: &str) -> String {
+    format!(
+        r#"{DECL}<GetSwitchingFunctionDevicesResponse xmlns="{ED3}"><serviceCrossRefID>{xref}</serviceCrossRefID></GetSwitchingFunctionDevicesResponse>"#
+    )
+}
+
+#[test]
+fn test_get_switching_function_devices() {
+    let mut config = HubConfig::new(users());
+    config.segment_size = 1;
+    let mut t = T::new();
+    t.hub = Hub::new(config);
+    t.login(1, "alice", "s3cret", ED3);
+    t.login(2, "bob", "hunter2", ED3);
+    // Everything alice may see, one device a segment; the server numbers its requests.
+    assert_eq!(
+        t.send(1, 5, &get_devices("")),
+        vec![
+            (1, 5, sfd_response("D1")),
+            (1, 1, segment("D1", 1, false, &[A201])),
+            (1, 2, segment("D1", 2, true, &[A202])),
+        ]
+    );
+    // bob sees 201 only; the client's answers to the segments are taken silently.
+    assert_eq!(
+        t.send(2, 6, &get_devices("")),
+        vec![
+            (2, 6, sfd_response("D2")),
+            (2, 3, segment("D2", 1, true, &[A201])),
+        ]
+    );
+    let ack = format!(r#"<SwitchingFunctionDevicesResponse xmlns="{ED3}"/>"#);
+    assert_eq!(t.send(2, 3, &ack), vec![]);
+    // One device, by any of its names.
+    assert_eq!(
+        t.send(
+            1,
+            7,
+            &get_devices("<requestedDeviceID>202</requestedDeviceID>")
+        ),
+        vec![
+            (1, 7, sfd_response("D3")),
+            (1, 4, segment("D3", 1, true, &[A202])),
+        ]
+    );
+    // Outside bob's list, or not controlled.
+    assert_eq!(
+        t.send(
+            2,
+            8,
+            &get_devices("<requestedDeviceID>202</requestedDeviceID>")
+        ),
+        vec![(
+            2,
+            8,
+            error(ED3, "operation", "privilegeViolationSpecifiedDevice")
+        )]
+    );
+    assert_eq!(
+        t.send(
+            1,
+            9,
+            &get_devices("<requestedDeviceID>sip:299@example.test</requestedDeviceID>")
+        ),
+        vec![(1, 9, error(ED3, "operation", "invalidDeviceID"))]
+    );
+    // Stations only: another category is one empty segment.
+    assert_eq!(
+        t.send(
+            1,
+            10,
+            &get_devices("<requestedDeviceCategory>groupPick</requestedDeviceCategory>")
+        ),
+        vec![
+            (1, 10, sfd_response("D4")),
+            (1, 5, segment("D4", 1, true, &[])),
+        ]
+    );
+    assert_eq!(
+        t.send(
+            1,
+            11,
+            &get_devices("<requestedDeviceCategory>station</requestedDeviceCategory>")
+        )
+        .len(),
+        3
+    );
+}
+
+fn register(inner: &str) -> String {
+    format!(
+        r#"<SystemRegister xmlns="{ED3}"><requestTypes>{inner}</requestTypes></SystemRegister>"#
+    )
+}
+
+fn register_response(id: &str) -> String {
+    format!(
+        r#"{DECL}<SystemRegisterResponse xmlns="{ED3}"><sysStatRegisterID>{id}</sysStatRegisterID></SystemRegisterResponse>"#
+    )
+}
+
+fn cancel(id: &str) -> String {
+    format!(
+        r#"<SystemRegisterCancel xmlns="{ED3}"><sysStatRegisterID>{id}</sysStatRegisterID></SystemRegisterCancel>"#
+    )
+}
+
+fn devices_changed(id: &str) -> String {
+    format!(
+        r#"{DECL}<SwitchingFunctionDevicesChanged xmlns="{ED3}"><sysStatRegisterID>{id}</sysStatRegisterID></SwitchingFunctionDevicesChanged>"#
+    )
+}
+
+#[test]
+fn test_system_register_and_devices_changed() {
+    let mut t = T::new();
+    t.login(1, "alice", "s3cret", ED3);
+    t.login(2, "bob", "hunter2", ED3);
+    let wants = "<switchingFunctionDevicesChanged>true</switchingFunctionDevicesChanged>";
+    assert_eq!(
+        t.send(1, 2, &register(wants)),
+        vec![(1, 2, register_response("1"))]
+    );
+    assert_eq!(
+        t.send(1, 3, &register("<systemStatus>true</systemStatus>")),
+        vec![(1, 3, register_response("2"))]
+    );
+    assert_eq!(
+        t.send(2, 2, &register(wants)),
+        vec![(2, 2, register_response("3"))]
+    );
+    // Cancel: only one's own, only once.
+    assert_eq!(
+        t.send(2, 4, &cancel("2")),
+        vec![(2, 4, error(ED3, "operation", "invalidCrossRefID"))]
+    );
+    let cancelled = format!(
+        r#"{DECL}<SystemRegisterCancelResponse xmlns="{ED3}"></SystemRegisterCancelResponse>"#
+    );
+    assert_eq!(t.send(1, 4, &cancel("2")), vec![(1, 4, cancelled)]);
+    assert_eq!(
+        t.send(1, 5, &cancel("2")),
+        vec![(1, 5, error(ED3, "operation", "invalidCrossRefID"))]
+    );
+    assert_eq!(
+        t.send(1, 6, &cancel("x")),
+        vec![(1, 6, error(ED3, "operation", "invalidCrossRefID"))]
+    );
+    // Nothing changed: nobody is told.
+    t.hub.devices_changed(&t.fake);
+    assert_eq!(t.drain(), vec![]);
+    // A new phone: alice (who sees all) is told under registration 1, bob (201 only)
+    // is not.
+    t.fake.add(A203);
+    t.hub.devices_changed(&t.fake);
+    assert_eq!(frames(t.drain()), vec![(1, 1, devices_changed("1"))]);
+    t.hub.devices_changed(&t.fake);
+    assert_eq!(t.drain(), vec![]);
+    // A monitor on a phone that goes away is ended by the server.
+    let xref = t.monitor(1, 7, "203", ED3);
+    t.fake.remove(A203);
+    t.hub.devices_changed(&t.fake);
+    let stop = format!(
+        r#"{DECL}<MonitorStop xmlns="{ED3}"><monitorCrossRefID>{xref}</monitorCrossRefID></MonitorStop>"#
+    );
+    assert_eq!(
+        frames(t.drain()),
+        vec![(1, 2, devices_changed("1")), (1, 3, stop)]
+    );
+    assert_eq!(t.hub.stats().monitors, 0);
+    // Registrations die with the connection.
+    t.hub.handle_input(
+        t.t0,
+        ClientInput::Closed {
+            client: ClientId(1),
+        },
+        &mut t.fake,
+    );
+    t.fake.add(A203);
+    t.hub.devices_changed(&t.fake);
+    assert_eq!(t.drain(), vec![]);
+}
+
+#[test]
+fn test_reconfigure_users() {
+    let mut t = T::new();
+    t.login(1, "alice", "s3cret", ED3);
+    let session = t.login(2, "bob", "hunter2", ED3);
+    let xref = t.monitor(1, 2, "202", ED3);
+    let wants = "<switchingFunctionDevicesChanged>true</switchingFunctionDevicesChanged>";
+    assert_eq!(
+        t.send(1, 3, &register(wants)),
+        vec![(1, 3, register_response("1"))]
+    );
+    // bob is gone; alice now sees 201 only.
+    let mut config = HubConfig::new(vec![ClientUser {
+        name: "alice".into(),
+        password: "changed".into(),
+        devices: vec![A201.into()],
+    }]);
+    config.segment_size = 32;
+    t.hub.reconfigure(config, &t.fake);
+    let terminated = format!(
+        r#"{DECL}<ApplicationSessionTerminated xmlns="{ECMA354}"><sessionID>{session}</sessionID><sessionTermReason><nonStandardTermReason>clientUserRemoved</nonStandardTermReason></sessionTermReason></ApplicationSessionTerminated>"#
+    );
+    let stop = format!(
+        r#"{DECL}<MonitorStop xmlns="{ED3}"><monitorCrossRefID>{xref}</monitorCrossRefID></MonitorStop>"#
+    );
+    assert_eq!(
+        t.drain(),
+        vec![
+            frame(2, 9999, terminated),
+            close(2),
+            frame(1, 1, devices_changed("1")),
+            frame(1, 2, stop),
+        ]
+    );
+    // alice's session goes on, with the new list.
+    assert_eq!(
+        t.send(1, 4, &make_call(ED3, "202", "201")),
+        vec![(
+            1,
+            4,
+            error(ED3, "operation", "privilegeViolationSpecifiedDevice")
+        )]
+    );
+    assert_eq!(t.hub.stats().sessions, 1);
+}
+
+// ---- pickups ----
+
+/// A call `call` from `caller` alerting at `device` (its own connection).
+fn alerting(
+    device: &str,
+    call: &str,
+    caller: &str,
+    called: &str,
+    redirected: Option<&str>,
+) -> String {
+    let redirection = redirected.map_or(String::new(), |r| {
+        format!("<lastRedirectionDevice><deviceIdentifier>{r}</deviceIdentifier></lastRedirectionDevice>")
+    });
+    format!(
+        r#"<DeliveredEvent xmlns="{ED3}"><monitorCrossRefID>43</monitorCrossRefID><connection><callID>{call}</callID><deviceID>{device}</deviceID></connection><alertingDevice><deviceIdentifier>{device}</deviceIdentifier></alertingDevice><callingDevice><deviceIdentifier>{caller}</deviceIdentifier></callingDevice><calledDevice><deviceIdentifier>{called}</deviceIdentifier></calledDevice>{redirection}<localConnectionInfo>alerting</localConnectionInfo><cause>newCall</cause></DeliveredEvent>"#
+    )
+}
+
+fn directed(call: &str, from: &str, to: &str) -> String {
+    format!(
+        r#"<DirectedPickupCall xmlns="{ED3}"><callToBePickedUp><callID>{call}</callID><deviceID>{from}</deviceID></callToBePickedUp><requestingDevice>{to}</requestingDevice></DirectedPickupCall>"#
+    )
+}
+
+fn response(name: &str) -> Message<'static> {
+    let xml = format!(r#"<{name} xmlns="{ED3}"/>"#);
+    decode(Box::leak(xml.into_bytes().into_boxed_slice()))
+        .unwrap()
+        .message
+}
+
+impl T {
+    /// A three-phone setup: 201 calls 202 (call C1 alerting there, the hub told).
+    fn ringing() -> T {
+        let mut t = T::new();
+        t.fake.add(A203);
+        t.ring(A202, "C1", "201", 0);
+        t
+    }
+
+    /// Call `call` from `caller` alerts at `device` (the view and the hub told at
+    /// `secs`).
+    fn ring(&mut self, device: &str, call: &str, caller: &str, secs: u64) {
+        let xml = alerting(device, call, caller, device, None);
+        self.fake.feed(device, &xml);
+        let m = decode(xml.as_bytes()).unwrap().message;
+        let now = self.at(secs);
+        self.hub
+            .device_news(now, DeviceNews::Event { device, event: &m });
+        assert_eq!(self.drain(), vec![]);
+    }
+
+    /// The last request the fake sent: (device, name, XML, its RequestId).
+    fn last_sent(&self) -> (String, String, String, RequestId) {
+        let (d, n, x) = self.fake.sent.last().unwrap().clone();
+        (d, n, x, RequestId(self.fake.next))
+    }
+
+    fn answer(
+        &mut self,
+        secs: u64,
+        device: &str,
+        id: RequestId,
+        answer: Answer<'_>,
+    ) -> Vec<ClientOutput> {
+        let now = self.at(secs);
+        self.hub
+            .device_news(now, DeviceNews::Answer { device, id, answer });
+        self.hub.drive_devices(now, &mut self.fake);
+        self.drain()
+    }
+
+    fn event(&mut self, secs: u64, device: &str, xml: &str) -> Vec<ClientOutput> {
+        self.fake.feed(device, xml);
+        let m = decode(xml.as_bytes()).unwrap().message;
+        let now = self.at(secs);
+        self.hub
+            .device_news(now, DeviceNews::Event { device, event: &m });
+        self.hub.drive_devices(now, &mut self.fake);
+        self.drain()
+    }
+}
+
+#[test]
+fn test_directed_pickup() {
+    let mut t = T::ringing();
+    t.login(1, "alice", "s3cret", ED3);
+    assert_eq!(t.send(1, 7, &directed("C1", "202", "203")), vec![]);
+    let (device, name, xml, deflect) = t.last_sent();
+    assert_eq!((device.as_str(), name.as_str()), (A202, "DeflectCall"));
+    assert!(
+        xml.contains(&format!("<callToBeDiverted><callID>C1</callID><deviceID>{A202}</deviceID></callToBeDiverted><newDestination>{A203}</newDestination>")),
+        "{xml}"
+    );
+    assert_eq!(t.hub.stats().pending, 1);
+    // The phone deflects; the call alerts at 203 under a new ID, naming 202 as the
+    // redirecting device; the server answers it there.
+    assert_eq!(
+        t.answer(
+            0,
+            A202,
+            deflect,
+            Answer::Message(&response("DeflectCallResponse"))
+        ),
+        vec![]
+    );
+    let other = alerting(A203, "C9", "205", "203", None);
+    assert_eq!(
+        t.event(1, A203, &other),
+        vec![],
+        "another call is not the picked one"
+    );
+    assert_eq!(t.fake.sent.len(), 1);
+    let picked = alerting(A203, "C7", "201", "203", Some("202"));
+    assert_eq!(t.event(1, A203, &picked), vec![]);
+    let (device, name, xml, answer) = t.last_sent();
+    assert_eq!((device.as_str(), name.as_str()), (A203, "AnswerCall"));
+    assert!(
+        xml.contains(&format!(
+            "<callToBeAnswered><callID>C7</callID><deviceID>{A203}</deviceID></callToBeAnswered>"
+        )),
+        "{xml}"
+    );
+    assert_eq!(
+        frames(t.answer(
+            1,
+            A203,
+            answer,
+            Answer::Message(&response("AnswerCallResponse"))
+        )),
+        vec![(
+            1,
+            7,
+            format!(
+                r#"{DECL}<DirectedPickupCallResponse xmlns="{ED3}"><pickedCall><callID>C7</callID><deviceID>{A203}</deviceID></pickedCall></DirectedPickupCallResponse>"#
+            )
+        )]
+    );
+    assert_eq!(t.hub.stats().pending, 0);
+    // Only the session timer is left.
+    assert_eq!(t.hub.poll_timeout(), Some(t.at(60)));
+}
+
+#[test]
+fn test_directed_pickup_delivered_first_and_by_caller() {
+    // Some phones report the call at the new device before they answer the
+    // DeflectCall; a phone that followed a 302 names only the caller.
+    let mut t = T::ringing();
+    t.login(1, "alice", "s3cret", ED3);
+    assert_eq!(
+        t.send(1, 7, &directed("C1", "sip:202@example.test", "203")),
+        vec![]
+    );
+    let (_, _, _, deflect) = t.last_sent();
+    assert_eq!(
+        t.event(0, A203, &alerting(A203, "C7", "201", "203", None)),
+        vec![]
+    );
+    assert_eq!(t.fake.sent.len(), 1);
+    assert_eq!(
+        t.answer(
+            0,
+            A202,
+            deflect,
+            Answer::Message(&response("DeflectCallResponse"))
+        ),
+        vec![]
+    );
+    let (_, name, _, answer) = t.last_sent();
+    assert_eq!(name, "AnswerCall");
+    // The picking phone refuses: its error is the client's answer.
+    let refused_xml = error(ED3, "stateIncompatibility", "invalidConnectionState");
+    let refused = decode(refused_xml.as_bytes()).unwrap().message;
+    assert_eq!(
+        frames(t.answer(0, A203, answer, Answer::Message(&refused))),
+        vec![(
+            1,
+            7,
+            error(ED3, "stateIncompatibility", "invalidConnectionState")
+        )]
+    );
+    assert_eq!(t.hub.stats().pending, 0);
+}
+
+#[test]
+fn test_directed_pickup_refusals() {
+    let mut t = T::ringing();
+    t.login(1, "alice", "s3cret", ED3);
+    t.login(2, "bob", "hunter2", ED3);
+    let cases = [
+        (
+            1,
+            directed("C2", "202", "203"),
+            error(ED3, "operation", "invalidConnectionID"),
+        ),
+        (
+            1,
+            format!(
+                r#"<DirectedPickupCall xmlns="{ED3}"><callToBePickedUp><callID>C1</callID></callToBePickedUp><requestingDevice>203</requestingDevice></DirectedPickupCall>"#
+            ),
+            error(ED3, "operation", "invalidConnectionID"),
+        ),
+        (
+            1,
+            directed("C1", "202", "202"),
+            error(ED3, "operation", "notDifferentDevices"),
+        ),
+        (
+            1,
+            directed("C1", "202", "299"),
+            error(ED3, "operation", "invalidDeviceID"),
+        ),
+        (
+            2,
+            directed("C1", "202", "201"),
+            error(ED3, "operation", "privilegeViolationSpecifiedDevice"),
+        ),
+        (
+            2,
+            directed("C1", "201", "203"),
+            error(ED3, "operation", "privilegeViolationSpecifiedDevice"),
+        ),
+    ];
+    for (client, request, expected) in cases {
+        assert_eq!(
+            t.send(client, 9, &request),
+            vec![(client, 9, expected)],
+            "{request}"
+        );
+    }
+    // The call is answered at 202: no longer alerting.
+    let established = format!(
+        r#"<EstablishedEvent xmlns="{ED3}"><monitorCrossRefID>43</monitorCrossRefID><establishedConnection><callID>C1</callID><deviceID>{A202}</deviceID></establishedConnection><answeringDevice><deviceIdentifier>{A202}</deviceIdentifier></answeringDevice><callingDevice><deviceIdentifier>201</deviceIdentifier></callingDevice><calledDevice><deviceIdentifier>202</deviceIdentifier></calledDevice><localConnectionInfo>connected</localConnectionInfo></EstablishedEvent>"#
+    );
+    t.event(0, A202, &established);
+    assert_eq!(
+        t.send(1, 10, &directed("C1", "202", "203")),
+        vec![(
+            1,
+            10,
+            error(ED3, "stateIncompatibility", "invalidConnectionState")
+        )]
+    );
+    // An offline phone.
+    t.ring(A202, "C3", "201", 0);
+    t.fake.device(A203).status = DeviceStatus::Offline;
+    assert_eq!(
+        t.send(1, 11, &directed("C3", "202", "203")),
+        vec![(
+            1,
+            11,
+            error(ED3, "systemResourceAvailibility", "deviceOutOfService")
+        )]
+    );
+    t.fake.device(A203).status = DeviceStatus::Online;
+    // The phone cannot be given the request.
+    t.fake.refuse = Some(SendError::Busy);
+    assert_eq!(
+        t.send(1, 12, &directed("C3", "202", "203")),
+        vec![(
+            1,
+            12,
+            error(ED3, "systemResourceAvailibility", "resourceBusy")
+        )]
+    );
+    assert_eq!(t.hub.stats().pending, 0);
+    assert_eq!(t.fake.sent.len(), 0);
+}
+
+#[test]
+fn test_directed_pickup_failures_on_the_way() {
+    let mut t = T::ringing();
+    t.login(1, "alice", "s3cret", ED3);
+    // The ringing phone refuses the deflection.
+    assert_eq!(t.send(1, 1, &directed("C1", "202", "203")), vec![]);
+    let (_, _, _, deflect) = t.last_sent();
+    let refused_xml = error(ED3, "operation", "requestIncompatibleWithObject");
+    let refused = decode(refused_xml.as_bytes()).unwrap().message;
+    assert_eq!(
+        frames(t.answer(0, A202, deflect, Answer::Message(&refused))),
+        vec![(
+            1,
+            1,
+            error(ED3, "operation", "requestIncompatibleWithObject")
+        )]
+    );
+    // No CSTA answer at all.
+    assert_eq!(t.send(1, 2, &directed("C1", "202", "203")), vec![]);
+    let (_, _, _, deflect) = t.last_sent();
+    assert_eq!(
+        frames(t.answer(0, A202, deflect, Answer::Failed)),
+        vec![(1, 2, error(ED3, "systemResourceAvailibility", "generic"))]
+    );
+    // A late answer for a finished pickup is dropped.
+    assert_eq!(t.answer(0, A202, deflect, Answer::Failed), vec![]);
+    // Deflected, but the call never shows at 203: the pickup ends at the timeout.
+    assert_eq!(t.send(1, 3, &directed("C1", "202", "203")), vec![]);
+    let (_, _, _, deflect) = t.last_sent();
+    assert_eq!(
+        t.answer(
+            0,
+            A202,
+            deflect,
+            Answer::Message(&response("DeflectCallResponse"))
+        ),
+        vec![]
+    );
+    assert_eq!(t.hub.poll_timeout(), Some(t.at(5)));
+    t.hub.handle_timeout(t.at(4));
+    assert_eq!(t.drain(), vec![]);
+    t.hub.handle_timeout(t.at(5));
+    assert_eq!(
+        frames(t.drain()),
+        vec![(1, 3, error(ED3, "systemResourceAvailibility", "generic"))]
+    );
+    // The picking phone goes offline while the pickup waits for it.
+    assert_eq!(t.send(1, 4, &directed("C1", "202", "203")), vec![]);
+    let (_, _, _, deflect) = t.last_sent();
+    assert_eq!(
+        t.answer(
+            0,
+            A202,
+            deflect,
+            Answer::Message(&response("DeflectCallResponse"))
+        ),
+        vec![]
+    );
+    assert_eq!(
+        frames(t.news(DeviceNews::Offline { device: A203 })),
+        vec![(
+            1,
+            4,
+            error(ED3, "systemResourceAvailibility", "deviceOutOfService")
+        )]
+    );
+    // A client that leaves takes its pickup along.
+    t.fake.device(A203).status = DeviceStatus::Online;
+    assert_eq!(t.send(1, 5, &directed("C1", "202", "203")), vec![]);
+    t.hub.handle_input(
+        t.t0,
+        ClientInput::Closed {
+            client: ClientId(1),
+        },
+        &mut t.fake,
+    );
+    assert_eq!(t.hub.stats().pending, 0);
+    assert_eq!(t.hub.poll_timeout(), None);
+}
+
+fn group(to: &str, pick_group: Option<&str>) -> String {
+    let g = pick_group.map_or(String::new(), |g| format!("<pickGroup>{g}</pickGroup>"));
+    format!(
+        r#"<GroupPickupCall xmlns="{ED3}"><newDestination>{to}</newDestination>{g}</GroupPickupCall>"#
+    )
+}
+
+#[test]
+fn test_group_pickup() {
+    let mut config = HubConfig::new(users());
+    for d in [A201, A202, A203] {
+        config.pickup_groups.insert(d.to_owned(), "desk".to_owned());
+    }
+    let mut t = T::new();
+    t.hub = Hub::new(config);
+    t.fake.add(A203);
+    t.fake.add("sip:204@example.test");
+    t.login(1, "alice", "s3cret", ED3);
+    // Nothing rings in the group.
+    assert_eq!(
+        t.send(1, 1, &group("203", None)),
+        vec![(1, 1, error(ED3, "stateIncompatibility", "noCallToAnswer"))]
+    );
+    // 204 is in no group; an unknown group.
+    assert_eq!(
+        t.send(1, 2, &group("204", None)),
+        vec![(
+            1,
+            2,
+            error(ED3, "operation", "requestIncompatibleWithObject")
+        )]
+    );
+    assert_eq!(
+        t.send(1, 3, &group("203", Some("kitchen"))),
+        vec![(1, 3, error(ED3, "operation", "invalidDeviceID"))]
+    );
+    // 202 rings first, then 201; 203's own call is not a candidate.
+    t.ring(A202, "C1", "205", 1);
+    t.ring(A201, "C2", "206", 2);
+    t.ring(A203, "C3", "207", 0);
+    assert_eq!(t.send(1, 4, &group("203", None)), vec![]);
+    let (device, name, xml, deflect) = t.last_sent();
+    assert_eq!((device.as_str(), name.as_str()), (A202, "DeflectCall"));
+    assert!(xml.contains("<callID>C1</callID>"), "{xml}");
+    assert_eq!(
+        t.answer(
+            1,
+            A202,
+            deflect,
+            Answer::Message(&response("DeflectCallResponse"))
+        ),
+        vec![]
+    );
+    assert_eq!(
+        t.event(2, A203, &alerting(A203, "C8", "205", "202", None)),
+        vec![]
+    );
+    let (device, name, _, answer) = t.last_sent();
+    assert_eq!((device.as_str(), name.as_str()), (A203, "AnswerCall"));
+    assert_eq!(
+        frames(t.answer(
+            2,
+            A203,
+            answer,
+            Answer::Message(&response("AnswerCallResponse"))
+        )),
+        vec![(
+            1,
+            4,
+            format!(
+                r#"{DECL}<GroupPickupCallResponse xmlns="{ED3}"><pickedCall><callID>C8</callID><deviceID>{A203}</deviceID></pickedCall></GroupPickupCallResponse>"#
+            )
+        )]
+    );
+    // 202 reports the deflection; 203 answered the picked call.
+    let diverted = format!(
+        r#"<DivertedEvent xmlns="{ED3}"><monitorCrossRefID>43</monitorCrossRefID><connection><callID>C1</callID><deviceID>{A202}</deviceID></connection><divertingDevice><deviceIdentifier>{A202}</deviceIdentifier></divertingDevice><newDestination><deviceIdentifier>{A203}</deviceIdentifier></newDestination><localConnectionInfo>null</localConnectionInfo><cause>redirected</cause></DivertedEvent>"#
+    );
+    assert_eq!(t.event(2, A202, &diverted), vec![]);
+    // By the group's name, from a device outside it: of 201 (C2) and 203 (C3), 203's
+    // rang first.
+    assert_eq!(t.send(1, 5, &group("204", Some("desk"))), vec![]);
+    let (device, _, xml, _) = t.last_sent();
+    assert_eq!(device, A203);
+    assert!(xml.contains("<callID>C3</callID>"), "{xml}");
+    // bob may not control the group's phones but 201: nothing he may pick.
+    t.login(2, "bob", "hunter2", ED3);
+    assert_eq!(
+        t.send(2, 6, &group("201", None)),
+        vec![(2, 6, error(ED3, "stateIncompatibility", "noCallToAnswer"))]
+    );
 }

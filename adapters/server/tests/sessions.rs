@@ -254,6 +254,7 @@ async fn a_registered_phone_gets_its_session_over_udp_and_is_closed_at_shutdown(
         auth_user: "201".into(),
         auth_password: "secret201".into(),
         notify_mode: false,
+        pickup_group: None,
     }];
     let server = Server::start(c).await.unwrap();
     let to = server.sip_udp_addrs()[0];

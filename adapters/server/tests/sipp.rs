@@ -303,6 +303,7 @@ async fn a_sipp_uacsta_phone_is_monitored_and_its_events_reach_a_client() {
             auth_user: "csta".into(),
             auth_password: "unused".into(),
             notify_mode: false,
+            pickup_group: None,
         });
         c.client_users.push(ClientUser {
             name: "crm".into(),

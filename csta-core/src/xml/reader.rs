@@ -77,6 +77,11 @@ impl Leniency {
     pub const fn union(self, other: Leniency) -> Leniency {
         Leniency(self.0 | other.0)
     }
+
+    /// `self` without the leniencies of `other`.
+    pub const fn without(self, other: Leniency) -> Leniency {
+        Leniency(self.0 & !other.0)
+    }
 }
 
 impl Default for Leniency {

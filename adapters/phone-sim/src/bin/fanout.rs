@@ -104,6 +104,7 @@ fn config(dir: &std::path::Path, phones: u32, clients: u32) -> Config {
             auth_user: "csta".into(),
             auth_password: "unused".into(),
             notify_mode: false,
+            pickup_group: None,
         })
         .collect();
     c.client_users = (0..clients)
