@@ -274,6 +274,33 @@ fn a_line_out_of_service_and_back() {
     assert!(h.p.in_service(ucsta_tsp::provider::LineId::new(1)));
 }
 
+/// The server ends a line's monitor (the device left its configuration): answered, the
+/// line out of service, its monitor asked for again 30 s later.
+#[test]
+fn server_stops_a_monitor() {
+    let mut h = Harness::remote();
+    h.status_messages(0);
+    let _ = connected(&mut h);
+    let xref = common::xref_of(0);
+    h.frame(
+        41,
+        &format!("<MonitorStop><monitorCrossRefID>{xref}</monitorCrossRefID></MonitorStop>"),
+    );
+    assert_eq!(h.sent_with_ids(), [(41, "MonitorStopResponse".to_owned())]);
+    expect!(
+        h.tapi(),
+        ["CALLSTATE call#1 IDLE", "LINEDEVSTATE line0 OUTOFSERVICE"]
+    );
+    // Its events are no longer the line's.
+    h.event(0, &ev::delivered_in("C5", L0, "300", "newCall"));
+    h.assert_quiet();
+    h.advance(Duration::from_secs(30));
+    expect!(
+        h.sent(),
+        ["MonitorStart{monitorObject{deviceObject=sip:201@pbx.example}}"]
+    );
+}
+
 #[test]
 fn requests_beyond_the_window_wait_in_order() {
     let mut config = remote(&[L0, L1]);

@@ -759,6 +759,32 @@ impl Provider {
                 self.answer_server(invoke_id, &answer);
                 self.link_down(now, DownReason::ServerEnded);
             }
+            Message::MonitorStop(r) => {
+                // The server ended a line's monitor (the device left its
+                // configuration): the line is out of service and asks again later
+                // (multi-line: the device list change that follows removes it).
+                use csta_core::message::monitor::MonitorStopResponse;
+                self.answer_server(
+                    invoke_id,
+                    &Message::MonitorStopResponse(MonitorStopResponse {}),
+                );
+                let xref = r.monitor_cross_ref_id.0.to_string();
+                if let Some(line) = self.line_by_xref(&xref) {
+                    log::info!(
+                        "the server stopped the monitor of line {}",
+                        self.lines[line as usize].name
+                    );
+                    self.line_out_of_service(line, Sync::Refused);
+                    self.lines[line as usize].retry_at = Some(now + LINE_RETRY);
+                }
+            }
+            Message::SystemStatus(_) => {
+                use csta_core::message::system::SystemStatusResponse;
+                self.answer_server(
+                    invoke_id,
+                    &Message::SystemStatusResponse(SystemStatusResponse {}),
+                );
+            }
             _ => {
                 if !self.handle_device_list_request(now, invoke_id, message) {
                     log::debug!("request {} from the server ignored", message.name());
