@@ -717,7 +717,7 @@ impl Provider {
                     && let Some(p) = self.pending.remove(&invoke_id.get())
                 {
                     match (p.waiting, is_positive_response(body)) {
-                        (Waiting::Request { job, op }, true) if matches!(op, Op::Plain) => {
+                        (Waiting::Request { job, op: Op::Plain }, true) => {
                             self.finish_job(job, Ok(()))
                         }
                         (waiting, _) => self.fail_waiting(now, waiting, LineError::OperationFailed),

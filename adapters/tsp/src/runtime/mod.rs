@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use csta_core::framing::{self, FrameReader};
 
@@ -209,18 +209,15 @@ impl Instance {
     /// `TSPI_providerShutdown`: the session is stopped, the link closed, every thread
     /// joined. Messages still queued for TAPI are delivered first.
     pub fn shutdown(&self) {
-        self.with(|p, now| p.shutdown(now));
         {
-            // Let the writer send the StopApplicationSession before the link closes.
+            // In one go under the lock, before the control thread can act on the
+            // provider's Close: the StopApplicationSession goes to the writer, then the
+            // writer's queue is closed, so it writes it and closes the link.
             let mut state = lock(&self.shared.state);
-            if let Some((_, link, tx)) = state.link.take() {
-                drop(tx);
-                drop(state);
-                thread::sleep(Duration::from_millis(50));
-                link.close();
-                state = lock(&self.shared.state);
-            }
+            state.provider.shutdown(Instant::now());
+            state.drain();
             state.commands.clear();
+            state.link = None;
         }
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.control.notify_all();
@@ -365,14 +362,16 @@ fn reader(shared: Arc<Shared>, link: Link, generation: u64) {
     shared.control.notify_all();
 }
 
-/// The writer: frames from the provider onto the link.
+/// The writer: frames from the provider onto the link. When its queue is closed (the
+/// link dropped by the provider, or shutdown) it closes the link after writing what
+/// was queued.
 fn writer(link: Link, rx: Receiver<Vec<u8>>) {
     for frame in rx {
         if link.write_all(&frame).is_err() {
-            link.close();
             break;
         }
     }
+    link.close();
 }
 
 /// The delivery thread: one TAPI callback at a time, no lock held.
