@@ -164,7 +164,10 @@ impl Provider {
                 continue;
             }
             changed = true;
-            log::info!("line {} is no longer on the server: removed", line.name);
+            log::info!(
+                "line {} is no longer on the server: removed",
+                crate::logging::Pii(&line.name)
+            );
             self.remove_line(now, index as u32);
         }
         for device in &unique {
@@ -175,7 +178,7 @@ impl Provider {
             let index = self.add_line(device);
             log::info!(
                 "new line {} from the server",
-                self.lines[index as usize].name
+                crate::logging::Pii(&self.lines[index as usize].name)
             );
             self.lines[index as usize].creating = true;
             self.tapi

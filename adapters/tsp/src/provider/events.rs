@@ -87,7 +87,7 @@ impl Provider {
             Message::OutOfServiceEvent(_) => {
                 log::info!(
                     "line {} is out of service at the server",
-                    self.lines[index].name
+                    crate::logging::Pii(&self.lines[index].name)
                 );
                 let xref = self.lines[index].xref.take();
                 self.line_out_of_service(line, Sync::OutOfService);
@@ -131,7 +131,10 @@ impl Provider {
             match View::new(&self.lines[index].device) {
                 Ok(v) => self.lines[index].view = Some(Box::new(v)),
                 Err(e) => {
-                    log::warn!("line {}: no call view ({e})", self.lines[index].name);
+                    log::warn!(
+                        "line {}: no call view ({e})",
+                        crate::logging::Pii(&self.lines[index].name)
+                    );
                     return;
                 }
             }
@@ -144,7 +147,7 @@ impl Provider {
             Err(e) => {
                 log::warn!(
                     "line {}: {} not applied ({e})",
-                    self.lines[index].name,
+                    crate::logging::Pii(&self.lines[index].name),
                     message.name()
                 );
                 return;
@@ -251,7 +254,7 @@ impl Provider {
         let Ok(h) = self.new_call(line) else {
             log::warn!(
                 "line {}: no room for another call; CSTA call {id} is not shown",
-                self.lines[line as usize].name
+                crate::logging::Pii(&self.lines[line as usize].name)
             );
             return;
         };

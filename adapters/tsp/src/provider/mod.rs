@@ -772,7 +772,7 @@ impl Provider {
                 if let Some(line) = self.line_by_xref(&xref) {
                     log::info!(
                         "the server stopped the monitor of line {}",
-                        self.lines[line as usize].name
+                        crate::logging::Pii(&self.lines[line as usize].name)
                     );
                     self.line_out_of_service(line, Sync::Refused);
                     self.lines[line as usize].retry_at = Some(now + LINE_RETRY);
@@ -1122,7 +1122,7 @@ impl Provider {
             Message::StartApplicationSessionNegResponse(_) => {
                 log::error!(
                     "the server refused the CSTA account `{}`: check the user and password",
-                    self.config.user
+                    crate::logging::Pii(&self.config.user)
                 );
                 self.link_down(now, DownReason::LoginRefused);
             }
@@ -1197,7 +1197,7 @@ impl Provider {
                 let error = LineError::from_csta(e);
                 log::warn!(
                     "the server refused to monitor line {} ({error})",
-                    self.lines[index].name
+                    crate::logging::Pii(&self.lines[index].name)
                 );
                 self.line_out_of_service(line, Sync::Refused);
                 self.lines[index].retry_at = Some(now + LINE_RETRY);
@@ -1226,7 +1226,7 @@ impl Provider {
         } else {
             log::warn!(
                 "no snapshot of line {}: its existing calls are not shown",
-                self.lines[index].name
+                crate::logging::Pii(&self.lines[index].name)
             );
         }
         let device = self.lines[index].device.clone();
