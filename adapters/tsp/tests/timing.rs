@@ -397,3 +397,61 @@ fn shutdown_stops_the_session_and_fails_what_is_open() {
     h.advance(S * 120);
     assert_eq!(h.take_link(), []);
 }
+
+/// Outlook calls lineMakeCall right after lineOpen, while the line still synchronises:
+/// the snapshot asked for before the call existed must not end it.
+#[test]
+fn make_call_while_the_snapshot_is_outstanding() {
+    let mut h = Harness::boot(client(L0), &[]);
+    h.answer_start(120);
+    h.answer_monitor(0);
+    h.open(0);
+    h.clear();
+    let (req, c) = h.make_call(0, Some("202")).unwrap();
+    h.answer("MakeCall", &make_call_response("C1", L0));
+    h.event(0, &ev::service_initiated("C1", L0, "makeCall"));
+    h.event(0, &ev::originated("C1", L0, "202", "makeCall"));
+    // The snapshot the server took before the call: no calls.
+    h.answer("SnapshotDevice", &snapshot(&[]));
+    h.sync_all();
+    let tapi = h.tapi();
+    assert!(tapi.contains(&format!("COMPLETE req{req} 0")), "{tapi:?}");
+    assert!(
+        !tapi
+            .iter()
+            .any(|l| l.contains("IDLE") || l.contains("NEWCALL")),
+        "the call survives the older snapshot: {tapi:?}"
+    );
+    h.event(0, &ev::delivered_far("C1", L0, "202"));
+    assert_eq!(h.tapi(), [format!("CALLSTATE call#{c} RINGBACK")]);
+}
+
+/// A phone that is offline when the provider starts: OutOfServiceEvent on the new
+/// monitor, then the snapshot refused; the line stays out of service until
+/// BackInServiceEvent.
+#[test]
+fn a_line_whose_phone_is_offline_at_start() {
+    let mut h = Harness::boot(client(L0), &[]);
+    h.answer_start(120);
+    h.answer_monitor(0);
+    h.open(0);
+    h.status_messages(0);
+    h.clear();
+    h.event(0, &ev::out_of_service(L0));
+    h.answer(
+        "SnapshotDevice",
+        &csta_error("systemResourceAvailibility", "deviceOutOfService"),
+    );
+    assert!(
+        h.outstanding_names().is_empty(),
+        "{:?}",
+        h.outstanding_names()
+    );
+    assert!(!h.p.in_service(ucsta_tsp::provider::LineId::new(0)));
+    expect!(h.tapi(), []);
+    h.event(0, &ev::back_in_service(L0));
+    h.answer("SnapshotDevice", &snapshot(&[]));
+    expect!(h.tapi(), ["LINEDEVSTATE line0 INSERVICE"]);
+    h.sync_all();
+    assert!(h.p.in_service(ucsta_tsp::provider::LineId::new(0)));
+}

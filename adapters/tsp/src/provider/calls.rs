@@ -172,6 +172,9 @@ pub(crate) struct Call {
     /// The call ended while quiet (its request not yet complete), with this disconnect
     /// mode: reported after the completion.
     pub(crate) gone_quietly: Option<Option<u32>>,
+    /// When (in the provider's bind count) the call got its CSTA call: a snapshot
+    /// asked for before that does not know it.
+    pub(crate) bound_at: u64,
 }
 
 impl Call {
@@ -200,6 +203,7 @@ impl Call {
             dialled: None,
             claim: None,
             declined: false,
+            bound_at: 0,
             gone_quietly: None,
         }
     }

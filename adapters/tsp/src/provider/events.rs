@@ -104,6 +104,7 @@ impl Provider {
                     let m = Message::SnapshotDevice(SnapshotDevice {
                         snapshot_object: DeviceId::new(&device),
                     });
+                    self.lines[index].snapshot_from = self.binds;
                     self.send(now, &m, Waiting::Snapshot(line));
                 }
             }
@@ -164,7 +165,8 @@ impl Provider {
             }
         }
         let updated: Vec<String> = change.updated().map(str::to_owned).collect();
-        self.reconcile(now, line);
+        let snapshot = matches!(message, Message::SnapshotDeviceResponse(_));
+        self.reconcile(now, line, snapshot);
         for id in &updated {
             if let Some(h) = self.call_by_csta(line, id) {
                 self.learn(h, message);
@@ -187,8 +189,9 @@ impl Provider {
     /// Matches the view's calls with TAPI's: calls TAPI does not know are claimed by a
     /// request waiting for them or offered with `LINE_NEWCALL`; TAPI calls whose CSTA
     /// call is gone go IDLE.
-    fn reconcile(&mut self, _now: Instant, line: u32) {
+    fn reconcile(&mut self, _now: Instant, line: u32, snapshot: bool) {
         let index = line as usize;
+        let snapshot_from = self.lines[index].snapshot_from;
         let Some(view) = self.lines[index].view.as_ref() else {
             return;
         };
@@ -197,10 +200,14 @@ impl Provider {
             .map(|c| (c.call_id().to_owned(), c.direction(), c.local_state()))
             .collect();
         for h in self.line_calls(line) {
+            // A snapshot asked for before the call got its CSTA call does not know
+            // it (lineMakeCall right after lineOpen, while the line synchronises):
+            // that absence says nothing.
             let gone = self.call(h).is_some_and(|c| {
                 c.csta
                     .as_deref()
                     .is_some_and(|id| !present.iter().any(|(p, _, _)| p == id))
+                    && !(snapshot && c.bound_at > snapshot_from)
             });
             if gone {
                 self.call_gone(h, None);
@@ -225,8 +232,11 @@ impl Provider {
             });
             match claimer {
                 Some(h) => {
+                    self.binds += 1;
+                    let binds = self.binds;
                     if let Some(c) = self.call_mut(h) {
                         c.csta = Some(id);
+                        c.bound_at = binds;
                         c.claim = None;
                         c.synthetic = None;
                     }
@@ -268,10 +278,13 @@ impl Provider {
             .as_deref()
             .is_some_and(|p| self.line_by_device(p).is_some());
         let own = self.lines[line as usize].device.clone();
+        self.binds += 1;
+        let binds = self.binds;
         let Some(c) = self.call_mut(h) else {
             return;
         };
         c.csta = Some(id.to_owned());
+        c.bound_at = binds;
         c.known_to_tapi = true;
         c.origin = match direction {
             Direction::Outgoing => tapi::LINECALLORIGIN_OUTBOUND,
@@ -412,8 +425,11 @@ impl Provider {
                 c.info_changed |= tapi::LINECALLINFOSTATE_RELATEDCALLID;
             }
         }
+        self.binds += 1;
+        let binds = self.binds;
         if let Some(c) = self.call_mut(conf) {
             c.csta = Some(primary.to_owned());
+            c.bound_at = binds;
             c.synthetic = None;
             c.consultation = None;
         }

@@ -278,6 +278,8 @@ struct Line {
     /// Forwarding settings that are on: CSTA type and destination.
     forwarding: Vec<(String, Option<String>)>,
     retry_at: Option<Instant>,
+    /// The bind count when the line's last snapshot was asked for.
+    snapshot_from: u64,
 }
 
 /// Where a line's synchronisation stands.
@@ -466,6 +468,8 @@ pub struct Provider {
     synchronised: bool,
     /// Set by [`Provider::unconfigured`]: the link never starts.
     unconfigured: Option<String>,
+    /// Counts calls getting their CSTA call (see `Call::bound_at`).
+    binds: u64,
 }
 
 impl Provider {
@@ -500,6 +504,7 @@ impl Provider {
             shut_down: false,
             synchronised: false,
             unconfigured: None,
+            binds: 0,
         };
         let devices: Vec<String> = if provider.config.role == Role::MultiLine {
             devices.to_vec()
@@ -1191,6 +1196,7 @@ impl Provider {
                 let m = Message::SnapshotDevice(SnapshotDevice {
                     snapshot_object: DeviceId::new(&device),
                 });
+                self.lines[index].snapshot_from = self.binds;
                 self.send(now, &m, Waiting::Snapshot(line));
             }
             Message::CSTAErrorCode(e) => {
@@ -1216,6 +1222,22 @@ impl Provider {
         use csta_core::types::DeviceId;
         let index = line as usize;
         if self.lines[index].removed {
+            return;
+        }
+        // The device went out of service meanwhile (OutOfServiceEvent), or the server
+        // says it is (the phone is not registered): the line waits for
+        // BackInServiceEvent, which asks for a snapshot again.
+        let out_of_service = matches!(
+            message,
+            Message::CSTAErrorCode(csta_core::message::ErrorCode::SystemResourceAvailability(s))
+                if s.as_text().raw().ends_with("OutOfService")
+        );
+        if self.lines[index].sync == Sync::OutOfService || out_of_service {
+            // The monitor stays: BackInServiceEvent comes on it.
+            let xref = self.lines[index].xref.take();
+            self.line_out_of_service(line, Sync::OutOfService);
+            self.lines[index].xref = xref;
+            self.check_synchronised();
             return;
         }
         // In service first: the calls the snapshot shows are offered on a line TAPI
@@ -1400,6 +1422,7 @@ impl Provider {
             dnd: false,
             forwarding: Vec::new(),
             retry_at: None,
+            snapshot_from: 0,
         });
         index
     }

@@ -1201,8 +1201,11 @@ impl Provider {
             // Offered as a new call before the response said it was this one.
             self.call_gone(other, None);
         }
+        self.binds += 1;
+        let binds = self.binds;
         if let Some(c) = self.call_mut(h) {
             c.csta = Some(id.to_owned());
+            c.bound_at = binds;
             c.claim = None;
             c.synthetic = None;
         }

@@ -198,7 +198,14 @@ impl Instance {
     pub fn start(&self, device_id_base: u32, sink: Arc<dyn TapiSink>) {
         self.shared.stop.store(false, Ordering::SeqCst);
         *lock(&self.sink) = Some(sink.clone());
-        self.with(|p, now| p.init(now, device_id_base));
+        // FIX (tapi-host report): the first connection attempt is due at once; start
+        // it before TSPI_providerInit returns, so that a lineMakeCall right after
+        // lineOpen (Outlook) finds the session coming up. Left to the control thread,
+        // a request made before that thread first ran got LINEERR_INVALLINESTATE.
+        self.with(|p, now| {
+            p.init(now, device_id_base);
+            p.handle_timeout(now);
+        });
         let mut threads = lock(&self.threads);
         let shared = self.shared.clone();
         threads.push(spawn("ucsta-control", move || control(shared)));
