@@ -2,8 +2,8 @@
 # The whole test suite, exactly as CI runs it (.ci/run calls this script).
 #
 # Installs what it needs (rustup components and targets, the nightly toolchain for
-# cargo-fuzz, cargo-fuzz itself, sipp and binutils from Debian) and can be run again
-# and again.
+# cargo-fuzz, cargo-fuzz itself, sipp, binutils, mingw-w64 and Wine from Debian) and can
+# be run again and again.
 #
 #   FUZZ_SECONDS=N   how long each fuzz target runs (default 10)
 set -euo pipefail
@@ -11,12 +11,13 @@ cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 NO_STD_TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi)
+WINDOWS_TARGET=x86_64-pc-windows-gnu
 
 step() { printf '\n==> %s\n' "$*"; }
 
 step "set-up: rustup components, targets, nightly, cargo-fuzz"
 rustup component add rustfmt clippy >/dev/null
-rustup target add "${NO_STD_TARGETS[@]}" >/dev/null
+rustup target add "${NO_STD_TARGETS[@]}" "$WINDOWS_TARGET" >/dev/null
 if ! rustup toolchain list | grep -q '^nightly'; then
     rustup toolchain install nightly --profile minimal
 fi
@@ -27,6 +28,9 @@ fi
 debs=()
 command -v readelf >/dev/null 2>&1 || debs+=(binutils)
 command -v sipp >/dev/null 2>&1 || debs+=(sip-tester)
+# The TAPI service provider: mingw-w64 links ucsta.tsp, Wine runs tapi-host.exe.
+command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || debs+=(gcc-mingw-w64-x86-64-win32)
+[ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || debs+=(wine wine64)
 if ((${#debs[@]})); then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo=sudo
@@ -46,6 +50,17 @@ cargo clippy -p csta-core --no-default-features --features defmt --target thumbv
 
 step "tests"
 cargo test --workspace
+
+step "Windows builds: ucsta.tsp, tapi-host.exe, ucsta-tsp-setup.exe (clippy first)"
+cargo clippy -p ucsta-tsp -p tapi-host --all-targets --target "$WINDOWS_TARGET" -- -D warnings
+cargo build -p ucsta-tsp -p tapi-host --target "$WINDOWS_TARGET"
+windows_out="target/$WINDOWS_TARGET/debug"
+
+step "the TAPI service provider under Wine (tapi-host.exe loads ucsta.tsp)"
+TAPI_HOST_EXE="$PWD/$windows_out/tapi-host.exe" \
+    UCSTA_TSP_DLL="$PWD/$windows_out/ucsta_tsp.dll" \
+    UCSTA_TSP_SETUP_EXE="$PWD/$windows_out/ucsta-tsp-setup.exe" \
+    cargo test -p tapi-host --test wine -- --ignored --test-threads 1
 
 step "SIP interop with sipp"
 cargo test -p csta-server --test sipp -- --ignored

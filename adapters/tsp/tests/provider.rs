@@ -204,6 +204,28 @@ fn make_call_failures_map_causes() {
     }
 }
 
+/// A call refused busy (do-not-disturb) that the phone then clears with
+/// `normalClearing` ends DISCONNECTED BUSY, not NORMAL.
+#[test]
+fn busy_call_cleared_normally_disconnects_busy() {
+    for (role, mut h) in roles() {
+        let _ = h.make_call(0, Some("202")).unwrap();
+        h.answer("MakeCall", &make_call_response("C1", L0));
+        h.event(0, &ev::service_initiated("C1", L0, "makeCall"));
+        h.event(0, &ev::failed("C1", L0, "202", "busy"));
+        h.clear();
+        h.event(0, &ev::cleared("C1", L0, "normalClearing"));
+        assert_eq!(
+            h.tapi(),
+            [
+                "CALLSTATE call#1 DISCONNECTED BUSY",
+                "CALLSTATE call#1 IDLE"
+            ],
+            "{role}"
+        );
+    }
+}
+
 #[test]
 fn make_call_refused_by_the_server_drops_the_call() {
     for (role, mut h) in roles() {

@@ -225,9 +225,9 @@ mod store {
         }
 
         pub(super) fn write(id: u32, values: &[(String, Value)]) -> Result<(), String> {
-            let key = provider_key(id);
-            registry::delete_key(&key)?;
-            registry::write_values(&key, values)
+            // Values are written over the key (not a new key): the stored multi-line
+            // device list stays.
+            registry::write_values(&provider_key(id), values)
         }
 
         pub(super) fn install(file: &str, values: &[(String, Value)]) -> Result<(), String> {

@@ -1631,6 +1631,14 @@ impl Provider {
         {
             c.gone_quietly = Some(mode);
         }
+        // A busy call's clearing is the busy call ending, however the phone words
+        // its cause (`normalClearing` after a `busy` failure): DISCONNECTED BUSY.
+        let mode = match mode {
+            Some(tapi::LINEDISCONNECTMODE_NORMAL) if state == tapi::LINECALLSTATE_BUSY => {
+                Some(tapi::LINEDISCONNECTMODE_BUSY)
+            }
+            m => m,
+        };
         if let Some(mode) = mode
             && state != tapi::LINECALLSTATE_DISCONNECTED
         {
