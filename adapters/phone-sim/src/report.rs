@@ -1,43 +1,6 @@
 //! What a phone reports: one [`Report`] per notable happening, written as one JSON line.
 
-use std::fmt;
-
-/// Where a call stands, as the phone sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallState {
-    /// The INVITE is out, nothing heard yet.
-    Calling,
-    /// The far end rings (180/183).
-    Ringback,
-    /// An incoming call rings here.
-    Ringing,
-    /// The call is connected.
-    Connected,
-    /// The call is on hold (held here).
-    Held,
-    /// The call is over.
-    Ended,
-}
-
-impl CallState {
-    /// The name in reports and `wait` lines.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            CallState::Calling => "calling",
-            CallState::Ringback => "ringback",
-            CallState::Ringing => "ringing",
-            CallState::Connected => "connected",
-            CallState::Held => "held",
-            CallState::Ended => "ended",
-        }
-    }
-}
-
-impl fmt::Display for CallState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use ucsta_phone::CallState;
 
 /// One notable happening of a phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,5 +132,50 @@ impl Report {
             o.insert("t".into(), json!(at_ms));
         }
         v
+    }
+}
+
+impl From<ucsta_phone::Report> for Report {
+    fn from(r: ucsta_phone::Report) -> Report {
+        use ucsta_phone::Report as R;
+        match r {
+            R::Registered { expires } => Report::Registered { expires },
+            R::RegistrationFailed { reason, retrying } => Report::RegistrationFailed {
+                reason: format!("{reason:?}"),
+                retrying,
+            },
+            R::Unregistered => Report::Unregistered,
+            R::CstaUp => Report::CstaUp,
+            R::CstaDown { reason } => Report::CstaDown {
+                reason: format!("{reason:?}"),
+            },
+            R::CstaRequest { name, answer } => Report::CstaRequest {
+                name: name.to_owned(),
+                answer: answer.to_owned(),
+            },
+            R::CstaEvent { name } => Report::CstaEvent {
+                name: name.to_owned(),
+            },
+            R::CstaEventRejected { status } => Report::CstaEventRejected { status },
+            R::Call {
+                call,
+                state,
+                peer,
+                cause,
+            } => Report::Call {
+                call,
+                state,
+                peer: peer.as_str().to_owned(),
+                cause: cause.to_string(),
+            },
+            R::Rejected { from, status, to } => Report::Rejected {
+                from: from.as_str().to_owned(),
+                status,
+                to: to.map(|t| t.as_str().to_owned()),
+            },
+            R::Warning { what, why } => Report::Warning {
+                message: format!("{what}: {why}"),
+            },
+        }
     }
 }

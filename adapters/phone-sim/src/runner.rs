@@ -82,6 +82,7 @@ fn holds(state: WaitState, s: &Status) -> bool {
         WaitState::Unregistered => !s.registered,
         WaitState::Csta => s.csta,
         WaitState::Idle => s.calls.is_empty(),
+        WaitState::Dialing => has(CallState::Dialing),
         WaitState::Calling => has(CallState::Calling),
         WaitState::Ringback => has(CallState::Ringback),
         WaitState::Ringing => has(CallState::Ringing),

@@ -1,6 +1,6 @@
 //! The script language of `phone-sim --script`.
 //!
-//! One command per line; `#` starts a comment; blank lines are ignored. A line may start
+//! One command per line; `#` at the start of a word starts a comment; blank lines are ignored. A line may start
 //! with `NAME:` to address one phone; without it the line goes to the first phone (the
 //! one given on the command line, or the first `phone` line).
 //!
@@ -9,8 +9,10 @@
 //! | `phone NAME USER [PASSWORD]` | declares another phone in the process (before its first use) |
 //! | `register` / `unregister` | REGISTER (digest, refresh) / remove the binding |
 //! | `call NUMBER` | places a call (INVITE with SDP through the outbound proxy) |
+//! | `offhook` / `dial NUMBER` | lifts the handset (answers a ringing call, or starts dialling) / dials in the call it started |
+//! | `digits DIGITS` | sends DTMF in the connected call (one INFO `application/dtmf-relay` per digit) |
 //! | `answer` | answers the ringing call (200 with SDP) |
-//! | `hangup` | clears the newest call (BYE, CANCEL, or 486 when ringing) |
+//! | `hangup` | clears the newest call (BYE, CANCEL, 486 when ringing; ends dialling) |
 //! | `hold` / `retrieve` | re-INVITE `a=sendonly` / `a=sendrecv` |
 //! | `transfer NUMBER` | single-step transfer of the active call (REFER) |
 //! | `transfer` | consultation transfer: joins the held and the connected call's parties (REFER with Replaces to the held party) |
@@ -25,7 +27,7 @@
 //! | `quit` | ends the script (phones unregister) |
 //!
 //! States for `wait`: `registered`, `unregistered`, `csta` (a CSTA session is up),
-//! `idle` (no call), `calling`, `ringback`, `ringing`, `connected`, `held`.
+//! `idle` (no call), `dialing`, `calling`, `ringback`, `ringing`, `connected`, `held`.
 //! Durations are a number with `ms` or `s`: `500ms`, `2s`.
 //!
 //! Every notable happening is one JSON line on stdout (see [`crate::report::Report`]).
@@ -46,6 +48,8 @@ pub enum WaitState {
     Csta,
     /// No call.
     Idle,
+    /// The handset is off hook, nothing dialled yet.
+    Dialing,
     /// An outgoing call was sent, nothing heard yet.
     Calling,
     /// An outgoing call rings at the far end.
@@ -65,6 +69,7 @@ impl WaitState {
             "unregistered" => WaitState::Unregistered,
             "csta" => WaitState::Csta,
             "idle" => WaitState::Idle,
+            "dialing" => WaitState::Dialing,
             "calling" => WaitState::Calling,
             "ringback" => WaitState::Ringback,
             "ringing" => WaitState::Ringing,
@@ -172,6 +177,19 @@ fn timeout(word: Option<&str>) -> Result<Duration, String> {
     word.map_or(Ok(DEFAULT_TIMEOUT), parse_duration)
 }
 
+/// The line without its comment: from a `#` at its start or after white space (a
+/// `#` inside a word, as in `digits 12#`, is a DTMF digit).
+fn strip_comment(line: &str) -> &str {
+    let mut prev_space = true;
+    for (i, c) in line.char_indices() {
+        if c == '#' && prev_space {
+            return &line[..i];
+        }
+        prev_space = c.is_whitespace();
+    }
+    line
+}
+
 fn parse_line(words: &[&str]) -> Result<Step, String> {
     let (&command, args) = words
         .split_first()
@@ -199,6 +217,18 @@ fn parse_line(words: &[&str]) -> Result<Step, String> {
         "call" => {
             max_args(1)?;
             Step::Act(Action::Call(number(arg(0), command)?))
+        }
+        "offhook" => {
+            max_args(0)?;
+            Step::Act(Action::OffHook)
+        }
+        "dial" => {
+            max_args(1)?;
+            Step::Act(Action::Dial(number(arg(0), command)?))
+        }
+        "digits" => {
+            max_args(1)?;
+            Step::Act(Action::Digits(number(arg(0), command)?))
         }
         "answer" => {
             max_args(0)?;
@@ -304,7 +334,7 @@ pub fn parse(text: &str) -> Result<Script, ScriptError> {
             line: number,
             message,
         };
-        let content = raw.split('#').next().unwrap_or("").trim();
+        let content = strip_comment(raw).trim();
         if content.is_empty() {
             continue;
         }
@@ -370,6 +400,7 @@ impl fmt::Display for WaitState {
             WaitState::Unregistered => "unregistered",
             WaitState::Csta => "csta",
             WaitState::Idle => "idle",
+            WaitState::Dialing => "dialing",
             WaitState::Calling => "calling",
             WaitState::Ringback => "ringback",
             WaitState::Ringing => "ringing",

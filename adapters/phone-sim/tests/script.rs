@@ -43,6 +43,10 @@ hangup
 unregister
 transfer
 conference
+offhook
+wait dialing
+dial 202
+digits 12#
 quit
 ";
     let s = parse(text).unwrap();
@@ -94,7 +98,11 @@ quit
             line(25, None, Step::Act(Action::Unregister)),
             line(26, None, Step::Act(Action::CompleteTransfer)),
             line(27, None, Step::Act(Action::Conference)),
-            line(28, None, Step::Quit),
+            line(28, None, Step::Act(Action::OffHook)),
+            line(29, None, Step::Wait(WaitState::Dialing, DEFAULT_TIMEOUT)),
+            line(30, None, Step::Act(Action::Dial("202".into()))),
+            line(31, None, Step::Act(Action::Digits("12#".into()))),
+            line(32, None, Step::Quit),
         ]
     );
 }

@@ -1,0 +1,330 @@
+//! Two phones wired to each other (each one's outbound proxy is the other), driven by
+//! a simulated clock: calls, hold, digits, the handset, do-not-disturb, forwarding,
+//! and garbage, all without one heap allocation after the phones exist.
+
+use std::collections::VecDeque;
+
+use alloc_counter::CountingAllocator;
+use sip_lite::time::Instant;
+use ucsta_phone::{Action, CallState, Cause, Config, Forward, Phone, Report};
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+const BUF: usize = 2048;
+type Line = Phone<u8, 2, 12, BUF, 4>;
+
+/// Addresses: 1 is phone 201, 2 is phone 202.
+struct World {
+    now: Instant,
+    phones: [Box<Line>; 2],
+    wire: VecDeque<(u8, u8, heapless::Vec<u8, BUF>)>,
+    reports: [Vec<Report>; 2],
+    /// The datagrams sent, as text, for the assertions on SIP content.
+    trace: Vec<String>,
+    buf: Box<[u8; BUF]>,
+}
+
+fn phone(user: &str, me: u8, proxy: u8, seed: u8) -> Box<Line> {
+    let host = format!("192.0.2.{me}");
+    let mut c = Config::new(
+        user,
+        "secret",
+        "pbx.example",
+        proxy,
+        &host,
+        5060,
+        [seed; 32],
+    );
+    c.no_answer = std::time::Duration::from_secs(10);
+    Box::new(Line::new(&c).expect("config fits"))
+}
+
+impl World {
+    fn new() -> World {
+        World {
+            now: Instant::from_secs(1),
+            phones: [phone("201", 1, 2, 1), phone("202", 2, 1, 2)],
+            wire: VecDeque::with_capacity(64),
+            reports: [Vec::with_capacity(256), Vec::with_capacity(256)],
+            trace: Vec::with_capacity(256),
+            buf: Box::new([0; BUF]),
+        }
+    }
+
+    /// Moves every output; with `trace`, keeps the text of each datagram.
+    fn flush(&mut self, trace: bool) {
+        for i in 0..2 {
+            while let Some((to, n)) = self.phones[i].poll_transmit(&mut self.buf[..]) {
+                if trace {
+                    self.trace
+                        .push(String::from_utf8_lossy(&self.buf[..n]).into_owned());
+                }
+                let bytes = heapless::Vec::from_slice(&self.buf[..n]).unwrap();
+                self.wire.push_back((i as u8 + 1, to, bytes));
+            }
+            while let Some(r) = self.phones[i].poll_report() {
+                if self.reports[i].len() < self.reports[i].capacity() {
+                    self.reports[i].push(r);
+                }
+            }
+        }
+    }
+
+    /// Delivers datagrams until the wire is quiet.
+    fn settle(&mut self, trace: bool) {
+        for _ in 0..10_000 {
+            self.flush(trace);
+            let Some((from, to, bytes)) = self.wire.pop_front() else {
+                return;
+            };
+            if let Some(p) = self.phones.get_mut(usize::from(to) - 1) {
+                p.handle_datagram(self.now, from, &bytes);
+            }
+        }
+        panic!("the phones do not settle");
+    }
+
+    fn act(&mut self, i: usize, a: Action<'_>) {
+        self.phones[i].handle_action(self.now, a);
+        self.settle(false);
+    }
+
+    /// Runs the clock forward to `until`, firing every timer on the way.
+    fn advance(&mut self, secs: u64) {
+        let until = Instant::from_millis(self.now.as_millis() + secs * 1000);
+        loop {
+            let next = self.phones.iter().filter_map(|p| p.poll_timeout()).min();
+            match next {
+                Some(t) if t <= until => {
+                    self.now = self.now.max(t);
+                    for p in &mut self.phones {
+                        if p.poll_timeout().is_some_and(|t| t <= self.now) {
+                            p.handle_timeout(self.now);
+                        }
+                    }
+                    self.settle(false);
+                }
+                _ => break,
+            }
+        }
+        self.now = until;
+    }
+
+    /// The phone's calls (collected without allocating, for the counted parts).
+    fn states(&self, i: usize) -> heapless::Vec<CallState, 4> {
+        self.phones[i].call_states().collect()
+    }
+
+    fn calls(&self, i: usize) -> Vec<(u32, CallState, Cause)> {
+        self.reports[i]
+            .iter()
+            .filter_map(|r| match r {
+                Report::Call {
+                    call, state, cause, ..
+                } => Some((*call, *state, *cause)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn warnings(&self) -> Vec<&Report> {
+        self.reports
+            .iter()
+            .flatten()
+            .filter(|r| matches!(r, Report::Warning { .. }))
+            .collect()
+    }
+}
+
+fn allocations<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    assert!(alloc_counter::is_installed());
+    alloc_counter::allocations(f)
+}
+
+#[test]
+fn call_hold_digits_hangup() {
+    let mut w = World::new();
+    // The trace and report vectors have their room already: the count is the phones'.
+    let ((), n) = allocations(|| {
+        w.act(0, Action::Call("202"));
+        assert_eq!(w.states(0), [CallState::Ringback]);
+        assert_eq!(w.states(1), [CallState::Ringing]);
+        w.act(1, Action::Answer);
+        assert_eq!(w.states(0), [CallState::Connected]);
+        assert_eq!(w.states(1), [CallState::Connected]);
+        w.act(0, Action::Hold);
+        assert_eq!(w.states(0), [CallState::Held]);
+        w.act(0, Action::Retrieve);
+        assert_eq!(w.states(0), [CallState::Connected]);
+        // The 2xx of the answer is not resent once its ACK came.
+        w.advance(40);
+        assert_eq!(w.states(1), [CallState::Connected]);
+    });
+    assert_eq!(n, 0, "the phones allocated");
+    w.phones[0].handle_action(w.now, Action::Digits("12#x"));
+    w.settle(true);
+    let infos: Vec<&String> = w.trace.iter().filter(|t| t.starts_with("INFO ")).collect();
+    assert_eq!(infos.len(), 3, "one INFO per digit, the x skipped");
+    assert!(infos[0].contains("Content-Type: application/dtmf-relay"));
+    assert!(infos[0].ends_with("Signal=1\r\nDuration=160\r\n"));
+    assert!(infos[2].contains("Signal=#"));
+    w.act(1, Action::Hangup);
+    assert!(w.states(0).is_empty() && w.states(1).is_empty());
+    assert_eq!(
+        w.calls(0),
+        [
+            (1, CallState::Calling, Cause::Originated),
+            (1, CallState::Ringback, Cause::Ringing),
+            (1, CallState::Connected, Cause::Answered),
+            (1, CallState::Held, Cause::Hold),
+            (1, CallState::Connected, Cause::Retrieve),
+            (1, CallState::Ended, Cause::Bye),
+        ]
+    );
+    assert_eq!(
+        w.calls(1),
+        [
+            (1, CallState::Ringing, Cause::Incoming),
+            (1, CallState::Connected, Cause::Answered),
+            (1, CallState::Ended, Cause::Hangup),
+        ]
+    );
+    assert!(w.warnings().is_empty(), "{:?}", w.warnings());
+}
+
+#[test]
+fn handset_off_hook_dial_and_on_hook() {
+    let mut w = World::new();
+    w.act(0, Action::OffHook);
+    assert_eq!(w.states(0), [CallState::Dialing]);
+    assert!(
+        w.wire.is_empty() && w.states(1).is_empty(),
+        "nothing signalled yet"
+    );
+    w.act(0, Action::Hangup);
+    assert!(w.states(0).is_empty());
+    w.act(0, Action::OffHook);
+    w.act(0, Action::Dial("202"));
+    assert_eq!(w.states(1), [CallState::Ringing]);
+    // Lifting the handset of a ringing phone answers.
+    w.act(1, Action::OffHook);
+    assert_eq!(w.states(0), [CallState::Connected]);
+    assert_eq!(
+        w.calls(0)[..4],
+        [
+            (1, CallState::Dialing, Cause::OffHook),
+            (1, CallState::Ended, Cause::Abandoned),
+            (2, CallState::Dialing, Cause::OffHook),
+            (2, CallState::Calling, Cause::Originated),
+        ]
+    );
+    assert!(w.warnings().is_empty(), "{:?}", w.warnings());
+}
+
+#[test]
+fn do_not_disturb_and_forwarding() {
+    let mut w = World::new();
+    w.act(1, Action::DoNotDisturb(true));
+    w.act(0, Action::Call("202"));
+    assert!(w.states(0).is_empty() && w.states(1).is_empty());
+    assert!(
+        w.reports[1]
+            .iter()
+            .any(|r| matches!(r, Report::Rejected { status: 486, .. }))
+    );
+    assert_eq!(
+        w.calls(0).last(),
+        Some(&(1, CallState::Ended, Cause::Failed(486)))
+    );
+    w.act(1, Action::DoNotDisturb(false));
+
+    // Immediate forwarding back to 202 itself: a redirection loop, ended by the caller.
+    w.act(1, Action::Forward(Forward::Immediate, Some("202")));
+    w.act(0, Action::Call("202"));
+    assert!(w.states(0).is_empty());
+    let redirected = w
+        .calls(0)
+        .iter()
+        .filter(|c| c.2 == Cause::Redirected)
+        .count();
+    assert_eq!(redirected, 5);
+    assert_eq!(w.calls(0).last().unwrap().2, Cause::Failed(302));
+    w.act(1, Action::Forward(Forward::Immediate, None));
+
+    // No-answer forwarding: the call rings for the configured 10 s, then goes on.
+    w.act(1, Action::Forward(Forward::NoAnswer, Some("203")));
+    w.act(0, Action::Call("202"));
+    assert_eq!(w.states(1), [CallState::Ringing]);
+    w.advance(9);
+    assert_eq!(w.states(1), [CallState::Ringing]);
+    w.advance(2);
+    assert!(w.calls(1).iter().any(|c| c.2 == Cause::Deflected));
+    // 201 follows the 302 to 203 (at the same proxy, 202 here, which rings again).
+    assert!(w.calls(0).iter().any(|c| c.2 == Cause::Redirected));
+    assert!(w.warnings().is_empty(), "{:?}", w.warnings());
+}
+
+#[test]
+fn cancel_before_answer_and_caller_busy() {
+    let mut w = World::new();
+    w.act(0, Action::Call("202"));
+    w.act(0, Action::Hangup);
+    assert!(w.states(0).is_empty());
+    assert!(w.states(1).is_empty(), "the CANCEL reached 202");
+    assert_eq!(w.calls(1).last().unwrap().2, Cause::Cancelled);
+    // Both call slots of 202 in use: the third call is turned away with 486.
+    w.act(1, Action::AutoAnswer(true));
+    w.act(0, Action::Call("202"));
+    w.act(0, Action::Hold);
+    w.act(0, Action::Call("202"));
+    assert_eq!(w.states(1), [CallState::Connected, CallState::Connected]);
+    w.act(0, Action::Call("202"));
+    assert_eq!(w.states(0).len(), 2, "201 has two call slots");
+    assert!(w.warnings().iter().any(|r| matches!(
+        r,
+        Report::Warning { what: "call", .. }
+            | Report::Warning {
+                what: "call model refused the call",
+                ..
+            }
+    )));
+}
+
+#[test]
+fn garbage_is_ignored_and_malformed_requests_get_400() {
+    let mut w = World::new();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let base = b"INVITE sip:202@pbx.example SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n\
+From: <sip:201@pbx.example>;tag=1\r\nTo: <sip:202@pbx.example>\r\nCall-ID: x@y\r\n\
+CSeq: 1 INVITE\r\nContact: <sip:201@192.0.2.1>\r\nContent-Length: 0\r\n\r\n";
+    for round in 0..2000 {
+        let mut m = base.to_vec();
+        for _ in 0..(round % 7 + 1) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let at = (seed as usize) % m.len();
+            match seed % 3 {
+                0 => m[at] = (seed >> 8) as u8,
+                1 => m.truncate(at),
+                _ => m.insert(at, b';'),
+            }
+            if m.is_empty() {
+                m.push(b'x');
+            }
+        }
+        w.phones[1].handle_datagram(w.now, 1, &m);
+        w.flush(false);
+        w.wire.clear();
+        w.phones[1].handle_action(w.now, Action::Hangup);
+        w.flush(false);
+        w.wire.clear();
+        w.advance(1);
+    }
+    // Still a working phone.
+    w.reports = [Vec::with_capacity(256), Vec::with_capacity(256)];
+    w.advance(60);
+    w.act(0, Action::Call("202"));
+    assert_eq!(w.states(1).last(), Some(&CallState::Ringing));
+}
