@@ -48,6 +48,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p sip-lite --no-default-features --features defmt --target thumbv7em-none-eabihf -- -D warnings
 cargo clippy -p csta-core --no-default-features --features defmt --target thumbv7em-none-eabihf -- -D warnings
 cargo clippy -p ucsta-phone --no-default-features --features defmt --target thumbv7em-none-eabihf -- -D warnings
+cargo clippy -p lan9118 --features defmt --target thumbv7em-none-eabihf -- -D warnings
 
 step "tests"
 cargo test --workspace
@@ -76,6 +77,7 @@ for target in "${NO_STD_TARGETS[@]}"; do
     cargo build -p csta-core --no-default-features --target "$target"
     cargo build -p csta-core --no-default-features --release --target "$target"
     cargo build -p ucsta-phone --no-default-features --release --target "$target"
+    cargo build -p lan9118 --release --target "$target"
 done
 
 step "firmware size probe (thumbv7em, opt-level s, LTO)"
