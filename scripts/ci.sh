@@ -31,6 +31,11 @@ command -v sipp >/dev/null 2>&1 || debs+=(sip-tester)
 # The TAPI service provider: mingw-w64 links ucsta.tsp, Wine runs tapi-host.exe.
 command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || debs+=(gcc-mingw-w64-x86-64-win32)
 [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || debs+=(wine wine64)
+# The gateway firmware: QEMU runs it, arm-none-eabi binutils inspect it; iproute2 for
+# the loopback of the test's network namespace.
+command -v qemu-system-arm >/dev/null 2>&1 || debs+=(qemu-system-arm)
+command -v arm-none-eabi-size >/dev/null 2>&1 || debs+=(binutils-arm-none-eabi)
+command -v ip >/dev/null 2>&1 || debs+=(iproute2)
 if ((${#debs[@]})); then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo=sudo
@@ -42,6 +47,7 @@ step "format"
 cargo fmt --all -- --check
 (cd fuzz && cargo fmt -- --check)
 (cd examples/sip-size && cargo fmt -- --check)
+(cd examples/gateway-mps2-an386 && cargo fmt -- --check)
 
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
@@ -49,6 +55,11 @@ cargo clippy -p sip-lite --no-default-features --features defmt --target thumbv7
 cargo clippy -p csta-core --no-default-features --features defmt --target thumbv7em-none-eabihf -- -D warnings
 cargo clippy -p ucsta-phone --no-default-features --features defmt --target thumbv7em-none-eabihf -- -D warnings
 cargo clippy -p lan9118 --features defmt --target thumbv7em-none-eabihf -- -D warnings
+cargo clippy -p ucsta-embassy --features defmt --target thumbv7em-none-eabihf -- -D warnings
+for features in "" "--no-default-features" "--features defmt"; do
+    # shellcheck disable=SC2086 # the feature flags are words
+    (cd examples/gateway-mps2-an386 && cargo clippy --release $features -- -D warnings)
+done
 
 step "tests"
 cargo test --workspace
@@ -78,6 +89,7 @@ for target in "${NO_STD_TARGETS[@]}"; do
     cargo build -p csta-core --no-default-features --release --target "$target"
     cargo build -p ucsta-phone --no-default-features --release --target "$target"
     cargo build -p lan9118 --release --target "$target"
+    cargo build -p ucsta-embassy --release --target "$target"
 done
 
 step "firmware size probe (thumbv7em, opt-level s, LTO)"
@@ -85,6 +97,11 @@ step "firmware size probe (thumbv7em, opt-level s, LTO)"
 readelf -SW examples/sip-size/target/thumbv7em-none-eabihf/release/sip-size |
     awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\.(text|rodata|data|bss)$/) print $i, $(i + 4) }' |
     while read -r section hex; do printf '  %-8s %6d bytes\n' "$section" "$((16#$hex))"; done
+
+step "gateway firmware for mps2-an386 (thumbv7em, opt-level s, LTO): build and size"
+(cd examples/gateway-mps2-an386 && cargo build --release)
+gateway_elf="$PWD/examples/gateway-mps2-an386/target/thumbv7em-none-eabihf/release/gateway-mps2-an386"
+scripts/firmware-size.sh "$gateway_elf"
 
 step "benchmarks compile"
 cargo bench -p sip-benches --no-run

@@ -328,3 +328,19 @@ CSeq: 1 INVITE\r\nContact: <sip:201@192.0.2.1>\r\nContent-Length: 0\r\n\r\n";
     w.act(0, Action::Call("202"));
     assert_eq!(w.states(1).last(), Some(&CallState::Ringing));
 }
+
+/// Prints what a phone weighs in two configurations (a figure, not a limit).
+#[test]
+fn sizes() {
+    use std::mem::size_of;
+    let sim = size_of::<Phone<std::net::SocketAddr, 4, 64, 3072, 8>>();
+    let gateway = size_of::<Phone<[u8; 20], 2, 6, 1400, 4>>();
+    eprintln!(
+        "phone-sim's phone: {sim} bytes; a gateway's (2 calls, 6 transactions, 1400-octet messages, 4 events): {gateway} bytes"
+    );
+    eprintln!(
+        "  of which the device: {} bytes",
+        size_of::<csta_core::model::phone::Device<2, 4>>()
+    );
+    assert!(gateway < sim);
+}

@@ -1,0 +1,249 @@
+//! `ucsta-embassy`: the board-independent runtime of a uaCSTA phone gateway on
+//! embassy-net and embassy-time.
+//!
+//! A gateway makes a desk phone or handset controllable by CSTA: it registers the
+//! line with the SIP server, accepts the uaCSTA session the server opens, and carries
+//! out what the CSTA application asks. All of the protocol is the
+//! [`ucsta_phone::Phone`] state machine; this crate feeds it from a UDP socket, its
+//! timers and the handset, and writes out what it says:
+//!
+//! - [`config`]: the gateway's `key=value` configuration (boot command line or flash);
+//! - [`handset`]: the handset's text commands (`offhook`, `dial 202`, `dnd on`, ...);
+//! - [`run`]: the task body: one UDP socket, one timer, one channel of handset lines,
+//!   one [`Output`] per change;
+//! - [`net_config`], [`wait_address`], [`phone_config`]: bringing the line up.
+//!
+//! The board supplies the network driver, the time driver, the executor, the seed
+//! (tags, branches and cnonces must differ between boots: a board without a TRNG
+//! mixes what varies, such as a host clock under emulation or an ADC's noise) and the
+//! memory: every buffer is passed in, so a firmware places them in statics.
+#![no_std]
+
+pub mod config;
+pub mod handset;
+
+use core::fmt;
+use core::net::Ipv4Addr;
+
+use embassy_futures::select::{Either3, select3};
+use embassy_net::udp::{PacketMetadata, SendError, UdpSocket};
+use embassy_net::{IpEndpoint, Ipv4Cidr, Stack, StaticConfigV4};
+use embassy_sync::blocking_mutex::raw::RawMutex;
+use embassy_sync::channel::Receiver;
+use embassy_time::Timer;
+use ucsta_phone::{CallState, Phone, Report};
+
+use crate::config::{Addressing, GatewayConfig};
+use crate::handset::{Command, HandsetError};
+
+/// The phone line a gateway drives: a [`Phone`] on embassy-net addresses.
+pub type Line<const CALLS: usize, const TXS: usize, const BUF: usize, const Q: usize> =
+    Phone<IpEndpoint, CALLS, TXS, BUF, Q>;
+
+/// One line typed on the handset.
+pub type HandsetLine = heapless::String<80>;
+
+/// The text of an IPv4 address (`10.0.2.15`).
+pub type AddressText = heapless::String<16>;
+
+/// The embassy-net configuration for `cfg`'s addressing.
+pub fn net_config(cfg: &GatewayConfig<'_>) -> embassy_net::Config {
+    match cfg.addressing {
+        Addressing::Dhcp => embassy_net::Config::dhcpv4(Default::default()),
+        Addressing::Static {
+            address,
+            prefix,
+            gateway,
+        } => embassy_net::Config::ipv4_static(StaticConfigV4 {
+            address: Ipv4Cidr::new(address, prefix),
+            gateway,
+            dns_servers: heapless::Vec::new(),
+        }),
+    }
+}
+
+/// Waits until the stack has an IPv4 address (DHCP done, or the static one), and
+/// returns it with its text.
+pub async fn wait_address(stack: Stack<'_>) -> (Ipv4Addr, AddressText) {
+    loop {
+        stack.wait_config_up().await;
+        if let Some(c) = stack.config_v4() {
+            let a = c.address.address();
+            let mut text = AddressText::new();
+            let _ = fmt::write(&mut text, format_args!("{a}"));
+            return (a, text);
+        }
+    }
+}
+
+/// The phone's configuration: `cfg`'s line at `local` (the text from
+/// [`wait_address`]), with `seed` mixed with the configured seed.
+pub fn phone_config<'a>(
+    cfg: &GatewayConfig<'a>,
+    local: &'a str,
+    domain: &'a str,
+    seed: [u8; 32],
+) -> ucsta_phone::Config<'a, IpEndpoint> {
+    let extra = cfg.seed_bytes();
+    let mut mixed = seed;
+    for (m, e) in mixed.iter_mut().zip(extra) {
+        *m ^= e;
+    }
+    let proxy = IpEndpoint::new((*cfg.server.ip()).into(), cfg.server.port());
+    let mut c = ucsta_phone::Config::new(
+        cfg.user,
+        cfg.password,
+        domain,
+        proxy,
+        local,
+        cfg.port,
+        mixed,
+    );
+    c.expires = cfg.expires;
+    c.auto_answer = cfg.auto_answer;
+    c.user_agent = "ucsta-gateway";
+    c
+}
+
+/// The memory of the gateway's UDP socket.
+#[derive(Debug)]
+pub struct SocketBuffers<'a> {
+    /// Metadata of queued received datagrams (one per datagram).
+    pub rx_meta: &'a mut [PacketMetadata],
+    /// Received datagrams.
+    pub rx: &'a mut [u8],
+    /// Metadata of queued datagrams to send.
+    pub tx_meta: &'a mut [PacketMetadata],
+    /// Datagrams to send.
+    pub tx: &'a mut [u8],
+}
+
+/// Where the line stands, for the handset's `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The registration is in force.
+    pub registered: bool,
+    /// A uaCSTA session is up.
+    pub csta: bool,
+    /// Do-not-disturb is on.
+    pub dnd: bool,
+    /// The calls, oldest first.
+    pub calls: heapless::Vec<CallState, 4>,
+}
+
+/// What the gateway has to say: one line each on a console.
+#[derive(Debug)]
+pub enum Output<'a> {
+    /// The phone reported a change.
+    Report(&'a Report),
+    /// The answer to `status`.
+    Status(Status),
+    /// A handset line was not understood.
+    Refused(HandsetError<'a>),
+    /// A datagram could not be sent.
+    SendFailed(SendError),
+}
+
+impl fmt::Display for Output<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Output::Report(r) => write!(f, "{r}"),
+            Output::Status(s) => {
+                let yes = |b: bool| if b { "yes" } else { "no" };
+                write!(
+                    f,
+                    "status registered={} csta={} dnd={} calls=",
+                    yes(s.registered),
+                    yes(s.csta),
+                    yes(s.dnd)
+                )?;
+                if s.calls.is_empty() {
+                    f.write_str("none")?;
+                }
+                for (i, c) in s.calls.iter().enumerate() {
+                    write!(f, "{}{c}", if i > 0 { "," } else { "" })?;
+                }
+                Ok(())
+            }
+            Output::Refused(e) => write!(f, "error {e}"),
+            Output::SendFailed(e) => write!(f, "warning send: {e:?}"),
+        }
+    }
+}
+
+fn now() -> sip_lite::time::Instant {
+    sip_lite::time::Instant::from_millis(embassy_time::Instant::now().as_millis())
+}
+
+/// Drives `phone` for ever: datagrams from a UDP socket bound to `port`, handset
+/// lines from `handset`, its timers from embassy-time; datagrams out through the
+/// socket, and every report, status or refusal to `out`. `scratch` holds one
+/// datagram (the phone's `BUF` octets). The phone registers first.
+pub async fn run<
+    M,
+    const N: usize,
+    const CALLS: usize,
+    const TXS: usize,
+    const BUF: usize,
+    const Q: usize,
+>(
+    stack: Stack<'_>,
+    port: u16,
+    buffers: SocketBuffers<'_>,
+    phone: &mut Line<CALLS, TXS, BUF, Q>,
+    handset: Receiver<'_, M, HandsetLine, N>,
+    scratch: &mut [u8],
+    out: &mut impl FnMut(Output<'_>),
+) -> !
+where
+    M: RawMutex,
+{
+    let mut socket = UdpSocket::new(
+        stack,
+        buffers.rx_meta,
+        buffers.rx,
+        buffers.tx_meta,
+        buffers.tx,
+    );
+    // Bound once at start, on an unused socket: it cannot fail.
+    let _ = socket.bind(port);
+    phone.handle_action(now(), ucsta_phone::Action::Register);
+    loop {
+        while let Some((to, n)) = phone.poll_transmit(scratch) {
+            if let Err(e) = socket.send_to(&scratch[..n], to).await {
+                out(Output::SendFailed(e));
+            }
+        }
+        while let Some(r) = phone.poll_report() {
+            out(Output::Report(&r));
+        }
+        let deadline = phone
+            .poll_timeout()
+            .map(|t| embassy_time::Instant::from_millis(t.as_millis()));
+        let timer = async {
+            match deadline {
+                Some(at) => Timer::at(at).await,
+                None => core::future::pending().await,
+            }
+        };
+        match select3(socket.recv_from(scratch), handset.receive(), timer).await {
+            Either3::First(Ok((n, meta))) => {
+                phone.handle_datagram(now(), meta.endpoint, &scratch[..n]);
+            }
+            // Truncated: longer than the phone keeps; dropped.
+            Either3::First(Err(_)) => {}
+            Either3::Second(line) => match handset::parse(&line) {
+                Ok(Command::Act(a)) => phone.handle_action(now(), a),
+                Ok(Command::Status) => out(Output::Status(Status {
+                    registered: phone.is_registered(),
+                    csta: phone.csta_open(),
+                    dnd: phone.do_not_disturb(),
+                    calls: phone.call_states().take(4).collect(),
+                })),
+                Err(HandsetError::Empty) => {}
+                Err(e) => out(Output::Refused(e)),
+            },
+            Either3::Third(()) => phone.handle_timeout(now()),
+        }
+    }
+}
