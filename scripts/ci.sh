@@ -63,6 +63,8 @@ done
 
 step "tests"
 cargo test --workspace
+# The phone's message set (csta-core without `application`), as a firmware builds it.
+cargo test -p csta-core --no-default-features --test message_set
 
 step "Windows builds: ucsta.tsp, tapi-host.exe, ucsta-tsp-setup.exe (clippy first)"
 cargo clippy -p ucsta-tsp -p tapi-host --all-targets --target "$WINDOWS_TARGET" -- -D warnings

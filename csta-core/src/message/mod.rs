@@ -118,8 +118,36 @@ pub enum Kind {
     Event,
 }
 
+/// Which side of uaCSTA a message belongs to, for the message set of a build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Set {
+    /// The services a phone's device serves (`csta_core::model::phone`), their
+    /// responses, `CSTAErrorCode` and the events a phone sends.
+    Phone,
+    /// The rest: application sessions (ECMA-354), system services, pickup, and the
+    /// events and responses only an application or a switch deals in.
+    App,
+}
+
+impl Kind {
+    /// Whether this build decodes a message of this kind and set. Every build decodes
+    /// the requests a phone serves; the rest (what an application receives) needs the
+    /// `application` feature, so that a firmware's linker drops those decoders.
+    const fn decoded(self, set: Set) -> bool {
+        cfg!(feature = "application")
+            || (matches!(set, Set::Phone) && matches!(self, Kind::Request))
+    }
+
+    /// Whether this build encodes a message of this kind and set: every build the
+    /// responses, errors and events a phone sends, the rest with `application`.
+    const fn encoded(self, set: Set) -> bool {
+        cfg!(feature = "application")
+            || (matches!(set, Set::Phone) && !matches!(self, Kind::Request))
+    }
+}
+
 macro_rules! messages {
-    ( $( $kind:ident $variant:ident ( $ty:ty ) , )+ ) => {
+    ( $( $set:ident $kind:ident $variant:ident ( $ty:ty ) , )+ ) => {
         /// Any message this crate knows. The variant is the root element's name.
         ///
         /// In JSON a message is an object with one member named after the root
@@ -180,7 +208,7 @@ macro_rules! messages {
                 let offset = r.offset();
                 match name {
                     $(
-                        stringify!($variant) => {
+                        stringify!($variant) if Kind::$kind.decoded(Set::$set) => {
                             let message = Message::$variant(
                                 <$ty as Field<'a>>::decode(r, root, stringify!($variant))?,
                             );
@@ -195,7 +223,15 @@ macro_rules! messages {
 
             fn encode_children(&self, w: &mut Writer<'_>) {
                 match self {
-                    $( Message::$variant(m) => m.encode_children(w), )+
+                    $(
+                        Message::$variant(m) => {
+                            if Kind::$kind.encoded(Set::$set) {
+                                m.encode_children(w);
+                            } else {
+                                w.refuse();
+                            }
+                        }
+                    )+
                 }
             }
         }
@@ -256,113 +292,113 @@ use session::*;
 use system::*;
 
 messages! {
-    Request MakeCall(MakeCall<'a>),
-    Response MakeCallResponse(MakeCallResponse<'a>),
-    Request AnswerCall(AnswerCall<'a>),
-    Response AnswerCallResponse(AnswerCallResponse),
-    Request ClearConnection(ClearConnection<'a>),
-    Response ClearConnectionResponse(ClearConnectionResponse),
-    Request HoldCall(HoldCall<'a>),
-    Response HoldCallResponse(HoldCallResponse),
-    Request RetrieveCall(RetrieveCall<'a>),
-    Response RetrieveCallResponse(RetrieveCallResponse),
-    Request ConsultationCall(ConsultationCall<'a>),
-    Response ConsultationCallResponse(ConsultationCallResponse<'a>),
-    Request TransferCall(TransferCall<'a>),
-    Response TransferCallResponse(TransferCallResponse<'a>),
-    Request ConferenceCall(ConferenceCall<'a>),
-    Response ConferenceCallResponse(ConferenceCallResponse<'a>),
-    Request AlternateCall(AlternateCall<'a>),
-    Response AlternateCallResponse(AlternateCallResponse),
-    Request ReconnectCall(ReconnectCall<'a>),
-    Response ReconnectCallResponse(ReconnectCallResponse),
-    Request DeflectCall(DeflectCall<'a>),
-    Response DeflectCallResponse(DeflectCallResponse),
-    Request DirectedPickupCall(DirectedPickupCall<'a>),
-    Response DirectedPickupCallResponse(DirectedPickupCallResponse<'a>),
-    Request GroupPickupCall(GroupPickupCall<'a>),
-    Response GroupPickupCallResponse(GroupPickupCallResponse<'a>),
-    Request SingleStepTransferCall(SingleStepTransferCall<'a>),
-    Response SingleStepTransferCallResponse(SingleStepTransferCallResponse<'a>),
-    Request GenerateDigits(GenerateDigits<'a>),
-    Response GenerateDigitsResponse(GenerateDigitsResponse),
-    Request GetDoNotDisturb(GetDoNotDisturb<'a>),
-    Response GetDoNotDisturbResponse(GetDoNotDisturbResponse),
-    Request SetDoNotDisturb(SetDoNotDisturb<'a>),
-    Response SetDoNotDisturbResponse(SetDoNotDisturbResponse),
-    Request GetForwarding(GetForwarding<'a>),
-    Response GetForwardingResponse(GetForwardingResponse<'a>),
-    Request SetForwarding(SetForwarding<'a>),
-    Response SetForwardingResponse(SetForwardingResponse),
-    Request GetMessageWaitingIndicator(GetMessageWaitingIndicator<'a>),
-    Response GetMessageWaitingIndicatorResponse(GetMessageWaitingIndicatorResponse),
-    Request SetMessageWaitingIndicator(SetMessageWaitingIndicator<'a>),
-    Response SetMessageWaitingIndicatorResponse(SetMessageWaitingIndicatorResponse),
-    Request GetSpeakerMute(GetSpeakerMute<'a>),
-    Response GetSpeakerMuteResponse(GetSpeakerMuteResponse),
-    Request SetSpeakerMute(SetSpeakerMute<'a>),
-    Response SetSpeakerMuteResponse(SetSpeakerMuteResponse),
-    Request GetSpeakerVolume(GetSpeakerVolume<'a>),
-    Response GetSpeakerVolumeResponse(GetSpeakerVolumeResponse),
-    Request SetSpeakerVolume(SetSpeakerVolume<'a>),
-    Response SetSpeakerVolumeResponse(SetSpeakerVolumeResponse),
-    Request GetMicrophoneMute(GetMicrophoneMute<'a>),
-    Response GetMicrophoneMuteResponse(GetMicrophoneMuteResponse),
-    Request SetMicrophoneMute(SetMicrophoneMute<'a>),
-    Response SetMicrophoneMuteResponse(SetMicrophoneMuteResponse),
-    Request MonitorStart(MonitorStart<'a>),
-    Response MonitorStartResponse(MonitorStartResponse<'a>),
-    Request MonitorStop(MonitorStop<'a>),
-    Response MonitorStopResponse(MonitorStopResponse),
-    Request SnapshotDevice(SnapshotDevice<'a>),
-    Response SnapshotDeviceResponse(SnapshotDeviceResponse<'a>),
-    Request GetCSTAFeatures(GetCSTAFeatures),
-    Response GetCSTAFeaturesResponse(GetCSTAFeaturesResponse),
-    Request RequestSystemStatus(RequestSystemStatus),
-    Response RequestSystemStatusResponse(RequestSystemStatusResponse<'a>),
-    Request SystemStatus(SystemStatus<'a>),
-    Response SystemStatusResponse(SystemStatusResponse),
-    Request SystemRegister(SystemRegister),
-    Response SystemRegisterResponse(SystemRegisterResponse<'a>),
-    Request SystemRegisterCancel(SystemRegisterCancel<'a>),
-    Response SystemRegisterCancelResponse(SystemRegisterCancelResponse),
-    Request GetSwitchingFunctionDevices(GetSwitchingFunctionDevices<'a>),
-    Response GetSwitchingFunctionDevicesResponse(GetSwitchingFunctionDevicesResponse<'a>),
-    Request SwitchingFunctionDevices(SwitchingFunctionDevices<'a>),
-    Response SwitchingFunctionDevicesResponse(SwitchingFunctionDevicesResponse),
-    Request SwitchingFunctionDevicesChanged(SwitchingFunctionDevicesChanged<'a>),
-    Response SwitchingFunctionDevicesChangedResponse(SwitchingFunctionDevicesChangedResponse),
-    Error CSTAErrorCode(ErrorCode<'a>),
-    Event ServiceInitiatedEvent(ServiceInitiatedEvent<'a>),
-    Event OriginatedEvent(OriginatedEvent<'a>),
-    Event DeliveredEvent(DeliveredEvent<'a>),
-    Event EstablishedEvent(EstablishedEvent<'a>),
-    Event ConnectionClearedEvent(ConnectionClearedEvent<'a>),
-    Event CallClearedEvent(CallClearedEvent<'a>),
-    Event HeldEvent(HeldEvent<'a>),
-    Event RetrievedEvent(RetrievedEvent<'a>),
-    Event TransferedEvent(TransferedEvent<'a>),
-    Event ConferencedEvent(ConferencedEvent<'a>),
-    Event DivertedEvent(DivertedEvent<'a>),
-    Event FailedEvent(FailedEvent<'a>),
-    Event NetworkReachedEvent(NetworkReachedEvent<'a>),
-    Event DigitsGeneratedEvent(DigitsGeneratedEvent<'a>),
-    Event DoNotDisturbEvent(DoNotDisturbEvent<'a>),
-    Event ForwardingEvent(ForwardingEvent<'a>),
-    Event MessageWaitingEvent(MessageWaitingEvent<'a>),
-    Event CallInformationEvent(CallInformationEvent<'a>),
-    Event OutOfServiceEvent(OutOfServiceEvent<'a>),
-    Event BackInServiceEvent(BackInServiceEvent<'a>),
-    Request StartApplicationSession(StartApplicationSession<'a>),
-    Response StartApplicationSessionPosResponse(StartApplicationSessionPosResponse<'a>),
-    Error StartApplicationSessionNegResponse(StartApplicationSessionNegResponse<'a>),
-    Request StopApplicationSession(StopApplicationSession<'a>),
-    Response StopApplicationSessionPosResponse(StopApplicationSessionPosResponse),
-    Error StopApplicationSessionNegResponse(StopApplicationSessionNegResponse<'a>),
-    Request ResetApplicationSessionTimer(ResetApplicationSessionTimer<'a>),
-    Response ResetApplicationSessionTimerPosResponse(ResetApplicationSessionTimerPosResponse),
-    Error ResetApplicationSessionTimerNegResponse(ResetApplicationSessionTimerNegResponse<'a>),
-    Event ApplicationSessionTerminated(ApplicationSessionTerminated<'a>),
+    Phone Request MakeCall(MakeCall<'a>),
+    Phone Response MakeCallResponse(MakeCallResponse<'a>),
+    Phone Request AnswerCall(AnswerCall<'a>),
+    Phone Response AnswerCallResponse(AnswerCallResponse),
+    Phone Request ClearConnection(ClearConnection<'a>),
+    Phone Response ClearConnectionResponse(ClearConnectionResponse),
+    Phone Request HoldCall(HoldCall<'a>),
+    Phone Response HoldCallResponse(HoldCallResponse),
+    Phone Request RetrieveCall(RetrieveCall<'a>),
+    Phone Response RetrieveCallResponse(RetrieveCallResponse),
+    Phone Request ConsultationCall(ConsultationCall<'a>),
+    Phone Response ConsultationCallResponse(ConsultationCallResponse<'a>),
+    Phone Request TransferCall(TransferCall<'a>),
+    Phone Response TransferCallResponse(TransferCallResponse<'a>),
+    Phone Request ConferenceCall(ConferenceCall<'a>),
+    Phone Response ConferenceCallResponse(ConferenceCallResponse<'a>),
+    Phone Request AlternateCall(AlternateCall<'a>),
+    Phone Response AlternateCallResponse(AlternateCallResponse),
+    Phone Request ReconnectCall(ReconnectCall<'a>),
+    Phone Response ReconnectCallResponse(ReconnectCallResponse),
+    Phone Request DeflectCall(DeflectCall<'a>),
+    Phone Response DeflectCallResponse(DeflectCallResponse),
+    App Request DirectedPickupCall(DirectedPickupCall<'a>),
+    App Response DirectedPickupCallResponse(DirectedPickupCallResponse<'a>),
+    App Request GroupPickupCall(GroupPickupCall<'a>),
+    App Response GroupPickupCallResponse(GroupPickupCallResponse<'a>),
+    Phone Request SingleStepTransferCall(SingleStepTransferCall<'a>),
+    Phone Response SingleStepTransferCallResponse(SingleStepTransferCallResponse<'a>),
+    Phone Request GenerateDigits(GenerateDigits<'a>),
+    Phone Response GenerateDigitsResponse(GenerateDigitsResponse),
+    Phone Request GetDoNotDisturb(GetDoNotDisturb<'a>),
+    Phone Response GetDoNotDisturbResponse(GetDoNotDisturbResponse),
+    Phone Request SetDoNotDisturb(SetDoNotDisturb<'a>),
+    Phone Response SetDoNotDisturbResponse(SetDoNotDisturbResponse),
+    Phone Request GetForwarding(GetForwarding<'a>),
+    Phone Response GetForwardingResponse(GetForwardingResponse<'a>),
+    Phone Request SetForwarding(SetForwarding<'a>),
+    Phone Response SetForwardingResponse(SetForwardingResponse),
+    Phone Request GetMessageWaitingIndicator(GetMessageWaitingIndicator<'a>),
+    Phone Response GetMessageWaitingIndicatorResponse(GetMessageWaitingIndicatorResponse),
+    Phone Request SetMessageWaitingIndicator(SetMessageWaitingIndicator<'a>),
+    Phone Response SetMessageWaitingIndicatorResponse(SetMessageWaitingIndicatorResponse),
+    Phone Request GetSpeakerMute(GetSpeakerMute<'a>),
+    Phone Response GetSpeakerMuteResponse(GetSpeakerMuteResponse),
+    Phone Request SetSpeakerMute(SetSpeakerMute<'a>),
+    Phone Response SetSpeakerMuteResponse(SetSpeakerMuteResponse),
+    Phone Request GetSpeakerVolume(GetSpeakerVolume<'a>),
+    Phone Response GetSpeakerVolumeResponse(GetSpeakerVolumeResponse),
+    Phone Request SetSpeakerVolume(SetSpeakerVolume<'a>),
+    Phone Response SetSpeakerVolumeResponse(SetSpeakerVolumeResponse),
+    Phone Request GetMicrophoneMute(GetMicrophoneMute<'a>),
+    Phone Response GetMicrophoneMuteResponse(GetMicrophoneMuteResponse),
+    Phone Request SetMicrophoneMute(SetMicrophoneMute<'a>),
+    Phone Response SetMicrophoneMuteResponse(SetMicrophoneMuteResponse),
+    Phone Request MonitorStart(MonitorStart<'a>),
+    Phone Response MonitorStartResponse(MonitorStartResponse<'a>),
+    Phone Request MonitorStop(MonitorStop<'a>),
+    Phone Response MonitorStopResponse(MonitorStopResponse),
+    Phone Request SnapshotDevice(SnapshotDevice<'a>),
+    Phone Response SnapshotDeviceResponse(SnapshotDeviceResponse<'a>),
+    Phone Request GetCSTAFeatures(GetCSTAFeatures),
+    Phone Response GetCSTAFeaturesResponse(GetCSTAFeaturesResponse),
+    Phone Request RequestSystemStatus(RequestSystemStatus),
+    Phone Response RequestSystemStatusResponse(RequestSystemStatusResponse<'a>),
+    App Request SystemStatus(SystemStatus<'a>),
+    App Response SystemStatusResponse(SystemStatusResponse),
+    App Request SystemRegister(SystemRegister),
+    App Response SystemRegisterResponse(SystemRegisterResponse<'a>),
+    App Request SystemRegisterCancel(SystemRegisterCancel<'a>),
+    App Response SystemRegisterCancelResponse(SystemRegisterCancelResponse),
+    App Request GetSwitchingFunctionDevices(GetSwitchingFunctionDevices<'a>),
+    App Response GetSwitchingFunctionDevicesResponse(GetSwitchingFunctionDevicesResponse<'a>),
+    App Request SwitchingFunctionDevices(SwitchingFunctionDevices<'a>),
+    App Response SwitchingFunctionDevicesResponse(SwitchingFunctionDevicesResponse),
+    App Request SwitchingFunctionDevicesChanged(SwitchingFunctionDevicesChanged<'a>),
+    App Response SwitchingFunctionDevicesChangedResponse(SwitchingFunctionDevicesChangedResponse),
+    Phone Error CSTAErrorCode(ErrorCode<'a>),
+    Phone Event ServiceInitiatedEvent(ServiceInitiatedEvent<'a>),
+    Phone Event OriginatedEvent(OriginatedEvent<'a>),
+    Phone Event DeliveredEvent(DeliveredEvent<'a>),
+    Phone Event EstablishedEvent(EstablishedEvent<'a>),
+    Phone Event ConnectionClearedEvent(ConnectionClearedEvent<'a>),
+    App Event CallClearedEvent(CallClearedEvent<'a>),
+    Phone Event HeldEvent(HeldEvent<'a>),
+    Phone Event RetrievedEvent(RetrievedEvent<'a>),
+    Phone Event TransferedEvent(TransferedEvent<'a>),
+    Phone Event ConferencedEvent(ConferencedEvent<'a>),
+    Phone Event DivertedEvent(DivertedEvent<'a>),
+    Phone Event FailedEvent(FailedEvent<'a>),
+    App Event NetworkReachedEvent(NetworkReachedEvent<'a>),
+    App Event DigitsGeneratedEvent(DigitsGeneratedEvent<'a>),
+    Phone Event DoNotDisturbEvent(DoNotDisturbEvent<'a>),
+    Phone Event ForwardingEvent(ForwardingEvent<'a>),
+    App Event MessageWaitingEvent(MessageWaitingEvent<'a>),
+    App Event CallInformationEvent(CallInformationEvent<'a>),
+    App Event OutOfServiceEvent(OutOfServiceEvent<'a>),
+    App Event BackInServiceEvent(BackInServiceEvent<'a>),
+    App Request StartApplicationSession(StartApplicationSession<'a>),
+    App Response StartApplicationSessionPosResponse(StartApplicationSessionPosResponse<'a>),
+    App Error StartApplicationSessionNegResponse(StartApplicationSessionNegResponse<'a>),
+    App Request StopApplicationSession(StopApplicationSession<'a>),
+    App Response StopApplicationSessionPosResponse(StopApplicationSessionPosResponse),
+    App Error StopApplicationSessionNegResponse(StopApplicationSessionNegResponse<'a>),
+    App Request ResetApplicationSessionTimer(ResetApplicationSessionTimer<'a>),
+    App Response ResetApplicationSessionTimerPosResponse(ResetApplicationSessionTimerPosResponse),
+    App Error ResetApplicationSessionTimerNegResponse(ResetApplicationSessionTimerNegResponse<'a>),
+    App Event ApplicationSessionTerminated(ApplicationSessionTerminated<'a>),
 }
 
 impl Message<'_> {

@@ -16,6 +16,10 @@ pub enum WriteError {
     /// A value holds a character XML 1.0 cannot carry at all (a control character
     /// other than tab, CR and LF).
     UnrepresentableChar,
+    /// The message is not in this build's message set: built without the
+    /// `application` feature, only the responses, errors and events a phone sends
+    /// are encoded.
+    NotInMessageSet,
 }
 
 impl fmt::Display for WriteError {
@@ -26,6 +30,9 @@ impl fmt::Display for WriteError {
             }
             WriteError::UnrepresentableChar => {
                 f.write_str("value has a character XML cannot carry")
+            }
+            WriteError::NotInMessageSet => {
+                f.write_str("message not in this build's message set (feature `application`)")
             }
         }
     }
@@ -59,6 +66,7 @@ pub struct Writer<'b> {
     buf: &'b mut [u8],
     len: usize,
     unrepresentable: bool,
+    refused: bool,
 }
 
 /// Bytes that character data must escape (or cannot carry at all): markup
@@ -215,6 +223,7 @@ impl<'b> Writer<'b> {
             buf,
             len: 0,
             unrepresentable: false,
+            refused: false,
         }
     }
 
@@ -484,13 +493,22 @@ impl<'b> Writer<'b> {
     /// [`WriteError::BufferTooSmall`] with the size needed, or
     /// [`WriteError::UnrepresentableChar`].
     pub fn finish(self) -> Result<usize, WriteError> {
-        if self.unrepresentable {
+        if self.refused {
+            Err(WriteError::NotInMessageSet)
+        } else if self.unrepresentable {
             Err(WriteError::UnrepresentableChar)
         } else if self.len > self.buf.len() {
             Err(WriteError::BufferTooSmall { required: self.len })
         } else {
             Ok(self.len)
         }
+    }
+}
+
+impl Writer<'_> {
+    /// Makes [`Writer::finish`] fail with [`WriteError::NotInMessageSet`].
+    pub(crate) fn refuse(&mut self) {
+        self.refused = true;
     }
 }
 
