@@ -1021,3 +1021,50 @@ fn lossy_network_every_transaction_ends_once() {
     // With 25 % loss nearly everything completes; the check above covers the rest.
     assert!(completed > 60 * 6 * 9 / 10, "only {completed} completed");
 }
+
+/// A full table of transactions that have their answers: the one whose lingering
+/// (timer J) ends first gives way to a new request, and its retransmission is no
+/// longer absorbed.
+#[test]
+fn full_table_reclaims_the_finished_transaction_that_ends_first() {
+    let mut bob: Transactions<u8, 2, 2048> = Transactions::new(Config::DEFAULT);
+    let mut first = Vec::new();
+    for (i, at) in [(0, 100), (1, 200)] {
+        let r = request("INFO", &format!("z9hG4bK-r{i}"), i + 1, Some("b"));
+        let mut h = [HeaderIndex::EMPTY; 32];
+        let Ok(Received::Request(tx)) = bob.receive(ms(at), ALICE, false, &parse(&r, &mut h))
+        else {
+            panic!("request {i} refused");
+        };
+        let ok = response(&r, StatusCode::OK, Some("b"));
+        bob.respond(ms(at), tx, &ok).unwrap();
+        while bob.poll_transmit().is_some() {}
+        if i == 0 {
+            first = r;
+        }
+    }
+    assert_eq!(bob.reclaimed(), 0);
+    let r = request("INFO", "z9hG4bK-r2", 3, Some("b"));
+    let mut h = [HeaderIndex::EMPTY; 32];
+    assert!(matches!(
+        bob.receive(ms(300), ALICE, false, &parse(&r, &mut h)),
+        Ok(Received::Request(_))
+    ));
+    assert_eq!(bob.reclaimed(), 1);
+    // The first request's transaction is gone: its retransmission is a new request
+    // (no free slot for it now, as the third is still waiting for its answer and the
+    // second lingers later: it takes the second's place).
+    let mut h = [HeaderIndex::EMPTY; 32];
+    assert!(matches!(
+        bob.receive(ms(400), ALICE, false, &parse(&first, &mut h)),
+        Ok(Received::Request(_))
+    ));
+    assert_eq!(bob.reclaimed(), 2);
+    // Transactions still waiting for their answer are never reclaimed.
+    let r = request("INFO", "z9hG4bK-r4", 5, Some("b"));
+    let mut h = [HeaderIndex::EMPTY; 32];
+    assert_eq!(
+        bob.receive(ms(500), ALICE, false, &parse(&r, &mut h)),
+        Ok(Received::Rejected(StatusCode::SERVICE_UNAVAILABLE))
+    );
+}

@@ -374,6 +374,8 @@ pub struct Transactions<A, const N: usize, const B: usize> {
     events: Deque<Event, N>,
     /// Events that did not fit: only a caller that never drains the queue loses any.
     events_lost: u32,
+    /// Finished transactions ended early to make room (see [`Self::reclaimed`]).
+    reclaimed: u32,
 }
 
 impl<A, const N: usize, const B: usize> fmt::Debug for Transactions<A, N, B> {
@@ -417,6 +419,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
             stateless_to: None,
             events: Deque::new(),
             events_lost: 0,
+            reclaimed: 0,
         }
     }
 
@@ -438,6 +441,16 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
     /// Events dropped because the caller did not drain [`Self::poll_event`].
     pub fn events_lost(&self) -> u32 {
         self.events_lost
+    }
+
+    /// How many finished transactions were ended before their time to make room for
+    /// a new one. A transaction that has its final answer lingers only to absorb
+    /// retransmissions (timers D, I, J, K: up to 32 s over UDP); when every slot is
+    /// taken, the one of those whose time is up soonest gives way, rather than a new
+    /// request being refused. A retransmission that reaches it later goes to the
+    /// transaction user as unmatched.
+    pub fn reclaimed(&self) -> u32 {
+        self.reclaimed
     }
 
     /// The state of a transaction, or `None` once it has ended.
@@ -476,8 +489,32 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         }
     }
 
-    fn free_slot(&self) -> Option<usize> {
-        self.slots.iter().position(|s| s.machine.is_none())
+    /// A free slot, or the slot of the finished transaction that would end first
+    /// (see [`Self::reclaimed`]), ended now.
+    fn take_slot(&mut self) -> Option<usize> {
+        if let Some(i) = self.slots.iter().position(|s| s.machine.is_none()) {
+            return Some(i);
+        }
+        let lingering = |m: &Machine<A>| {
+            matches!(m.state, State::Completed | State::Confirmed)
+                && m.on_deadline == Expiry::End
+                && m.link.is_none()
+        };
+        let index = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                s.machine
+                    .as_ref()
+                    .filter(|m| lingering(m))
+                    .map(|m| (i, m.deadline))
+            })
+            .min_by_key(|(_, deadline)| *deadline)?
+            .0;
+        self.end(index);
+        self.reclaimed = self.reclaimed.saturating_add(1);
+        Some(index)
     }
 
     /// Ends a transaction and frees its slot.
@@ -573,7 +610,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         } else {
             Kind::NonInviteClient
         };
-        let index = self.free_slot().ok_or(TxError::Full)?;
+        let index = self.take_slot().ok_or(TxError::Full)?;
         let buf = &mut self.slots[index].buf;
         buf.clear();
         buf.extend_from_slice(request)
@@ -643,7 +680,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         {
             return Err(TxError::WrongState);
         }
-        let index = self.free_slot().ok_or(TxError::Full)?;
+        let index = self.take_slot().ok_or(TxError::Full)?;
         let (branch_key, built) = {
             let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
             let (invite_buf, cancel_buf) = two_bufs(&mut self.slots, usize::from(h.index), index);
@@ -864,7 +901,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         {
             return self.reject(msg, peer, reliable, StatusCode::LOOP_DETECTED, &keys.key);
         }
-        let Some(index) = self.free_slot() else {
+        let Some(index) = self.take_slot() else {
             return self.reject(
                 msg,
                 peer,
