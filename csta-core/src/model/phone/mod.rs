@@ -92,7 +92,16 @@ use crate::names::{
 use crate::types::{ConnectionId, DeviceId};
 use crate::xml::Text;
 
-use super::{CallIdBuf, CrossRefIdBuf, DeviceIdBuf, to_owned};
+use super::{CallIdBuf, CrossRefIdBuf, to_owned};
+
+/// The longest device identifier the phone model keeps (its own, the far ends',
+/// forwarding targets), in octets; a longer one in a request is refused. Half of what
+/// the codec reads ([`crate::types::DEVICE_ID_MAX`]): a phone's event queue holds
+/// several per event, and numbers, SIP users and `sip:` URIs fit.
+pub const PHONE_DEVICE_ID_MAX: usize = 128;
+
+/// A device identifier as the phone model owns it.
+pub type DeviceIdBuf = heapless::String<PHONE_DEVICE_ID_MAX>;
 
 pub use event::EventOut;
 pub use reply::{Reply, SUPPORTED_EVENTS, SUPPORTED_SERVICES};
