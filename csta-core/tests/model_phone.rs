@@ -257,7 +257,7 @@ fn monitored() -> Phone {
     d
 }
 
-fn buf(s: &str) -> heapless::String<256> {
+fn buf(s: &str) -> csta_core::model::phone::DeviceIdBuf {
     heapless::String::try_from(s).unwrap()
 }
 

@@ -547,7 +547,7 @@ fn one(op: &str, element: &str, call: &str, rest: &str) -> String {
     format!("<{op}>{}{rest}</{op}>", conn(element, call))
 }
 
-fn buf(s: &str) -> heapless::String<256> {
+fn buf(s: &str) -> csta_core::model::phone::DeviceIdBuf {
     heapless::String::try_from(s).expect("fits")
 }
 
