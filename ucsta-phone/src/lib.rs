@@ -71,5 +71,5 @@ mod report;
 mod text;
 
 pub use csta_core::model::phone::Forward;
-pub use phone::{Action, Config, Phone, PhoneError};
+pub use phone::{Action, Config, Phone, PhoneError, StreamError, Transport};
 pub use report::{CallState, Cause, Name, Report};

@@ -105,6 +105,9 @@ pub struct Config<'a, A> {
     pub no_answer: Duration,
     /// The User-Agent header value.
     pub user_agent: &'a str,
+    /// How SIP reaches the server: datagrams, or one TCP connection (then feed
+    /// [`Phone::handle_stream`] and write every transmit to the connection).
+    pub transport: Transport,
     /// A seed for Call-IDs, tags, branches and cnonces: it must differ between boots
     /// and phones.
     pub seed: [u8; 32],
@@ -132,10 +135,50 @@ impl<'a, A> Config<'a, A> {
             auto_answer: false,
             no_answer: Duration::from_secs(15),
             user_agent: "ucsta-phone",
+            transport: Transport::Udp,
             seed,
         }
     }
 }
+
+/// How SIP reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Transport {
+    /// UDP datagrams (retransmissions by the transaction layer).
+    Udp,
+    /// One TCP connection to the server (RFC 3261 section 18: no retransmissions;
+    /// Contact with `transport=tcp`; the server sends its requests on the same
+    /// connection).
+    Tcp,
+}
+
+impl Transport {
+    const fn reliable(self) -> bool {
+        matches!(self, Transport::Tcp)
+    }
+
+    const fn via(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+}
+
+/// The stream from the server could not be read: it must be closed (and the phone
+/// told with [`Phone::handle_connection_lost`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StreamError(pub sip_lite::wire::ParseError);
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SIP stream broken: {}", self.0)
+    }
+}
+
+impl core::error::Error for StreamError {}
 
 /// Why a phone could not be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,6 +338,7 @@ pub struct Phone<A, const CALLS: usize, const TXS: usize, const BUF: usize, cons
     via: String<128>,
     user_agent: String<32>,
     proxy: A,
+    transport: Transport,
     no_answer: Duration,
     ids: IdGenerator,
     tx: Transactions<A, TXS, BUF>,
@@ -353,10 +397,14 @@ where
         .map_err(too_long("host"))?;
         let aor =
             format(format_args!("sip:{}@{}", cfg.user, cfg.domain)).map_err(too_long("aor"))?;
-        let contact =
-            format(format_args!("sip:{}@{hostport}", cfg.user)).map_err(too_long("contact"))?;
-        let via: String<128> =
-            format(format_args!("SIP/2.0/UDP {hostport}")).map_err(too_long("via"))?;
+        let params = match cfg.transport {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+        };
+        let contact = format(format_args!("sip:{}@{hostport}{params}", cfg.user))
+            .map_err(too_long("contact"))?;
+        let via: String<128> = format(format_args!("SIP/2.0/{} {hostport}", cfg.transport.via()))
+            .map_err(too_long("via"))?;
         let via_rport: String<136> =
             format(format_args!("{via};rport")).map_err(too_long("via"))?;
         let registrar: String<136> =
@@ -386,6 +434,7 @@ where
             via,
             user_agent: fixed(cfg.user_agent).map_err(too_long("user agent"))?,
             proxy: cfg.proxy,
+            transport: cfg.transport,
             no_answer: cfg.no_answer,
             ids,
             tx: Transactions::new(transaction::Config::DEFAULT),
@@ -629,7 +678,10 @@ where
     }
 
     fn send_request(&mut self, now: Instant, bytes: &[u8], owner: Owner) -> bool {
-        match self.tx.send_request(now, self.proxy, false, bytes) {
+        match self
+            .tx
+            .send_request(now, self.proxy, self.transport.reliable(), bytes)
+        {
             Ok(c) => {
                 self.remember(c, owner);
                 true
@@ -968,10 +1020,12 @@ where
         }
         let no = c.no;
         c.invite = text.into_bytes();
-        match self
-            .tx
-            .send_request(now, self.proxy, false, &self.calls[idx].invite)
-        {
+        match self.tx.send_request(
+            now,
+            self.proxy,
+            self.transport.reliable(),
+            &self.calls[idx].invite,
+        ) {
             Ok(t) => {
                 self.remember(t, Owner::Call(no, Purpose::Invite));
                 self.calls[idx].invite_tx = Some(t);
@@ -1313,6 +1367,71 @@ where
     // ---------------------------------------------------------------------------------
     // Input
 
+    /// Takes what arrived on the TCP connection from `from` (with
+    /// [`Transport::Tcp`]): every whole message at the start of `buf` is handled, and an
+    /// RFC 5626 keep-alive ping answered. Returns how many octets were used; keep the
+    /// rest and call again with more appended.
+    ///
+    /// # Errors
+    /// [`StreamError`] when the stream cannot be delimited (no Content-Length, a
+    /// broken head): close the connection, then [`Phone::handle_connection_lost`].
+    pub fn handle_stream(
+        &mut self,
+        now: Instant,
+        from: A,
+        buf: &[u8],
+    ) -> Result<usize, StreamError> {
+        use sip_lite::wire::{KeepAlive, Status, keep_alive};
+        let mut used = 0;
+        loop {
+            let rest = &buf[used..];
+            match keep_alive(rest) {
+                Status::Partial => return Ok(used),
+                Status::Complete(Some((kind, n))) => {
+                    if kind == KeepAlive::Ping
+                        && let Ok(pong) = Vec::from_slice(b"\r\n")
+                    {
+                        self.send_raw(from, pong);
+                    }
+                    used += n;
+                    continue;
+                }
+                Status::Complete(None) => {}
+            }
+            if rest.is_empty() {
+                return Ok(used);
+            }
+            let mut hs = [HeaderIndex::EMPTY; HEADERS];
+            match Message::parse_stream(rest, &mut hs) {
+                Ok(Status::Partial) => {
+                    if rest.len() >= BUF {
+                        // Longer than a message may be: it will never fit.
+                        return Err(StreamError(sip_lite::wire::ParseError::HeadTruncated));
+                    }
+                    return Ok(used);
+                }
+                Ok(Status::Complete((_, n))) => {
+                    self.handle_datagram(now, from, &rest[..n]);
+                    used += n;
+                }
+                Err(e) => return Err(StreamError(e)),
+            }
+        }
+    }
+
+    /// The TCP connection to the server is gone (closed, reset, or broken by
+    /// [`Phone::handle_stream`]): the requests in flight fail now (a call being placed
+    /// ends, the registration retries later). Once a new connection is up, the driver
+    /// registers again ([`Action::Register`]): the server knows the phone by its
+    /// connection.
+    pub fn handle_connection_lost(&mut self, now: Instant) {
+        for &(c, _) in self.client.iter() {
+            let _ = self.tx.transport_error(c);
+        }
+        self.registered = false;
+        self.pump(now);
+    }
+
     /// Takes one datagram from `from`. Anything that is not a SIP message
     /// (keep-alives, garbage) is ignored; a malformed request gets 400.
     pub fn handle_datagram(&mut self, now: Instant, from: A, bytes: &[u8]) {
@@ -1320,7 +1439,7 @@ where
         let Ok(msg) = Message::parse(bytes, &mut hs) else {
             return;
         };
-        let received = match self.tx.receive(now, from, false, &msg) {
+        let received = match self.tx.receive(now, from, self.transport.reliable(), &msg) {
             Ok(r) => r,
             Err(_) => {
                 if msg.is_request() && msg.method() != Some(Method::Ack) {
@@ -2006,7 +2125,10 @@ where
                 let Some(peer) = self.csta_peer else { break };
                 let bytes = &buf[..out.len];
                 if out.transaction {
-                    match self.tx.send_request(now, peer, false, bytes) {
+                    match self
+                        .tx
+                        .send_request(now, peer, self.transport.reliable(), bytes)
+                    {
                         Ok(c) => self.remember(c, Owner::Session(out.cseq, out.method)),
                         Err(e) => {
                             self.session
@@ -2037,7 +2159,12 @@ where
                 match self.reg.poll_request(now, &mut self.ids, &mut buf) {
                     Ok(Some(n)) => {
                         moved = true;
-                        match self.tx.send_request(now, self.proxy, false, &buf[..n]) {
+                        match self.tx.send_request(
+                            now,
+                            self.proxy,
+                            self.transport.reliable(),
+                            &buf[..n],
+                        ) {
                             Ok(c) => self.remember(c, Owner::Register),
                             Err(e) => {
                                 self.warn("REGISTER", e);
@@ -2075,9 +2202,11 @@ where
             }
             while let Some(e) = self.tx.poll_event() {
                 moved = true;
-                let (Event::Timeout(Tx::Client(c)) | Event::TransportError(Tx::Client(c))) = e
-                else {
-                    continue;
+                // RFC 3261 section 8.1.3.1: no answer is a 408, a transport error a 503.
+                let (c, status) = match e {
+                    Event::Timeout(Tx::Client(c)) => (c, 408),
+                    Event::TransportError(Tx::Client(c)) => (c, 503),
+                    _ => continue,
                 };
                 match self.forget(c) {
                     Some(Owner::Register) => {
@@ -2090,7 +2219,7 @@ where
                         if let Some(i) = self.find_no(no) {
                             self.calls[i].invite_tx = None;
                             if self.calls[i].live() {
-                                self.invite_failed(i, 408);
+                                self.invite_failed(i, status);
                             }
                         }
                     }

@@ -344,3 +344,67 @@ fn sizes() {
     );
     assert!(gateway < sim);
 }
+
+/// Over TCP: messages cut anywhere and glued together are delimited, a keep-alive
+/// ping is answered, a broken stream is refused, a lost connection fails what is in
+/// flight.
+#[test]
+fn tcp_streams_are_delimited() {
+    use ucsta_phone::Transport;
+    let tcp = |user: &str, me: u8, proxy: u8| {
+        let host = format!("192.0.2.{me}");
+        let mut c = Config::new(user, "secret", "pbx.example", proxy, &host, 5060, [me; 32]);
+        c.transport = Transport::Tcp;
+        Box::new(Line::new(&c).unwrap())
+    };
+    let (mut a, mut b) = (tcp("201", 1, 2), tcp("202", 2, 1));
+    let now = Instant::from_secs(1);
+    let mut buf = vec![0u8; BUF];
+    a.handle_action(now, Action::Call("202"));
+    let mut stream = Vec::new();
+    while let Some((to, n)) = a.poll_transmit(&mut buf) {
+        assert_eq!(to, 2);
+        stream.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&stream).into_owned();
+    assert!(
+        text.starts_with("INVITE sip:202@pbx.example SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.1:5060;")
+    );
+    assert!(text.contains("Contact: <sip:201@192.0.2.1:5060;transport=tcp>"));
+    // A keep-alive first, then the INVITE in three pieces.
+    let mut pending = b"\r\n\r\n".to_vec();
+    for piece in [
+        &stream[..10],
+        &stream[10..stream.len() - 7],
+        &stream[stream.len() - 7..],
+    ] {
+        pending.extend_from_slice(piece);
+        let used = b.handle_stream(now, 1, &pending).unwrap();
+        pending.drain(..used);
+    }
+    assert!(pending.is_empty());
+    assert_eq!(b.call_states().collect::<Vec<_>>(), [CallState::Ringing]);
+    let mut out = Vec::new();
+    while let Some((_, n)) = b.poll_transmit(&mut buf) {
+        out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert_eq!(out[0], "\r\n", "the ping is answered with a pong");
+    assert!(out[1].starts_with("SIP/2.0 180 Ringing\r\n"));
+    // No Content-Length on a stream: it cannot be delimited.
+    let broken = b"OPTIONS sip:202@pbx.example SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n\
+To: <sip:202@pbx.example>\r\nFrom: <sip:x@y>;tag=1\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n";
+    assert!(b.handle_stream(now, 1, broken).is_err());
+    // The caller's connection breaks: its INVITE fails at once, no 32 s wait.
+    a.handle_connection_lost(now);
+    assert!(a.call_states().next().is_none());
+    let ended = std::iter::from_fn(|| a.poll_report()).any(|r| {
+        matches!(
+            r,
+            Report::Call {
+                state: CallState::Ended,
+                ..
+            }
+        )
+    });
+    assert!(ended);
+}
