@@ -9,7 +9,8 @@
 //! | `domain` | the domain of the AOR and of called numbers | the server's address |
 //! | `ip` | `dhcp`, or a static `A.B.C.D/LEN` | `dhcp` |
 //! | `gateway` | the default route with a static `ip` | none |
-//! | `port` | the local SIP (UDP) port | 5060 |
+//! | `port` | the local SIP port | 5060 |
+//! | `transport` | `udp`, or `tcp` (one connection to the server) | `udp` |
 //! | `expires` | the requested registration expiry, seconds | 3600 |
 //! | `auto_answer` | `on` / `off` | `off` |
 //! | `seed` | hex, mixed into the seed of tags, branches and cnonces | none |
@@ -19,6 +20,8 @@
 
 use core::fmt;
 use core::net::{Ipv4Addr, SocketAddrV4};
+
+pub use ucsta_phone::Transport;
 
 /// How the gateway gets its address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +53,11 @@ pub struct GatewayConfig<'a> {
     pub domain: Option<&'a str>,
     /// The addressing.
     pub addressing: Addressing,
-    /// The local UDP port.
+    /// The local SIP port (UDP; the TCP connection's local port is chosen by the
+    /// stack).
     pub port: u16,
+    /// UDP, or one TCP connection to the server.
+    pub transport: Transport,
     /// The registration expiry.
     pub expires: u32,
     /// Whether incoming calls are answered at once.
@@ -104,6 +110,7 @@ impl<'a> GatewayConfig<'a> {
         let mut ip: Option<(Ipv4Addr, u8)> = None;
         let mut gateway = None;
         let (mut port, mut expires, mut auto_answer) = (5060u16, 3600u32, false);
+        let mut transport = Transport::Udp;
         let words = text
             .split(|c: char| c.is_ascii_whitespace() || c == '\0')
             .filter(|w| !w.is_empty());
@@ -133,6 +140,13 @@ impl<'a> GatewayConfig<'a> {
                 "port" => port = value.parse().map_err(|_| bad)?,
                 "expires" => expires = value.parse().map_err(|_| bad)?,
                 "auto_answer" => auto_answer = on_off(value).ok_or(bad)?,
+                "transport" => {
+                    transport = match value {
+                        "udp" => Transport::Udp,
+                        "tcp" => Transport::Tcp,
+                        _ => return Err(bad),
+                    }
+                }
                 "seed" if value.bytes().all(|b| b.is_ascii_hexdigit()) => seed = Some(value),
                 "user" | "domain" | "seed" => return Err(bad),
                 _ => return Err(ConfigError::UnknownKey(key)),
@@ -152,6 +166,7 @@ impl<'a> GatewayConfig<'a> {
                 },
             },
             port,
+            transport,
             expires,
             auto_answer,
             seed,
@@ -195,6 +210,13 @@ mod tests {
         );
         assert!(c.auto_answer);
         assert_eq!(c.seed_bytes()[..2], [0x00, 0xff]);
+        assert_eq!(c.transport, Transport::Udp);
+        let t = GatewayConfig::parse("server=10.0.2.2 user=1 password= transport=tcp").unwrap();
+        assert_eq!(t.transport, Transport::Tcp);
+        assert_eq!(
+            GatewayConfig::parse("server=10.0.2.2 user=1 password= transport=sctp").unwrap_err(),
+            ConfigError::BadValue("transport")
+        );
         let d = GatewayConfig::parse("server=192.0.2.1 user=7 password=").unwrap();
         assert_eq!(d.server.port(), 5060);
         assert_eq!(d.addressing, Addressing::Dhcp);

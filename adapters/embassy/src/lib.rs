@@ -9,8 +9,9 @@
 //!
 //! - [`config`]: the gateway's `key=value` configuration (boot command line or flash);
 //! - [`handset`]: the handset's text commands (`offhook`, `dial 202`, `dnd on`, ...);
-//! - [`run`]: the task body: one UDP socket, one timer, one channel of handset lines,
-//!   one [`Output`] per change;
+//! - [`run`] / [`run_tcp`]: the task body: one UDP socket (or one TCP connection to
+//!   the server, re-opened when lost), one timer, one channel of handset lines, one
+//!   [`Output`] per change;
 //! - [`net_config`], [`wait_address`], [`phone_config`]: bringing the line up.
 //!
 //! The board supplies the network driver, the time driver, the executor, the seed
@@ -26,6 +27,7 @@ use core::fmt;
 use core::net::Ipv4Addr;
 
 use embassy_futures::select::{Either3, select3};
+use embassy_net::tcp::TcpSocket;
 use embassy_net::udp::{PacketMetadata, SendError, UdpSocket};
 use embassy_net::{IpEndpoint, Ipv4Cidr, Stack, StaticConfigV4};
 use embassy_sync::blocking_mutex::raw::RawMutex;
@@ -101,8 +103,20 @@ pub fn phone_config<'a>(
     );
     c.expires = cfg.expires;
     c.auto_answer = cfg.auto_answer;
+    c.transport = cfg.transport;
     c.user_agent = "ucsta-gateway";
     c
+}
+
+/// The memory of the gateway's TCP connection.
+#[derive(Debug)]
+pub struct TcpBuffers<'a> {
+    /// The socket's receive window.
+    pub rx: &'a mut [u8],
+    /// The socket's send buffer.
+    pub tx: &'a mut [u8],
+    /// Received octets not yet delimited into messages: at least the phone's `BUF`.
+    pub stream: &'a mut [u8],
 }
 
 /// The memory of the gateway's UDP socket.
@@ -142,6 +156,16 @@ pub enum Output<'a> {
     Refused(HandsetError<'a>),
     /// A datagram could not be sent.
     SendFailed(SendError),
+    /// The TCP connection to the server is up.
+    Connected,
+    /// The TCP connection to the server could not be opened or was lost; the next
+    /// attempt follows after the delay.
+    Disconnected {
+        /// Seconds until the next attempt.
+        retry_in: u64,
+    },
+    /// The server's stream could not be delimited (the connection is closed).
+    StreamBroken(ucsta_phone::StreamError),
 }
 
 impl fmt::Display for Output<'_> {
@@ -167,6 +191,9 @@ impl fmt::Display for Output<'_> {
             }
             Output::Refused(e) => write!(f, "error {e}"),
             Output::SendFailed(e) => write!(f, "warning send: {e:?}"),
+            Output::Connected => f.write_str("link up"),
+            Output::Disconnected { retry_in } => write!(f, "link down retry_in={retry_in}"),
+            Output::StreamBroken(e) => write!(f, "warning {e}"),
         }
     }
 }
@@ -217,33 +244,138 @@ where
         while let Some(r) = phone.poll_report() {
             out(Output::Report(&r));
         }
-        let deadline = phone
-            .poll_timeout()
-            .map(|t| embassy_time::Instant::from_millis(t.as_millis()));
-        let timer = async {
-            match deadline {
-                Some(at) => Timer::at(at).await,
-                None => core::future::pending().await,
-            }
-        };
+        let timer = timer_for(phone.poll_timeout());
         match select3(socket.recv_from(scratch), handset.receive(), timer).await {
             Either3::First(Ok((n, meta))) => {
                 phone.handle_datagram(now(), meta.endpoint, &scratch[..n]);
             }
             // Truncated: longer than the phone keeps; dropped.
             Either3::First(Err(_)) => {}
-            Either3::Second(line) => match handset::parse(&line) {
-                Ok(Command::Act(a)) => phone.handle_action(now(), a),
-                Ok(Command::Status) => out(Output::Status(Status {
-                    registered: phone.is_registered(),
-                    csta: phone.csta_open(),
-                    dnd: phone.do_not_disturb(),
-                    calls: phone.call_states().take(4).collect(),
-                })),
-                Err(HandsetError::Empty) => {}
-                Err(e) => out(Output::Refused(e)),
-            },
+            Either3::Second(line) => handle_line(phone, &line, out),
             Either3::Third(()) => phone.handle_timeout(now()),
         }
+    }
+}
+
+/// Does what a handset line says.
+fn handle_line<const CALLS: usize, const TXS: usize, const BUF: usize, const Q: usize>(
+    phone: &mut Line<CALLS, TXS, BUF, Q>,
+    line: &str,
+    out: &mut impl FnMut(Output<'_>),
+) {
+    match handset::parse(line) {
+        Ok(Command::Act(a)) => phone.handle_action(now(), a),
+        Ok(Command::Status) => out(Output::Status(Status {
+            registered: phone.is_registered(),
+            csta: phone.csta_open(),
+            dnd: phone.do_not_disturb(),
+            calls: phone.call_states().take(4).collect(),
+        })),
+        Err(HandsetError::Empty) => {}
+        Err(e) => out(Output::Refused(e)),
+    }
+}
+
+fn timer_for(deadline: Option<sip_lite::time::Instant>) -> impl core::future::Future<Output = ()> {
+    async move {
+        match deadline {
+            Some(t) => Timer::at(embassy_time::Instant::from_millis(t.as_millis())).await,
+            None => core::future::pending().await,
+        }
+    }
+}
+
+/// The first and the longest wait between connection attempts, seconds.
+const RECONNECT: (u64, u64) = (1, 32);
+
+/// Drives `phone` over one TCP connection to `server` (the phone configured with
+/// [`ucsta_phone::Transport::Tcp`]), for ever: connects (again after a loss, waiting
+/// 1, 2, 4 ... 32 s between attempts), registers on every new connection, feeds what
+/// arrives to [`ucsta_phone::Phone::handle_stream`] and writes every transmit to the
+/// connection. Handset lines and timers are served while disconnected too.
+pub async fn run_tcp<
+    M,
+    const N: usize,
+    const CALLS: usize,
+    const TXS: usize,
+    const BUF: usize,
+    const Q: usize,
+>(
+    stack: Stack<'_>,
+    server: IpEndpoint,
+    buffers: TcpBuffers<'_>,
+    phone: &mut Line<CALLS, TXS, BUF, Q>,
+    handset: Receiver<'_, M, HandsetLine, N>,
+    scratch: &mut [u8],
+    out: &mut impl FnMut(Output<'_>),
+) -> !
+where
+    M: RawMutex,
+{
+    let TcpBuffers { rx, tx, stream } = buffers;
+    let mut wait = RECONNECT.0;
+    loop {
+        let mut socket = TcpSocket::new(stack, &mut *rx, &mut *tx);
+        socket.set_timeout(Some(embassy_time::Duration::from_secs(90)));
+        socket.set_keep_alive(Some(embassy_time::Duration::from_secs(30)));
+        if socket.connect(server).await.is_ok() {
+            wait = RECONNECT.0;
+            out(Output::Connected);
+            phone.handle_action(now(), ucsta_phone::Action::Register);
+            let mut filled = 0;
+            'connection: loop {
+                while let Some((_, n)) = phone.poll_transmit(scratch) {
+                    let mut sent = 0;
+                    while sent < n {
+                        match socket.write(&scratch[sent..n]).await {
+                            Ok(0) | Err(_) => break 'connection,
+                            Ok(k) => sent += k,
+                        }
+                    }
+                }
+                while let Some(r) = phone.poll_report() {
+                    out(Output::Report(&r));
+                }
+                let timer = timer_for(phone.poll_timeout());
+                match select3(socket.read(&mut stream[filled..]), handset.receive(), timer).await {
+                    Either3::First(Ok(0) | Err(_)) => break 'connection,
+                    Either3::First(Ok(n)) => {
+                        filled += n;
+                        match phone.handle_stream(now(), server, &stream[..filled]) {
+                            Ok(used) => {
+                                stream.copy_within(used..filled, 0);
+                                filled -= used;
+                            }
+                            Err(e) => {
+                                out(Output::StreamBroken(e));
+                                break 'connection;
+                            }
+                        }
+                    }
+                    Either3::Second(line) => handle_line(phone, &line, out),
+                    Either3::Third(()) => phone.handle_timeout(now()),
+                }
+            }
+            socket.abort();
+            let _ = socket.flush().await;
+            phone.handle_connection_lost(now());
+        }
+        drop(socket);
+        out(Output::Disconnected { retry_in: wait });
+        // Serve the handset and the phone's timers until the next attempt.
+        let until = embassy_time::Instant::now() + embassy_time::Duration::from_secs(wait);
+        while embassy_time::Instant::now() < until {
+            while phone.poll_transmit(scratch).is_some() {}
+            while let Some(r) = phone.poll_report() {
+                out(Output::Report(&r));
+            }
+            let timer = timer_for(phone.poll_timeout());
+            match select3(Timer::at(until), handset.receive(), timer).await {
+                Either3::First(()) => {}
+                Either3::Second(line) => handle_line(phone, &line, out),
+                Either3::Third(()) => phone.handle_timeout(now()),
+            }
+        }
+        wait = (wait * 2).min(RECONNECT.1);
     }
 }

@@ -32,7 +32,8 @@ use embassy_sync::waitqueue::AtomicWaker;
 use lan9118::{Lan9118, Mmio};
 use static_cell::{ConstStaticCell, StaticCell};
 use ucsta_embassy::config::GatewayConfig;
-use ucsta_embassy::{HandsetLine, Line, SocketBuffers};
+use ucsta_embassy::config::Transport;
+use ucsta_embassy::{HandsetLine, Line, SocketBuffers, TcpBuffers};
 
 use crate::board::Irq;
 #[cfg(feature = "defmt")]
@@ -57,6 +58,8 @@ static TX_META: ConstStaticCell<[PacketMetadata; 4]> =
 static RX_BUF: ConstStaticCell<[u8; 4096]> = ConstStaticCell::new([0; 4096]);
 static TX_BUF: ConstStaticCell<[u8; 4096]> = ConstStaticCell::new([0; 4096]);
 static SCRATCH: ConstStaticCell<[u8; BUF]> = ConstStaticCell::new([0; BUF]);
+/// With `transport=tcp`: received octets not yet delimited (two messages' worth).
+static STREAM: ConstStaticCell<[u8; 2 * BUF]> = ConstStaticCell::new([0; 2 * BUF]);
 
 /// A log line: semihosting stderr under QEMU, defmt with feature `defmt`.
 macro_rules! log {
@@ -299,6 +302,17 @@ async fn handset_task() -> ! {
     }
 }
 
+/// Builds the phone into its static. Not inlined into the task: the value passes
+/// through this frame (the phone is not `const`-constructible yet), and the task's
+/// frame, allocated at every poll, must not carry that room.
+#[inline(never)]
+fn build_phone(cfg: &ucsta_phone::Config<'_, embassy_net::IpEndpoint>) -> &'static mut GatewayLine {
+    PHONE.init_with(|| match GatewayLine::new(cfg) {
+        Ok(p) => p,
+        Err(e) => fail("phone", &e),
+    })
+}
+
 #[embassy_executor::task]
 async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: [u8; 32]) -> ! {
     let (_, local) = ucsta_embassy::wait_address(stack).await;
@@ -306,10 +320,13 @@ async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: 
     let _ = write!(server_text, "{}", cfg.server.ip());
     let domain = cfg.domain.unwrap_or(&server_text);
     let pcfg = ucsta_embassy::phone_config(&cfg, &local, domain, seed);
-    let phone = match GatewayLine::new(&pcfg) {
-        Ok(p) => PHONE.init(p),
-        Err(e) => fail("phone", &e),
-    };
+    let phone = build_phone(&pcfg);
+    log!(
+        "stack peak while building the phone: {} bytes",
+        stack_peak()
+    );
+    // From here on the stack peak is that of running the line.
+    paint_stack();
     uart::line(format_args!("ready ip={local} user={}", cfg.user));
     log!(
         "up at {} ms, ip {}; phone {} bytes",
@@ -317,35 +334,60 @@ async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: 
         local,
         core::mem::size_of::<GatewayLine>()
     );
-    let buffers = SocketBuffers {
-        rx_meta: RX_META.take(),
-        rx: RX_BUF.take(),
-        tx_meta: TX_META.take(),
-        tx: TX_BUF.take(),
-    };
     let mut registered_once = false;
-    ucsta_embassy::run(
-        stack,
-        cfg.port,
-        buffers,
-        phone,
-        HANDSET.receiver(),
-        SCRATCH.take(),
-        &mut |out| {
-            uart::line(format_args!("{out}"));
-            if !registered_once
-                && let ucsta_embassy::Output::Report(ucsta_phone::Report::Registered { .. }) = out
-            {
-                registered_once = true;
-                log!(
-                    "registered at {} ms; stack peak {} bytes",
-                    embassy_time::Instant::now().as_millis(),
-                    stack_peak()
-                );
-            }
-        },
-    )
-    .await
+    let mut out = |out: ucsta_embassy::Output<'_>| {
+        uart::line(format_args!("{out}"));
+        if !registered_once
+            && let ucsta_embassy::Output::Report(ucsta_phone::Report::Registered { .. }) = out
+        {
+            registered_once = true;
+            log!(
+                "registered at {} ms; stack peak since the phone was built {} bytes",
+                embassy_time::Instant::now().as_millis(),
+                stack_peak()
+            );
+        }
+    };
+    // The socket memory serves whichever transport is configured.
+    let (rx, tx) = (RX_BUF.take(), TX_BUF.take());
+    match cfg.transport {
+        Transport::Udp => {
+            let buffers = SocketBuffers {
+                rx_meta: RX_META.take(),
+                rx,
+                tx_meta: TX_META.take(),
+                tx,
+            };
+            ucsta_embassy::run(
+                stack,
+                cfg.port,
+                buffers,
+                phone,
+                HANDSET.receiver(),
+                SCRATCH.take(),
+                &mut out,
+            )
+            .await
+        }
+        Transport::Tcp => {
+            let server = embassy_net::IpEndpoint::new((*cfg.server.ip()).into(), cfg.server.port());
+            let buffers = TcpBuffers {
+                rx,
+                tx,
+                stream: STREAM.take(),
+            };
+            ucsta_embassy::run_tcp(
+                stack,
+                server,
+                buffers,
+                phone,
+                HANDSET.receiver(),
+                SCRATCH.take(),
+                &mut out,
+            )
+            .await
+        }
+    }
 }
 
 #[entry]
