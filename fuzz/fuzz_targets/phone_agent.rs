@@ -2,21 +2,27 @@
 //! clock steps taken from the input: whatever arrives, the phone never panics, never
 //! spins (every input returns) and its outputs stay within its buffers.
 //!
-//! Input: chunks separated by `\0`. A chunk starting with `!` is a control chunk: its
-//! next byte picks an action or a clock step; any other chunk is a datagram from one of
-//! two peers (the proxy, or a stranger), chosen by the chunk's length.
+//! Input: the first byte picks the transport (odd: TCP, the chunks are pieces of one
+//! stream; even: UDP, each chunk a datagram), then chunks separated by `\0`. A chunk
+//! starting with `!` is a control chunk: its next byte picks an action or a clock
+//! step; any other chunk is a datagram from one of two peers (the proxy, or a
+//! stranger), chosen by the chunk's length, or the next piece of the stream.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sip_lite::time::Instant;
-use ucsta_phone::{Action, Forward, Phone};
+use ucsta_phone::{Action, Forward, Phone, Transport};
 
 const BUF: usize = 2048;
 type Line = Phone<u8, 2, 8, BUF, 4>;
 
 fuzz_target!(|data: &[u8]| {
-    let cfg = ucsta_phone::Config::new(
+    let Some((&mode, data)) = data.split_first() else {
+        return;
+    };
+    let tcp = mode % 2 == 1;
+    let mut cfg = ucsta_phone::Config::new(
         "201",
         "secret",
         "pbx.example",
@@ -25,6 +31,10 @@ fuzz_target!(|data: &[u8]| {
         5060,
         [3; 32],
     );
+    if tcp {
+        cfg.transport = Transport::Tcp;
+    }
+    let mut stream: Vec<u8> = Vec::new();
     let mut phone = Box::new(Line::new(&cfg).expect("config fits"));
     let mut now = Instant::from_secs(1);
     let mut out = vec![0u8; BUF];
@@ -60,6 +70,20 @@ fuzz_target!(|data: &[u8]| {
                     }
                 };
                 phone.handle_action(now, action);
+            }
+            piece if tcp => {
+                stream.extend_from_slice(piece);
+                match phone.handle_stream(now, 1, &stream) {
+                    Ok(used) => {
+                        assert!(used <= stream.len());
+                        stream.drain(..used);
+                        assert!(stream.len() <= BUF, "the phone keeps too much undelimited");
+                    }
+                    Err(_) => {
+                        stream.clear();
+                        phone.handle_connection_lost(now);
+                    }
+                }
             }
             datagram => phone.handle_datagram(now, 1 + (datagram.len() % 2) as u8, datagram),
         }
