@@ -105,6 +105,14 @@ step "gateway firmware for mps2-an386 (thumbv7em, opt-level s, LTO): build and s
 gateway_elf="$PWD/examples/gateway-mps2-an386/target/thumbv7em-none-eabihf/release/gateway-mps2-an386"
 scripts/firmware-size.sh "$gateway_elf"
 
+step "gateway firmware in QEMU against csta-server, phone-sim and a CSTA client (loopback-only network namespace)"
+# Built first, outside the namespace (it has no network). The test starts csta-server,
+# two phone-sim phones and QEMU on free loopback ports and stops each by its id.
+cargo build -p csta-server --bin csta-server -p phone-sim --bin phone-sim
+cargo test -p ucsta-embassy --test qemu --no-run
+GATEWAY_ELF="$gateway_elf" CARGO_NET_OFFLINE=true unshare -rn sh -c \
+    'ip link set lo up && cargo test --offline -p ucsta-embassy --test qemu -- --ignored --nocapture --test-threads 1'
+
 step "benchmarks compile"
 cargo bench -p sip-benches --no-run
 
