@@ -1068,3 +1068,50 @@ fn full_table_reclaims_the_finished_transaction_that_ends_first() {
         Ok(Received::Rejected(StatusCode::SERVICE_UNAVAILABLE))
     );
 }
+
+/// `has_room` says whether a new transaction would get a slot: a finished one that
+/// lingers counts as room (it gives way), one waiting for its answer does not.
+#[test]
+fn has_room_counts_lingering_transactions_as_room() {
+    let mut bob: Transactions<u8, 2, 2048> = Transactions::new(Config::DEFAULT);
+    assert!(bob.has_room());
+    let mut txs = Vec::new();
+    for i in 0..2 {
+        let r = request("INFO", &format!("z9hG4bK-h{i}"), i + 1, Some("b"));
+        let mut h = [HeaderIndex::EMPTY; 32];
+        let Ok(Received::Request(tx)) = bob.receive(ms(0), ALICE, false, &parse(&r, &mut h)) else {
+            panic!("request {i} refused");
+        };
+        txs.push((tx, r));
+    }
+    assert_eq!(bob.len(), 2);
+    assert!(!bob.has_room());
+    let (tx, r) = &txs[0];
+    bob.respond(ms(10), *tx, &response(r, StatusCode::OK, Some("b")))
+        .unwrap();
+    // Its 200 waits to be sent: the transaction does not give way yet.
+    assert!(!bob.has_room());
+    assert_eq!(
+        bob.send_request(
+            ms(10),
+            ALICE,
+            false,
+            &request("OPTIONS", "z9hG4bK-h9", 1, None)
+        ),
+        Err(TxError::Full)
+    );
+    while bob.poll_transmit().is_some() {}
+    assert_eq!(bob.len(), 2);
+    assert!(bob.has_room());
+    assert!(
+        bob.send_request(
+            ms(20),
+            ALICE,
+            false,
+            &request("OPTIONS", "z9hG4bK-h2", 1, None)
+        )
+        .is_ok()
+    );
+    assert_eq!(bob.reclaimed(), 1);
+    assert!(!bob.has_room());
+}

@@ -68,7 +68,8 @@ pub const QUEUE: usize = 8;
 /// The longest SIP message (and CSTA body) a session sends or keeps, in octets.
 pub const MESSAGE: usize = 4096;
 /// Client transactions one session can have at once (the INVITE lingers 32 s after
-/// its 2xx, each INFO 5 s over UDP after its answer); further requests wait.
+/// its 2xx, each INFO 5 s over UDP after its answer, but an answered INFO gives its
+/// slot up when a new request needs it); further requests wait.
 const CLIENT_SLOTS: usize = 8;
 /// Server transactions (the phone's event INFOs linger 32 s over UDP after their
 /// answer, to absorb retransmissions): a phone may send 64 events in any 32 s, two a
@@ -925,8 +926,9 @@ impl Sessions {
             let Some(a) = self.sessions.get_mut(&sid) else {
                 break;
             };
-            // Requests wait for a free client transaction.
-            while a.txs.len() < CLIENT_SLOTS
+            // Requests wait for a client transaction: a free one or one that only
+            // lingers after its answer.
+            while a.txs.has_room()
                 && let Some(r) = a.app.poll_request(t, &mut self.ids, &mut buf)
             {
                 let out = match r {

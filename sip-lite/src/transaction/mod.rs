@@ -346,6 +346,18 @@ struct Machine<A> {
     queued: bool,
 }
 
+impl<A> Machine<A> {
+    /// Finished, only absorbing retransmissions until its deadline: it may give its
+    /// slot up early, unless its message (a final response just made, an ACK) still
+    /// waits in the transmit queue.
+    fn lingering(&self) -> bool {
+        matches!(self.state, State::Completed | State::Confirmed)
+            && self.on_deadline == Expiry::End
+            && self.link.is_none()
+            && !self.queued
+    }
+}
+
 /// What the deadline of a machine means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expiry {
@@ -453,6 +465,15 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         self.reclaimed
     }
 
+    /// Whether a new transaction would get a slot now: one is free, or a finished
+    /// one would give way (see [`Self::reclaimed`]). [`Self::len`] counts the
+    /// finished ones too.
+    pub fn has_room(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.machine.as_ref().is_none_or(Machine::lingering))
+    }
+
     /// The state of a transaction, or `None` once it has ended.
     pub fn state(&self, tx: impl Into<Tx>) -> Option<State> {
         self.machine(tx.into().handle()).map(|m| m.state)
@@ -495,11 +516,6 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         if let Some(i) = self.slots.iter().position(|s| s.machine.is_none()) {
             return Some(i);
         }
-        let lingering = |m: &Machine<A>| {
-            matches!(m.state, State::Completed | State::Confirmed)
-                && m.on_deadline == Expiry::End
-                && m.link.is_none()
-        };
         let index = self
             .slots
             .iter()
@@ -507,7 +523,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
             .filter_map(|(i, s)| {
                 s.machine
                     .as_ref()
-                    .filter(|m| lingering(m))
+                    .filter(|m| m.lingering())
                     .map(|m| (i, m.deadline))
             })
             .min_by_key(|(_, deadline)| *deadline)?
