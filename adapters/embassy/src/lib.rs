@@ -276,12 +276,10 @@ fn handle_line<const CALLS: usize, const TXS: usize, const BUF: usize, const Q: 
     }
 }
 
-fn timer_for(deadline: Option<sip_lite::time::Instant>) -> impl core::future::Future<Output = ()> {
-    async move {
-        match deadline {
-            Some(t) => Timer::at(embassy_time::Instant::from_millis(t.as_millis())).await,
-            None => core::future::pending().await,
-        }
+async fn timer_for(deadline: Option<sip_lite::time::Instant>) {
+    match deadline {
+        Some(t) => Timer::at(embassy_time::Instant::from_millis(t.as_millis())).await,
+        None => core::future::pending().await,
     }
 }
 
