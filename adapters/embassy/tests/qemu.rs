@@ -6,7 +6,8 @@
 //! At each step the application checks the exact events of every monitored device
 //! (names and causes in order, callIDs, calling, called and alerting devices), the
 //! server's view (SnapshotDevice, GetDoNotDisturb, GetForwarding) and the handset's
-//! display (the firmware's UART lines):
+//! display (the firmware's UART lines). First the handset answers 50 `status` lines
+//! typed one after another, then:
 //!
 //! 1. MakeCall from the gateway to 202, answered at 202, cleared there;
 //! 2. a call from 202 answered at the gateway with AnswerCall;
@@ -962,6 +963,12 @@ fn gateway_in_qemu_against_the_server() {
     env.wait_online(&DEVICES, 1);
     gw.expect_calls(&[]);
 
+    // The handset reads every line typed, one after another.
+    for _ in 0..50 {
+        gw.send("status");
+        gw.wait_line("status registered=yes csta=yes dnd=no calls=none");
+    }
+
     let mut app = Client::connect(env.clients);
     for d in DEVICES {
         app.monitor(d);
@@ -1296,11 +1303,12 @@ fn gateway_in_qemu_against_the_server() {
         "call 1 ringback peer=202 cause=ringing",
     ]);
     app.clear(&a, "201");
-    app.expect(&[
+    let ev = app.expect(&[
         ("201", &["ConnectionClearedEvent/normalClearing"]),
         ("202", &["ConnectionClearedEvent/callCancelled"]),
     ]);
-    let _ = b;
+    assert_eq!(call_id(&ev["201"][0]), a);
+    assert_eq!(call_id(&ev["202"][0]), b);
     gw.expect_calls(&["call 1 ended peer=202 cause=cancelled"]);
     app.idle();
     let first_timings = std::mem::take(&mut app.timings);
@@ -1356,11 +1364,12 @@ fn gateway_in_qemu_against_the_server() {
     assert_eq!(app.snapshot("201"), [format!("{a}:connected")]);
     gw.expect_calls(&["call 2 connected peer=202 cause=answered"]);
     app.clear(&a, "201");
-    app.expect(&[
+    let ev = app.expect(&[
         ("201", &["ConnectionClearedEvent/normalClearing"]),
         ("202", &["ConnectionClearedEvent/normalClearing"]),
     ]);
-    let _ = b;
+    assert_eq!(call_id(&ev["201"][0]), a);
+    assert_eq!(call_id(&ev["202"][0]), b);
     gw.expect_calls(&["call 2 ended peer=202 cause=hangup"]);
     app.idle();
 
