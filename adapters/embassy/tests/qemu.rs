@@ -19,13 +19,15 @@
 //! 6. `offhook` and `dial 202` on the handset, answered at 202, `onhook`;
 //! 7. the gateway rebooted (QEMU killed and started again): the session comes back
 //!    and the application's monitor works again;
-//! 8. a lost network: the server killed and started again: the gateway registers again
-//!    (its registration is kept short), the session comes back, a new application
-//!    session monitors and calls again.
+//! 8. a lost network: the server killed while the gateway's registration refresh falls
+//!    due (its registration is kept short: 20 s, refreshed after 10), started again:
+//!    the server opens the session from its stored binding, a retransmission of the
+//!    refresh registers the gateway again, a new application session monitors and
+//!    calls again.
 //!
 //! It prints the boot-to-registered time (wall clock, from QEMU's start to the UART's
 //! `registered` line), the time from each CSTA request to its answer at the client,
-//! and the firmware's stack peak (semihosting log).
+//! and the firmware's stack peaks (semihosting log).
 //!
 //! Ignored by default (it needs `qemu-system-arm`); CI runs it in a network namespace
 //! with only loopback (`scripts/ci.sh`):
