@@ -682,7 +682,21 @@ impl Client {
     /// Sends `xml` (a CSTA request, namespace added) and returns its answer.
     fn request(&mut self, xml: &str) -> (String, Value) {
         let space = xml.find(['>', ' ']).unwrap();
-        let request = xml[1..space].to_owned();
+        // The request and the device it goes to, for the timings.
+        let device = [
+            "callingDevice",
+            "deviceID",
+            "device",
+            "snapshotObject",
+            "deviceObject",
+        ]
+        .iter()
+        .find_map(|e| {
+            let start = xml.find(&format!("<{e}>"))? + e.len() + 2;
+            Some(&xml[start..start + xml[start..].find('<')?])
+        })
+        .unwrap_or("?");
+        let request = format!("{} at {device}", &xml[1..space]);
         let xml = format!("{} xmlns=\"{ED5}\"{}", &xml[..space], &xml[space..]);
         let sent = Instant::now();
         let id = self.send(&xml);
@@ -926,7 +940,7 @@ fn timing_table(timings: &[(String, String, Duration)]) -> String {
     for (key, mut v) in by {
         v.sort();
         out.push_str(&format!(
-            "  {key:<56} n={:<2} min {:>6.1} ms  median {:>6.1} ms  max {:>6.1} ms\n",
+            "  {key:<63} n={:<2} min {:>6.1} ms  median {:>6.1} ms  max {:>6.1} ms\n",
             v.len(),
             ms(v[0]),
             ms(v[v.len() / 2]),
