@@ -11,11 +11,14 @@
 //!   oversized frame is skipped with the RX data fast-forward;
 //! - transmit: TX command words A and B (first and last segment, length), then the
 //!   frame; the TX status words are drained as they come;
-//! - waking: [`Lan9118::receive`] and [`Lan9118::transmit`] arm the interrupt they
-//!   wait for (RX status FIFO level, TX data FIFO available) after storing the waker;
+//! - waking: [`Driver::receive`] and [`Driver::transmit`] arm the interrupt they wait
+//!   for (RX status FIFO level, TX data FIFO available) after storing the waker;
 //!   the board's interrupt handler calls [`on_interrupt`], which masks the chip's
 //!   interrupts (they are level-triggered) and wakes the task;
 //! - link: the internal PHY's basic status register, read over the MII.
+//!
+//! [`Driver::receive`]: embassy_net_driver::Driver::receive
+//! [`Driver::transmit`]: embassy_net_driver::Driver::transmit
 //!
 //! Register offsets and bits are those of the LAN9118 data sheet (section 5, "System
 //! Control and Status Registers", and section 5.4, "MAC Control and Status
@@ -298,7 +301,7 @@ impl<'w, R: Registers> Lan9118<'w, R> {
     }
 }
 
-/// A received frame, from [`Lan9118::receive`].
+/// A received frame, from [`Driver::receive`](embassy_net_driver::Driver::receive).
 #[derive(Debug)]
 pub struct RxToken<'a> {
     frame: &'a mut [u8],
