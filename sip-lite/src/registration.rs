@@ -690,6 +690,40 @@ impl<const N: usize> Registration<N> {
         }
     }
 
+    /// Registers at once, whatever the refresh or back-off timer says: for a binding
+    /// that must be made again now, such as one made over a TCP connection that is gone
+    /// when a new connection is up (RFC 5626 section 4.5: the new flow replaces the
+    /// registrations made over the failed one). An idle or unregistered machine starts
+    /// as with [`Registration::register`]; a bound one sends its refresh now
+    /// ([`RegistrationEvent::Refreshing`]), one that is backing off its next attempt.
+    /// The count of failures stays (a success resets it).
+    ///
+    /// # Errors
+    /// [`RegistrationError::AlreadyActive`] while a REGISTER is outstanding (its outcome
+    /// decides what follows) or the binding is being removed.
+    pub fn register_now(&mut self, now: Instant) -> Result<(), RegistrationError> {
+        match self.state {
+            RegistrationState::Idle | RegistrationState::Unregistered => self.register(now),
+            RegistrationState::Unregistering => Err(RegistrationError::AlreadyActive),
+            _ if self.outstanding.is_some() => Err(RegistrationError::AlreadyActive),
+            RegistrationState::Registered | RegistrationState::Refreshing => {
+                if self.state == RegistrationState::Registered {
+                    self.push_event(RegistrationEvent::Refreshing);
+                }
+                self.state = RegistrationState::Refreshing;
+                self.send_at = Some(now);
+                self.reset_attempt();
+                Ok(())
+            }
+            RegistrationState::Registering | RegistrationState::BackingOff => {
+                self.state = RegistrationState::Registering;
+                self.send_at = Some(now);
+                self.reset_attempt();
+                Ok(())
+            }
+        }
+    }
+
     /// Removes the binding: a REGISTER with `Expires: 0` for this contact and the same
     /// Call-ID (RFC 3261 section 10.2.2). If a REGISTER is outstanding, it goes out once
     /// that one is answered (section 10.2: one registration at a time). A machine that

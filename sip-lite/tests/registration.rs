@@ -1060,6 +1060,71 @@ fn unregister_removes_the_binding() {
     assert_eq!(ua.cseq(), cseq + 2);
 }
 
+/// `register_now` (a new connection): the REGISTER is due at once whether the
+/// machine is bound (the refresh an hour away) or backing off, with the same Call-ID
+/// and the next CSeq; refused while one is outstanding or the binding goes.
+#[test]
+fn register_now_skips_the_refresh_and_the_back_off() {
+    let mut idle: Registration = Registration::new(&config()).unwrap();
+    idle.register_now(T0).unwrap();
+    assert_eq!(idle.state(), RegistrationState::Registering);
+    assert_eq!(idle.poll_timeout(), Some(T0));
+
+    let mut ua = Ua::new(&config());
+    registered(&mut ua, "<sip:alice@192.0.2.10:5060>;expires=3600");
+    assert!(matches!(
+        ua.event(),
+        Some(RegistrationEvent::Registered { .. })
+    ));
+    let call_id = ua.header(HeaderName::CallId).unwrap();
+    let cseq = ua.cseq();
+    ua.advance(Duration::from_secs(10));
+    ua.reg.register_now(ua.now).unwrap();
+    assert_eq!(ua.event(), Some(RegistrationEvent::Refreshing));
+    assert_eq!(ua.reg.state(), RegistrationState::Refreshing);
+    assert_eq!(ua.reg.poll_timeout(), Some(ua.now));
+    ua.send();
+    assert_eq!(ua.header(HeaderName::CallId).unwrap(), call_id);
+    assert_eq!(ua.cseq(), cseq + 1);
+    assert_eq!(
+        ua.reg.register_now(ua.now),
+        Err(RegistrationError::AlreadyActive)
+    );
+
+    // The refresh fails with its connection: backing off, and again at once.
+    ua.reg.handle_transport_error(ua.now, &mut ua.ids).unwrap();
+    assert!(matches!(
+        ua.event(),
+        Some(RegistrationEvent::Failed {
+            reason: FailureReason::Transport,
+            retry_at: Some(_)
+        })
+    ));
+    assert_eq!(ua.reg.state(), RegistrationState::BackingOff);
+    ua.advance(Duration::from_secs(1));
+    ua.nothing_due();
+    ua.reg.register_now(ua.now).unwrap();
+    assert_eq!(ua.event(), None);
+    assert_eq!(ua.reg.state(), RegistrationState::Registering);
+    assert_eq!(ua.reg.failures(), 1);
+    ua.send();
+    assert_eq!(ua.cseq(), cseq + 2);
+    ua.respond(
+        200,
+        &[("Contact", "<sip:alice@192.0.2.10:5060>;expires=3600")],
+    )
+    .unwrap();
+    assert_eq!(ua.reg.failures(), 0);
+    assert_eq!(ua.reg.state(), RegistrationState::Registered);
+
+    // Not while the binding is being removed.
+    ua.reg.unregister(ua.now);
+    assert_eq!(
+        ua.reg.register_now(ua.now),
+        Err(RegistrationError::AlreadyActive)
+    );
+}
+
 #[test]
 fn unregister_while_outstanding_and_on_failure() {
     // Asked while a REGISTER is outstanding: it waits for that answer.
