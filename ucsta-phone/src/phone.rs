@@ -43,7 +43,8 @@ type Target = String<128>;
 /// test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action<'a> {
-    /// Register (again).
+    /// Register (again). With [`Transport::Tcp`] the REGISTER goes out at once even
+    /// when registered: on a new connection the binding must be made again.
     Register,
     /// Remove the binding.
     Unregister,
@@ -701,7 +702,15 @@ where
     pub fn handle_action(&mut self, now: Instant, action: Action<'_>) {
         match action {
             Action::Register => {
-                if let Err(e) = self.reg.register(now) {
+                // Over TCP the server reaches the phone by the connection it registered
+                // over: a new connection needs a REGISTER of its own, now (not at the
+                // refresh or after the back-off of a REGISTER the old one failed).
+                let r = if self.transport.reliable() {
+                    self.reg.register_now(now)
+                } else {
+                    self.reg.register(now)
+                };
+                if let Err(e) = r {
                     self.warn("register", e);
                 }
             }
@@ -2209,6 +2218,9 @@ where
                     _ => continue,
                 };
                 match self.forget(c) {
+                    Some(Owner::Register) if status == 503 => {
+                        let _ = self.reg.handle_transport_error(now, &mut self.ids);
+                    }
                     Some(Owner::Register) => {
                         let _ = self.reg.handle_transaction_timeout(now, &mut self.ids);
                     }

@@ -408,3 +408,96 @@ To: <sip:202@pbx.example>\r\nFrom: <sip:x@y>;tag=1\r\nCall-ID: c\r\nCSeq: 1 OPTI
     });
     assert!(ended);
 }
+
+/// Over TCP every new connection registers at once (the server reaches the phone by
+/// the connection it registered over): after a lost connection, [`Action::Register`]
+/// sends a REGISTER whether the phone was registered (its refresh would be due much
+/// later) or its REGISTER failed with the connection (backing off).
+#[test]
+fn tcp_registers_again_on_every_new_connection() {
+    use sip_lite::registration::FailureReason;
+    use sip_lite::wire::{HeaderIndex, Message, SliceSink, StatusCode, Writer};
+    use ucsta_phone::Transport;
+    let mut c = Config::new(
+        "201",
+        "secret",
+        "pbx.example",
+        2,
+        "192.0.2.1",
+        5060,
+        [1; 32],
+    );
+    c.transport = Transport::Tcp;
+    let mut a = Box::new(Line::new(&c).unwrap());
+    let mut buf = vec![0u8; BUF];
+    // What the phone writes to the connection: one REGISTER (its CSeq) and nothing else.
+    let register = |a: &mut Line| {
+        let mut buf = vec![0u8; BUF];
+        let (to, n) = a.poll_transmit(&mut buf).expect("a REGISTER");
+        assert_eq!(to, 2);
+        let req = buf[..n].to_vec();
+        assert!(a.poll_transmit(&mut buf).is_none());
+        let mut hs = [HeaderIndex::EMPTY; 32];
+        let msg = Message::parse(&req, &mut hs).unwrap();
+        assert_eq!(msg.method(), Some(sip_lite::wire::Method::Register));
+        (msg.cseq().unwrap().seq, req)
+    };
+    // The registrar's 200 to `req`, on the connection.
+    let ok = |a: &mut Line, now: Instant, req: &[u8]| {
+        let mut hs = [HeaderIndex::EMPTY; 32];
+        let msg = Message::parse(req, &mut hs).unwrap();
+        let mut out = [0u8; BUF];
+        let mut w = Writer::response_to(
+            SliceSink::new(&mut out),
+            &msg,
+            StatusCode(200),
+            "OK",
+            Some("r"),
+        )
+        .unwrap();
+        w.header(
+            "Contact",
+            "<sip:201@192.0.2.1:5060;transport=tcp>;expires=3600",
+        )
+        .unwrap();
+        let n = w.finish(b"").unwrap().len();
+        assert_eq!(a.handle_stream(now, 2, &out[..n]), Ok(n));
+    };
+    let reports = |a: &mut Line| std::iter::from_fn(|| a.poll_report()).collect::<Vec<_>>();
+
+    let now = Instant::from_secs(1);
+    a.handle_action(now, Action::Register);
+    let (cseq, req) = register(&mut a);
+    assert_eq!(cseq, 1);
+    ok(&mut a, now, &req);
+    assert!(a.is_registered());
+    assert_eq!(reports(&mut a), [Report::Registered { expires: 3600 }]);
+
+    // Lost while registered; the refresh is 30 minutes away, the REGISTER goes out at
+    // once on the new connection.
+    let now = Instant::from_secs(10);
+    a.handle_connection_lost(now);
+    assert!(!a.is_registered());
+    assert!(a.poll_transmit(&mut buf).is_none());
+    a.handle_action(now, Action::Register);
+    let (cseq, _) = register(&mut a);
+    assert_eq!(cseq, 2);
+    assert_eq!(reports(&mut a), []);
+
+    // Lost with that REGISTER in flight: it fails as a transport error, and the next
+    // connection does not wait for the back-off.
+    a.handle_connection_lost(now);
+    assert_eq!(
+        reports(&mut a),
+        [Report::RegistrationFailed {
+            reason: FailureReason::Transport,
+            retrying: true
+        }]
+    );
+    a.handle_action(now, Action::Register);
+    let (cseq, req) = register(&mut a);
+    assert_eq!(cseq, 3);
+    ok(&mut a, now, &req);
+    assert!(a.is_registered());
+    assert_eq!(reports(&mut a), [Report::Registered { expires: 3600 }]);
+}
