@@ -290,7 +290,8 @@ const RECONNECT: (u64, u64) = (1, 32);
 /// [`ucsta_phone::Transport::Tcp`]), for ever: connects (again after a loss, waiting
 /// 1, 2, 4 ... 32 s between attempts), registers on every new connection, feeds what
 /// arrives to [`ucsta_phone::Phone::handle_stream`] and writes every transmit to the
-/// connection. Handset lines and timers are served while disconnected too.
+/// connection. Handset lines and timers are served while disconnected too; what the
+/// phone sends meanwhile fails at once ([`ucsta_phone::Phone::handle_connection_lost`]).
 pub async fn run_tcp<
     M,
     const N: usize,
@@ -363,7 +364,14 @@ where
         // Serve the handset and the phone's timers until the next attempt.
         let until = embassy_time::Instant::now() + embassy_time::Duration::from_secs(wait);
         while embassy_time::Instant::now() < until {
-            while phone.poll_transmit(scratch).is_some() {}
+            // Nothing reaches the server now: what the phone sends fails at once (a
+            // call placed on the handset ends, a REGISTER backs off) instead of waiting
+            // 32 s for its transaction to time out, a REGISTER outstanding that long
+            // holding up the next connection's.
+            while phone.poll_transmit(scratch).is_some() {
+                while phone.poll_transmit(scratch).is_some() {}
+                phone.handle_connection_lost(now());
+            }
             while let Some(r) = phone.poll_report() {
                 out(Output::Report(&r));
             }
