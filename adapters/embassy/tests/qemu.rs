@@ -25,27 +25,41 @@
 //!    refresh registers the gateway again, a new application session monitors and
 //!    calls again.
 //!
-//! It prints the boot-to-registered time (wall clock, from QEMU's start to the UART's
-//! `registered` line), the time from each CSTA request to its answer at the client,
-//! and the firmware's stack peaks (semihosting log).
+//! A second test boots the gateway with SIP over TCP (`transport=tcp`: one connection
+//! to the server, which listens for SIP on TCP too) and a registration of an hour:
 //!
-//! Ignored by default (it needs `qemu-system-arm`); CI runs it in a network namespace
-//! with only loopback (`scripts/ci.sh`):
+//! 1. the connection (`link up`), the REGISTER over it and the session come up, and a
+//!    MakeCall from the gateway to 202, answered at 202, is cleared at the gateway;
+//! 2. the server is killed: the connection is lost (`link down retry_in=1`), the
+//!    next attempt is refused (`retry_in=2`); meanwhile the handset answers `status`
+//!    and a call typed on it fails at once (503, the session with it); the server is
+//!    started again before the next attempt, which registers at once on the new
+//!    connection (not at the refresh half an hour away) and gets a new session;
+//! 3. a MakeCall from the gateway to 203, answered and cleared at 203.
+//!
+//! They print the boot-to-registered time (wall clock, from QEMU's start to the UART's
+//! `registered` line), the reconnection's times (TCP), the time from each CSTA
+//! request to its answer at the client, and the firmware's stack peaks (semihosting
+//! log).
+//!
+//! Ignored by default (they need `qemu-system-arm`); CI runs them, one after the
+//! other, in a network namespace with only loopback (`scripts/ci.sh`):
 //!
 //! ```text
-//! cargo test -p ucsta-embassy --test qemu -- --ignored --nocapture
+//! cargo test -p ucsta-embassy --test qemu -- --ignored --nocapture --test-threads 1
 //! ```
 //!
 //! `GATEWAY_ELF` names the firmware (otherwise it is built, `cargo build --release` in
-//! its directory). Every server listens on loopback at a free port; QEMU forwards a
-//! free port to the guest's SIP port, a new one each boot. Every process is killed by
-//! its id when the test ends, however it ends.
+//! its directory). Every server listens on loopback at a free port (SIP on UDP and
+//! TCP at the same one); QEMU forwards a free port to the guest's SIP port, a new one
+//! each boot. Every process is killed by its id when its test ends, however it ends.
 //!
 //! For debugging: `QEMU_E2E_TRACE=1` prints every CSTA message and UART line as it
 //! comes, `QEMU_E2E_KEEP=1` keeps the temporary directory (the processes' output; kept
 //! anyway when the test fails), `QEMU_E2E_SERVER_LOG=debug` is the server's `--log`,
 //! `QEMU_E2E_LEARN=1` prints the events of each step instead of checking them.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -62,7 +76,7 @@ use serde_json::Value;
 const WAIT: Duration = Duration::from_secs(10);
 /// How long to look for events beyond those expected (none may come).
 const GRACE: Duration = Duration::from_millis(300);
-/// The whole scenario, after the builds.
+/// The whole UDP scenario, after the builds.
 const BUDGET: Duration = Duration::from_secs(110);
 /// The registration the gateway asks for: short, so that it registers again soon
 /// after the server comes back (the refresh goes out after half of it).
@@ -78,10 +92,19 @@ fn trace() -> bool {
     env_flag("QEMU_E2E_TRACE")
 }
 
+thread_local! {
+    /// When the running scenario must be over (each test runs on one thread).
+    static END: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Starts a scenario's clock: it must be over within `budget` from now.
+fn start_clock(budget: Duration) {
+    END.set(Some(Instant::now() + budget));
+}
+
 /// When the scenario must be over; every wait ends by then.
 fn deadline() -> Instant {
-    static END: OnceLock<Instant> = OnceLock::new();
-    *END.get_or_init(|| Instant::now() + BUDGET)
+    END.get().expect("start_clock first")
 }
 
 /// The end of a wait of `d` from now, never after the [`deadline`].
@@ -222,13 +245,13 @@ impl Env {
             phones: Vec::new(),
         };
         let mut text = format!(
-            "data_dir = {:?}\n\n[sip]\ndomain = \"localhost\"\nudp = [\"127.0.0.1:{}\"]\ntcp = []\n\n\
+            "data_dir = {:?}\n\n[sip]\ndomain = \"localhost\"\nudp = [\"127.0.0.1:{sip}\"]\ntcp = [\"127.0.0.1:{sip}\"]\n\n\
              [clients]\ntcp = \"127.0.0.1:{}\"\nwebsocket = false\ntls = false\n\n\
              [http]\nlisten = false\n\n[timers]\nregistration_min_expires = 10\n\n\
              [[client_users]]\nname = \"demo\"\npassword = \"demo-secret\"\ndevices = [\"*\"]\n",
             env.path("data").display().to_string(),
-            env.sip,
             env.clients,
+            sip = env.sip,
         );
         for user in DEVICES {
             text.push_str(&format!(
@@ -353,13 +376,14 @@ struct Gateway {
 }
 
 impl Gateway {
-    /// Starts QEMU (boot `n`) with the firmware as line 201 of the server.
-    fn boot(env: &Env, elf: &Path, n: u32) -> Gateway {
+    /// Starts QEMU (boot `n`) with the firmware as line 201 of the server, SIP over
+    /// `transport` (`udp` or `tcp`), asking for a registration of `expires` seconds.
+    fn boot(env: &Env, elf: &Path, n: u32, transport: &str, expires: u32) -> Gateway {
         let forwarded = free_port();
         let semihosting = format!(
             "enable=on,target=native,arg=gw,arg=server=10.0.2.2:{},arg=user=201,\
-             arg=password=secret-201,arg=domain=localhost,arg=expires={GATEWAY_EXPIRES},\
-             arg=seed={:02x}",
+             arg=password=secret-201,arg=domain=localhost,arg=transport={transport},\
+             arg=expires={expires},arg=seed={:02x}",
             env.sip,
             n + 1
         );
@@ -489,9 +513,17 @@ impl Gateway {
     /// since the last check (nothing else of the kind comes within [`GRACE`]), and
     /// that nothing went wrong (`warning`, `error`, `fatal` lines).
     fn expect_calls(&mut self, want: &[&str]) {
+        self.expect_shown(&["call ", "rejected "], want);
+    }
+
+    /// Waits until the handset showed exactly `want` as its lines that start with one
+    /// of `kinds`, `warning `, `error ` or `fatal ` since the last check (nothing else
+    /// of the kind comes within [`GRACE`]).
+    fn expect_shown(&mut self, kinds: &[&str], want: &[&str]) {
         let relevant = |l: &str| {
-            ["call ", "rejected ", "warning ", "error ", "fatal "]
+            kinds
                 .iter()
+                .chain(&["warning ", "error ", "fatal "])
                 .any(|p| l.starts_with(p))
         };
         let end = until(WAIT);
@@ -958,14 +990,14 @@ fn gateway_in_qemu_against_the_server() {
     let elf = gateway_elf();
     workspace_bin("csta-server");
     let started = Instant::now();
-    deadline();
+    start_clock(BUDGET);
     let mut env = Env::new();
     let mut figures = Vec::new();
 
     env.start_server();
     env.phone("202");
     env.phone("203");
-    let mut gw = Gateway::boot(&env, &elf, 0);
+    let mut gw = Gateway::boot(&env, &elf, 0, "udp", GATEWAY_EXPIRES);
     gw.wait_for("ready", |l| l.starts_with("ready ip="));
     let registered = gw.wait_line(&format!("registered expires={GATEWAY_EXPIRES}"));
     figures.push(format!(
@@ -1288,7 +1320,7 @@ fn gateway_in_qemu_against_the_server() {
     // monitor of 201 goes on.
     gw.power_off();
     drop(gw);
-    let mut gw = Gateway::boot(&env, &elf, 1);
+    let mut gw = Gateway::boot(&env, &elf, 1, "udp", GATEWAY_EXPIRES);
     let registered = gw.wait_line(&format!("registered expires={GATEWAY_EXPIRES}"));
     figures.push(format!(
         "boot to registered after the reboot: {:.0} ms",
@@ -1396,6 +1428,252 @@ fn gateway_in_qemu_against_the_server() {
     drop(env);
     eprintln!(
         "\ngateway in QEMU: all steps passed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    for f in figures {
+        eprintln!("  {f}");
+    }
+    eprintln!(
+        "CSTA request to answer at the client:\n{}",
+        timing_table(&timings)
+    );
+}
+
+/// The TCP scenario, after the builds.
+const TCP_BUDGET: Duration = Duration::from_secs(60);
+/// The registration the gateway asks for over TCP: long, so that nothing but a new
+/// connection makes it register again within the scenario.
+const TCP_EXPIRES: u32 = 3600;
+/// The handset's lines about its line and session.
+const LINK: &[&str] = &[
+    "link ",
+    "registered ",
+    "registration_failed ",
+    "unregistered",
+    "csta_up",
+    "csta_down ",
+];
+
+#[test]
+#[ignore = "needs qemu-system-arm and the firmware; CI runs it (scripts/ci.sh)"]
+fn gateway_over_tcp_against_the_server() {
+    let elf = gateway_elf();
+    workspace_bin("csta-server");
+    let started = Instant::now();
+    start_clock(TCP_BUDGET);
+    let mut env = Env::new();
+    let mut figures = Vec::new();
+
+    env.start_server();
+    env.phone("202");
+    env.phone("203");
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mut gw = Gateway::boot(&env, &elf, 0, "tcp", TCP_EXPIRES);
+    gw.wait_for("ready", |l| l.starts_with("ready ip="));
+    // The connection first, then the REGISTER over it, then the server's session.
+    let registered = format!("registered expires={TCP_EXPIRES}");
+    gw.expect_shown(LINK, &["link up", &registered, "csta_up"]);
+    figures.push(format!(
+        "boot to link up: {:.0} ms, to registered: {:.0} ms (wall clock, QEMU start to \
+         the UART line)",
+        ms(gw.last("link up").unwrap() - gw.started),
+        ms(gw.last(&registered).unwrap() - gw.started)
+    ));
+    for line in gw.stack_lines() {
+        figures.push(format!("semihosting log: {line}"));
+    }
+    env.wait_online(&DEVICES, 1);
+    gw.send("status");
+    gw.wait_line("status registered=yes csta=yes dnd=no calls=none");
+
+    let mut app = Client::connect(env.clients);
+    for d in DEVICES {
+        app.monitor(d);
+    }
+    app.expect(&[]);
+    app.idle();
+
+    // 1. MakeCall from the gateway to 202, answered at 202, cleared at the gateway.
+    let a = app.make_call("201", "202");
+    let ev = app.expect(&[
+        (
+            "201",
+            &[
+                "ServiceInitiatedEvent/makeCall",
+                "OriginatedEvent/makeCall",
+                "DeliveredEvent",
+            ],
+        ),
+        ("202", &["DeliveredEvent/newCall"]),
+    ]);
+    for e in &ev["201"] {
+        assert_eq!(call_id(e), a, "{e}");
+    }
+    assert_eq!(device_in(&ev["201"][2], "alertingDevice"), "202");
+    let b = call_of(&ev["202"][0], "202");
+    assert_eq!(device_in(&ev["202"][0], "callingDevice"), "201");
+    assert_eq!(app.snapshot("201"), [format!("{a}:connected")]);
+    assert_eq!(app.snapshot("202"), [format!("{b}:alerting")]);
+    gw.expect_calls(&[
+        "call 1 calling peer=202 cause=originated",
+        "call 1 ringback peer=202 cause=ringing",
+    ]);
+    app.answer(&b, "202");
+    let ev = app.expect(&[
+        ("201", &["EstablishedEvent"]),
+        ("202", &["EstablishedEvent"]),
+    ]);
+    assert_eq!(call_id(&ev["201"][0]), a);
+    assert_eq!(device_in(&ev["201"][0], "answeringDevice"), "202");
+    assert_eq!(app.snapshot("201"), [format!("{a}:connected")]);
+    assert_eq!(app.snapshot("202"), [format!("{b}:connected")]);
+    gw.expect_calls(&["call 1 connected peer=202 cause=answered"]);
+    app.clear(&a, "201");
+    let ev = app.expect(&[
+        ("201", &["ConnectionClearedEvent/normalClearing"]),
+        ("202", &["ConnectionClearedEvent/normalClearing"]),
+    ]);
+    assert_eq!(call_id(&ev["201"][0]), a);
+    assert_eq!(call_id(&ev["202"][0]), b);
+    gw.expect_calls(&["call 1 ended peer=202 cause=hangup"]);
+    app.idle();
+    let first_timings = std::mem::take(&mut app.timings);
+
+    // 2. The server stops (killed): the connection is lost at once, the next attempt
+    // 1 s later is refused, and the one 2 s after that reaches the server started
+    // again.
+    drop(app);
+    let killed = Instant::now();
+    env.kill_server();
+    gw.expect_shown(LINK, &["link down retry_in=1"]);
+    gw.expect_shown(LINK, &["link down retry_in=2"]);
+    let down = [
+        gw.last("link down retry_in=1").unwrap(),
+        gw.last("link down retry_in=2").unwrap(),
+    ];
+    let waited = down[1] - down[0];
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
+        "1 s between the loss and the next attempt, not {waited:?}"
+    );
+    // The next attempt is 2 s away: the handset is served meanwhile, and a call
+    // placed now fails at once (503, no 32 s wait for its INVITE's transaction); the
+    // session's events about it cannot be sent either, which ends the session.
+    gw.send("status");
+    gw.wait_line("status registered=no csta=yes dnd=no calls=none");
+    gw.send("call 202");
+    gw.expect_shown(
+        &["call ", "rejected ", "csta_"],
+        &[
+            "call 2 calling peer=202 cause=originated",
+            "csta_event ServiceInitiatedEvent",
+            "csta_event OriginatedEvent",
+            "call 2 ended peer=202 cause=503",
+            "csta_event_rejected",
+            "csta_down reason=Lost",
+        ],
+    );
+    gw.send("status");
+    gw.wait_line("status registered=no csta=no dnd=no calls=none");
+    let starting = Instant::now();
+    env.start_server();
+    let listening = Instant::now();
+    assert!(
+        listening < down[1] + Duration::from_millis(1800),
+        "the server listens {:?} after the refused attempt: too late for the next",
+        listening - down[1]
+    );
+    // The next attempt reaches the server: a REGISTER at once on the new connection
+    // (its refresh is half an hour away), then the server opens a new session.
+    gw.expect_shown(LINK, &["link up", &registered, "csta_up"]);
+    let up = [
+        gw.last("link up").unwrap(),
+        gw.last(&registered).unwrap(),
+        gw.last("csta_up").unwrap(),
+    ];
+    let waited = up[0] - down[1];
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(4),
+        "2 s between the refused attempt and the next, not {waited:?}"
+    );
+    figures.push(format!(
+        "server killed to link down: {:.0} ms; link down to the refused attempt: {:.0} ms",
+        ms(down[0] - killed),
+        ms(down[1] - down[0])
+    ));
+    figures.push(format!(
+        "server started ({:.0} ms to listen) to link up: {:.0} ms (the back-off's wait), \
+         to registered: {:.0} ms, to csta_up: {:.0} ms; link down to registered: {:.0} ms",
+        ms(listening - starting),
+        ms(up[0] - listening),
+        ms(up[1] - listening),
+        ms(up[2] - listening),
+        ms(up[1] - down[0])
+    ));
+    env.wait_online(&DEVICES, 1);
+    gw.send("status");
+    gw.wait_line("status registered=yes csta=yes dnd=no calls=none");
+
+    // 3. The session works again: MakeCall from the gateway to 203, answered at 203,
+    // cleared there.
+
+    let mut app = Client::connect(env.clients);
+    for d in DEVICES {
+        app.monitor(d);
+    }
+    app.expect(&[]);
+    app.idle();
+    let a = app.make_call("201", "203");
+    let ev = app.expect(&[
+        (
+            "201",
+            &[
+                "ServiceInitiatedEvent/makeCall",
+                "OriginatedEvent/makeCall",
+                "DeliveredEvent",
+            ],
+        ),
+        ("203", &["DeliveredEvent/newCall"]),
+    ]);
+    for e in &ev["201"] {
+        assert_eq!(call_id(e), a, "{e}");
+    }
+    assert_eq!(device_in(&ev["201"][2], "alertingDevice"), "203");
+    let c = call_of(&ev["203"][0], "203");
+    assert_eq!(device_in(&ev["203"][0], "callingDevice"), "201");
+    assert_eq!(app.snapshot("201"), [format!("{a}:connected")]);
+    assert_eq!(app.snapshot("203"), [format!("{c}:alerting")]);
+    gw.expect_calls(&[
+        "call 3 calling peer=203 cause=originated",
+        "call 3 ringback peer=203 cause=ringing",
+    ]);
+    app.answer(&c, "203");
+    let ev = app.expect(&[
+        ("201", &["EstablishedEvent"]),
+        ("203", &["EstablishedEvent"]),
+    ]);
+    assert_eq!(call_id(&ev["201"][0]), a);
+    assert_eq!(device_in(&ev["201"][0], "answeringDevice"), "203");
+    assert_eq!(app.snapshot("201"), [format!("{a}:connected")]);
+    assert_eq!(app.snapshot("203"), [format!("{c}:connected")]);
+    gw.expect_calls(&["call 3 connected peer=203 cause=answered"]);
+    app.clear(&c, "203");
+    let ev = app.expect(&[
+        ("201", &["ConnectionClearedEvent/normalClearing"]),
+        ("203", &["ConnectionClearedEvent/normalClearing"]),
+    ]);
+    assert_eq!(call_id(&ev["201"][0]), a);
+    assert_eq!(call_id(&ev["203"][0]), c);
+    gw.expect_calls(&["call 3 ended peer=203 cause=bye"]);
+    app.idle();
+
+    let mut timings = first_timings;
+    timings.append(&mut app.timings);
+    drop(app);
+    drop(gw);
+    drop(env);
+    eprintln!(
+        "\ngateway over TCP in QEMU: all steps passed in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     for f in figures {
