@@ -426,6 +426,21 @@ fn make_call_while_the_snapshot_is_outstanding() {
     assert_eq!(h.tapi(), [format!("CALLSTATE call#{c} RINGBACK")]);
 }
 
+/// lineMakeCall before the session is up: the line's MonitorStart goes first once it
+/// is, so the server monitors the line before it places the call and the call's
+/// first event (ServiceInitiated) reaches TAPI.
+#[test]
+fn make_call_before_the_session_goes_after_the_monitor() {
+    let mut h = Harness::boot(client(L0), &[]);
+    h.open(0);
+    h.clear();
+    let _ = h.make_call(0, Some("202")).unwrap();
+    assert_eq!(h.outstanding_names(), ["StartApplicationSession"]);
+    h.answer_start(120);
+    let names = h.outstanding_names();
+    assert_eq!(names, ["MonitorStart", "MakeCall"], "{names:?}");
+}
+
 /// A phone that is offline when the provider starts: OutOfServiceEvent on the new
 /// monitor, then the snapshot refused; the line stays out of service until
 /// BackInServiceEvent.

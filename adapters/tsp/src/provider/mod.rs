@@ -1142,8 +1142,13 @@ impl Provider {
     }
 
     /// A session came up: read the device list (multi-line), start every line.
+    ///
+    /// The monitors go ahead of the requests TAPI made while the link was down: the
+    /// server handles a connection's requests in order, so a call lineMakeCall placed
+    /// right after lineOpen is then seen from its first event (ServiceInitiated) on.
     fn synchronise(&mut self, now: Instant) {
         self.synchronised = false;
+        let waiting = core::mem::take(&mut self.queue);
         if self.config.role == Role::MultiLine {
             self.register_for_device_changes(now);
             self.request_devices(now);
@@ -1153,6 +1158,8 @@ impl Provider {
                 self.start_line(now, index as u32);
             }
         }
+        self.queue.extend(waiting);
+        self.pump(now);
         self.check_synchronised();
     }
 
