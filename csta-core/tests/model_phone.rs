@@ -1678,3 +1678,46 @@ fn transfer_made_on_the_handset_joins_the_linked_calls() {
     );
     assert_eq!(d.calls_in_use(), 0);
 }
+
+/// An unconfigured device (all zero bits, for a `static`) hands out no monitor;
+/// configured in place it is the device `new` makes; configured again it starts over:
+/// its calls are gone (their handles stale), its monitor and features too, and call
+/// and monitor IDs count from 1 again. An ID that does not fit changes nothing.
+#[test]
+fn configured_in_place_and_again() {
+    let start = format!(
+        "<MonitorStart><monitorObject><deviceObject>{ME}</deviceObject></monitorObject></MonitorStart>"
+    );
+    let first_monitor = "<MonitorStartResponse><monitorCrossRefID>1</monitorCrossRefID><monitorExistingCalls>true</monitorExistingCalls></MonitorStartResponse>";
+    let mut d = Phone::unconfigured();
+    assert_eq!(d.id(), "");
+    assert!(!req(&mut d, &start).is_positive());
+    assert!(!d.is_monitored());
+
+    d.configure(ME, 1).unwrap();
+    assert_eq!(d.id(), ME);
+    assert_eq!(ask(&mut d, &start), first_monitor);
+    let call = d.off_hook().unwrap();
+    assert_eq!(d.call_id(call), Ok("1"));
+    d.handset_do_not_disturb(true).unwrap();
+    d.handset_forwarding(Forward::Immediate, true, Some("203"))
+        .unwrap();
+    assert!(!events(&mut d).is_empty());
+    let _ = d.incoming("300", ME);
+
+    assert_eq!(d.configure(&"x".repeat(300), 1), Err(ModelError::TooLong));
+    assert_eq!((d.id(), d.calls_in_use()), (ME, 2), "unchanged");
+
+    d.configure("sip:301@gw", 1).unwrap();
+    assert_eq!(d.id(), "sip:301@gw");
+    assert_eq!(d.calls_in_use(), 0);
+    assert_eq!(d.state(call), Err(ModelError::StaleCall));
+    assert!(!d.is_monitored() && !d.do_not_disturb());
+    assert_eq!(d.forwarding(Forward::Immediate), (false, None));
+    assert!(events(&mut d).is_empty() && commands(&mut d).is_empty());
+    let start = start.replace(ME, "sip:301@gw");
+    assert_eq!(ask(&mut d, &start), first_monitor);
+    let again = d.off_hook().unwrap();
+    assert_ne!(again, call);
+    assert_eq!(d.call_id(again), Ok("1"));
+}

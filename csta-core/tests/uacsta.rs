@@ -1690,3 +1690,68 @@ fn requests_follow_the_edition_the_phone_answered_in() {
     assert_eq!(body.message.name(), "MonitorStart");
     assert_eq!(body.edition, Some(Edition::Ed5));
 }
+
+/// An unconfigured phone session (all zero bits, for a `static`) refuses every request
+/// and has nothing to do; configured in place it accepts the CSTA INVITE; configured
+/// again while open it starts over: closed, its events and its 2xx retransmission gone,
+/// and it accepts the next INVITE. A configuration that does not fit changes nothing.
+#[test]
+fn phone_session_configured_in_place_and_again() {
+    use csta_core::uacsta::SessionError;
+    use csta_core::uacsta::phone::PhoneEvent;
+    let mut ids = IdGenerator::new([3; 32]);
+    let mut phone = Box::new(Phone::unconfigured());
+    let invite = invite_with("application/csta+xml", "");
+    let mut hs = [HeaderIndex::EMPTY; 64];
+    let msg = Message::parse(invite.as_bytes(), &mut hs).unwrap();
+    let mut buf = [0u8; BUF];
+    let mut dev = device;
+    assert!(!phone.is_configured());
+    assert_eq!(
+        phone.handle_request(ms(0), &msg, &mut dev, &mut buf),
+        Err(SessionError::NotConfigured)
+    );
+    assert_eq!(phone.poll_timeout(), None);
+    assert_eq!(phone.timer().poll_timeout(), None);
+    assert!(phone.poll_request(ms(0), &mut ids, &mut buf).is_none());
+    phone.handle_timeout(ms(1_000_000));
+    assert_eq!(phone.poll_event(), None);
+    assert!(!phone.is_open());
+
+    let config = PhoneConfig::new(PHONE_URI, "SIP/2.0/UDP 192.0.2.7:5060");
+    phone.configure(&config, &mut ids).unwrap();
+    let mut status = |phone: &mut Phone, buf: &mut [u8; BUF]| {
+        let n = phone.handle_request(ms(0), &msg, &mut dev, buf).unwrap();
+        let mut hs = [HeaderIndex::EMPTY; 64];
+        Message::parse(&buf[..n], &mut hs)
+            .unwrap()
+            .status()
+            .unwrap()
+            .0
+    };
+    assert_eq!(status(&mut phone, &mut buf), 200);
+    assert!(phone.is_open());
+    assert_eq!(
+        phone.poll_event(),
+        Some(PhoneEvent::Opened { edition: None })
+    );
+    assert!(
+        phone.poll_timeout().is_some(),
+        "the 2xx is resent until the ACK"
+    );
+
+    let long = "x".repeat(300);
+    let bad = PhoneConfig::new(&long, "SIP/2.0/UDP 192.0.2.7:5060");
+    assert_eq!(phone.configure(&bad, &mut ids), Err(SessionError::TooLong));
+    assert!(phone.is_open(), "unchanged");
+
+    phone.send_event(&monitor_start()).unwrap();
+    phone.configure(&config, &mut ids).unwrap();
+    assert!(phone.is_configured() && !phone.is_open());
+    assert_eq!(phone.poll_event(), None);
+    assert_eq!(phone.poll_timeout(), None);
+    assert!(phone.poll_request(ms(0), &mut ids, &mut buf).is_none());
+    assert!(phone.is_idle(), "the queued event is gone");
+    assert_eq!(status(&mut phone, &mut buf), 200);
+    assert!(phone.is_open());
+}

@@ -63,6 +63,7 @@ use crate::wire::{
     Contact, Emit, HeaderIndex, HeaderName, Message, Method, NameAddr, Params, Sink, SliceSink,
     StatusCode, Transport, Uri, Writer,
 };
+use crate::zeroed::ZeroOption;
 
 /// The most entries a dialog's route set holds. A longer Record-Route is refused with
 /// [`DialogError::TooManyRoutes`].
@@ -815,8 +816,10 @@ pub enum DialogEvent {
     AckTimeout(DialogHandle),
 }
 
-/// What a slot retransmits.
+/// What a slot retransmits. `repr(u8)`: `None` is tag 0, so an empty slot is all zero
+/// bits (see [`crate::zeroed`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum Reliable {
     None,
     /// A UAS's 2xx to the INVITE with this CSeq, retransmitted at `next` (section
@@ -838,7 +841,7 @@ enum Reliable {
 
 struct Slot<const S: usize, const M: usize> {
     generation: u16,
-    dialog: Option<Dialog<S>>,
+    dialog: ZeroOption<Dialog<S>>,
     reliable: Reliable,
     bytes: heapless::Vec<u8, M>,
     ack_timeout: bool,
@@ -868,7 +871,7 @@ impl<const N: usize, const S: usize, const M: usize> Dialogs<N, S, M> {
             slots: [const {
                 Slot {
                     generation: 0,
-                    dialog: None,
+                    dialog: ZeroOption::None,
                     reliable: Reliable::None,
                     bytes: heapless::Vec::new(),
                     ack_timeout: false,
@@ -921,7 +924,7 @@ impl<const N: usize, const S: usize, const M: usize> Dialogs<N, S, M> {
             .position(|s| s.dialog.is_none())
             .ok_or(DialogError::Full)?;
         let slot = &mut self.slots[index];
-        slot.dialog = Some(dialog);
+        slot.dialog = ZeroOption::Some(dialog);
         slot.reliable = Reliable::None;
         slot.bytes.clear();
         slot.ack_timeout = false;
@@ -935,12 +938,28 @@ impl<const N: usize, const S: usize, const M: usize> Dialogs<N, S, M> {
     /// [`DialogError::StaleHandle`].
     pub fn remove(&mut self, handle: DialogHandle) -> Result<(), DialogError> {
         let slot = self.slot_mut(handle).ok_or(DialogError::StaleHandle)?;
-        slot.dialog = None;
+        Self::clear_slot(slot);
+        Ok(())
+    }
+
+    /// Empties a slot; handles to what it held go stale.
+    fn clear_slot(slot: &mut Slot<S, M>) {
+        slot.dialog = ZeroOption::None;
         slot.reliable = Reliable::None;
         slot.bytes.clear();
         slot.ack_timeout = false;
         slot.generation = slot.generation.wrapping_add(1);
-        Ok(())
+    }
+
+    /// Removes every dialog, in place, and uses `timers` from now on: the set is as
+    /// [`Dialogs::new`] made it, except that the handles of the dialogs it held are
+    /// stale. For firmware that keeps the set in a `static` (made with zero timers, so
+    /// that the static is all zero bits) and sets it up at run time.
+    pub fn reset(&mut self, timers: Timers) {
+        for slot in &mut self.slots {
+            Self::clear_slot(slot);
+        }
+        self.timers = timers;
     }
 
     /// The dialog `handle` names, if it is still in the set.

@@ -20,7 +20,8 @@
 //! - [`session_timer`]: session timers (RFC 4028): the Session-Expires/Min-SE
 //!   negotiation on both sides of a dialog and the refresh and expiry timers.
 //! - [`time`] and [`ids`]: the caller's clock and the caller-seeded identifiers every
-//!   layer above uses.
+//!   layer above uses; [`zeroed`]: an `Option` whose `None` is all zero bits, for
+//!   machines that firmware keeps in zero-initialised statics.
 //!
 //! The layers above [`wire`] are sans-IO state machines: inputs are method calls that
 //! carry `now`, outputs are polled (`poll_transmit`, `poll_event`, `poll_timeout`) after
@@ -63,6 +64,7 @@ pub mod session_timer;
 pub mod time;
 pub mod transaction;
 pub mod wire;
+pub mod zeroed;
 
 pub use error::{
     DigestError, EmitError, Error, HeaderError, ParseError, Reaction, ValidationError, ValueError,

@@ -89,6 +89,7 @@ use crate::wire::{
     Contact, Emit, HeaderName, Message, Method, SliceSink, StatusCode, Uri, Via, Writer,
     parse_delta,
 };
+use crate::zeroed::ZeroOption;
 
 /// How many 423 (Interval Too Brief) answers one registration attempt follows before it
 /// gives up.
@@ -268,6 +269,9 @@ pub enum RegistrationError {
     MalformedResponse,
     /// [`Registration::register`] while the registration is already active.
     AlreadyActive,
+    /// The machine has no configuration ([`Registration::unconfigured`]): call
+    /// [`Registration::configure`] first.
+    NotConfigured,
     /// The buffer is too small for the REGISTER (`required` octets, 0 if unknown); call
     /// again with a larger one.
     BufferTooSmall {
@@ -291,6 +295,7 @@ impl fmt::Display for RegistrationError {
                 f.write_str("response without valid Call-ID or CSeq")
             }
             RegistrationError::AlreadyActive => f.write_str("registration already active"),
+            RegistrationError::NotConfigured => f.write_str("registration not configured"),
             RegistrationError::BufferTooSmall { required } => {
                 write!(
                     f,
@@ -453,7 +458,7 @@ pub struct Registration<const N: usize = 768> {
     cseq: u32,
     /// When the next REGISTER goes out; due once `now` reaches it.
     send_at: Option<Instant>,
-    outstanding: Option<Outstanding>,
+    outstanding: ZeroOption<Outstanding>,
     /// The challenges being answered, by [`ChallengeKind`].
     challenges: [Option<Stored>; 2],
     /// By [`ChallengeKind`]: the outstanding request answers a challenge received in this
@@ -503,12 +508,73 @@ fn is_uri_text(s: &str) -> bool {
 }
 
 impl<const N: usize> Registration<N> {
+    /// A machine without a configuration, for firmware that keeps it in a `static`
+    /// and configures it in place: all zero bits, so the static goes to `.bss`. It
+    /// refuses to register ([`RegistrationError::NotConfigured`]) until
+    /// [`Registration::configure`].
+    pub const fn unconfigured() -> Self {
+        const NO_SPAN: Span = Span { start: 0, len: 0 };
+        const NO_TIME: Duration = Duration::ZERO;
+        Registration {
+            arena: heapless::Vec::new(),
+            config_len: 0,
+            registrar: NO_SPAN,
+            aor: NO_SPAN,
+            contact: NO_SPAN,
+            via: NO_SPAN,
+            instance: None,
+            reg_id: None,
+            username: NO_SPAN,
+            password: None,
+            ha1: None,
+            user_agent: None,
+            // The real timing comes with the configuration: the defaults are not zero.
+            timing: Timing {
+                refresh_margin: NO_TIME,
+                min_refresh: NO_TIME,
+                backoff_base: NO_TIME,
+                backoff_max: NO_TIME,
+            },
+            expires: 0,
+            state: RegistrationState::Idle,
+            call_id: None,
+            from_tag: None,
+            cseq: 0,
+            send_at: None,
+            outstanding: ZeroOption::None,
+            challenges: [None; 2],
+            fresh_answer: [false; 2],
+            stale_retries: 0,
+            interval_retries: 0,
+            failures: 0,
+            unregister_requested: false,
+            granted: None,
+            outbound: false,
+            events: Deque::new(),
+        }
+    }
+
     /// Copies `config` into the machine's storage. The machine is [`RegistrationState::Idle`]
     /// until [`Registration::register`].
     ///
     /// # Errors
     /// The [`ConfigError`] that describes the first problem found.
     pub fn new(config: &Config<'_>) -> Result<Self, ConfigError> {
+        let mut r = Self::unconfigured();
+        r.configure(config)?;
+        Ok(r)
+    }
+
+    /// Configures the machine in place and starts it over: whatever it was doing is
+    /// forgotten without a message (a binding it made stays at the registrar until it
+    /// expires; [`Registration::unregister`] first to remove it), and it is as
+    /// [`Registration::new`] made it, [`RegistrationState::Idle`], with a new Call-ID
+    /// and CSeq from 1 at the next REGISTER.
+    ///
+    /// # Errors
+    /// The [`ConfigError`] that describes the first problem found; the machine is
+    /// unchanged then.
+    pub fn configure(&mut self, config: &Config<'_>) -> Result<(), ConfigError> {
         let uri_ok = |s: &str| is_uri_text(s) && Uri::parse(s).is_ok();
         if !uri_ok(config.registrar) {
             return Err(ConfigError::Registrar);
@@ -548,59 +614,78 @@ impl<const N: usize> Registration<N> {
         {
             return Err(ConfigError::Text);
         }
-
-        let mut arena = heapless::Vec::new();
-        let mut put = |s: &str| -> Result<Span, ConfigError> {
-            let start = u32::try_from(arena.len()).map_err(|_| ConfigError::TooLong)?;
-            let len = u32::try_from(s.len()).map_err(|_| ConfigError::TooLong)?;
-            arena
-                .extend_from_slice(s.as_bytes())
-                .map_err(|_| ConfigError::TooLong)?;
-            Ok(Span { start, len })
+        let password = match config.secret {
+            Secret::Password(p) => Some(p),
+            Secret::Ha1(_) => None,
         };
-        let registrar = put(config.registrar)?;
-        let aor = put(config.aor)?;
-        let contact = put(config.contact)?;
-        let via = put(config.via)?;
-        let instance = instance.map(&mut put).transpose()?;
-        let username = put(config.username)?;
-        let (password, ha1) = match config.secret {
-            Secret::Password(p) => (Some(put(p)?), None),
+        let strings = [
+            Some(config.registrar),
+            Some(config.aor),
+            Some(config.contact),
+            Some(config.via),
+            instance,
+            Some(config.username),
+            password,
+            config.user_agent,
+        ];
+        let total = strings
+            .iter()
+            .flatten()
+            .try_fold(0usize, |n, s| n.checked_add(s.len()));
+        if total.is_none_or(|n| n > N || u32::try_from(n).is_err()) {
+            return Err(ConfigError::TooLong);
+        }
+
+        // Checked: from here on nothing fails.
+        self.arena.clear();
+        let arena = &mut self.arena;
+        let mut put = |s: &str| -> Span {
+            // Fits: the total was checked.
+            let start = arena.len() as u32;
+            let _ = arena.extend_from_slice(s.as_bytes());
+            Span {
+                start,
+                len: s.len() as u32,
+            }
+        };
+        self.registrar = put(config.registrar);
+        self.aor = put(config.aor);
+        self.contact = put(config.contact);
+        self.via = put(config.via);
+        self.instance = instance.map(&mut put);
+        self.username = put(config.username);
+        (self.password, self.ha1) = match config.secret {
+            Secret::Password(p) => (Some(put(p)), None),
             Secret::Ha1(d) => (None, Some(d)),
         };
-        let user_agent = config.user_agent.map(&mut put).transpose()?;
-        let config_len = arena.len();
-        Ok(Registration {
-            arena,
-            config_len,
-            registrar,
-            aor,
-            contact,
-            via,
-            instance,
-            reg_id: config.reg_id,
-            username,
-            password,
-            ha1,
-            user_agent,
-            timing: config.timing,
-            expires: config.expires,
-            state: RegistrationState::Idle,
-            call_id: None,
-            from_tag: None,
-            cseq: 0,
-            send_at: None,
-            outstanding: None,
-            challenges: [None; 2],
-            fresh_answer: [false; 2],
-            stale_retries: 0,
-            interval_retries: 0,
-            failures: 0,
-            unregister_requested: false,
-            granted: None,
-            outbound: false,
-            events: Deque::new(),
-        })
+        self.user_agent = config.user_agent.map(&mut put);
+        self.config_len = self.arena.len();
+        self.reg_id = config.reg_id;
+        self.timing = config.timing;
+        self.expires = config.expires;
+        self.state = RegistrationState::Idle;
+        self.call_id = None;
+        self.from_tag = None;
+        self.cseq = 0;
+        self.send_at = None;
+        self.outstanding = ZeroOption::None;
+        self.challenges = [None; 2];
+        self.fresh_answer = [false; 2];
+        self.stale_retries = 0;
+        self.interval_retries = 0;
+        self.failures = 0;
+        self.unregister_requested = false;
+        self.granted = None;
+        self.outbound = false;
+        self.events.clear();
+        Ok(())
+    }
+
+    /// Whether [`Registration::configure`] (or [`Registration::new`]) gave the machine
+    /// its configuration.
+    pub fn is_configured(&self) -> bool {
+        // A configuration always holds the registrar's URI.
+        self.config_len != 0
     }
 
     fn text(&self, span: Span) -> &str {
@@ -675,8 +760,12 @@ impl<const N: usize> Registration<N> {
     /// that was unregistered (same Call-ID, CSeq continues).
     ///
     /// # Errors
-    /// [`RegistrationError::AlreadyActive`] unless the machine is idle or unregistered.
+    /// [`RegistrationError::AlreadyActive`] unless the machine is idle or unregistered;
+    /// [`RegistrationError::NotConfigured`] before [`Registration::configure`].
     pub fn register(&mut self, now: Instant) -> Result<(), RegistrationError> {
+        if !self.is_configured() {
+            return Err(RegistrationError::NotConfigured);
+        }
         match self.state {
             RegistrationState::Idle | RegistrationState::Unregistered => {
                 self.state = RegistrationState::Registering;
@@ -700,8 +789,12 @@ impl<const N: usize> Registration<N> {
     ///
     /// # Errors
     /// [`RegistrationError::AlreadyActive`] while a REGISTER is outstanding (its outcome
-    /// decides what follows) or the binding is being removed.
+    /// decides what follows) or the binding is being removed;
+    /// [`RegistrationError::NotConfigured`] before [`Registration::configure`].
     pub fn register_now(&mut self, now: Instant) -> Result<(), RegistrationError> {
+        if !self.is_configured() {
+            return Err(RegistrationError::NotConfigured);
+        }
         match self.state {
             RegistrationState::Idle | RegistrationState::Unregistered => self.register(now),
             RegistrationState::Unregistering => Err(RegistrationError::AlreadyActive),
@@ -833,7 +926,7 @@ impl<const N: usize> Registration<N> {
                         c.nc = nc;
                     }
                 }
-                self.outstanding = Some(Outstanding {
+                self.outstanding = ZeroOption::Some(Outstanding {
                     cseq,
                     with_auth: self.challenges.map(|c| c.is_some()),
                     unregister,
@@ -933,6 +1026,7 @@ impl<const N: usize> Registration<N> {
         let status = msg.status().ok_or(RegistrationError::NotAResponse)?;
         let out = self
             .outstanding
+            .get()
             .ok_or(RegistrationError::NoRequestOutstanding)?;
         let call_id = msg
             .call_id()
@@ -949,7 +1043,7 @@ impl<const N: usize> Registration<N> {
         if status.is_provisional() {
             return Ok(());
         }
-        self.outstanding = None;
+        self.outstanding = ZeroOption::None;
         if status.is_success() {
             self.on_success(now, msg, out, ids);
         } else if status == StatusCode::UNAUTHORIZED

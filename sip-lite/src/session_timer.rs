@@ -389,10 +389,15 @@ pub struct SessionRefresh {
 impl SessionRefresh {
     /// A session timer with this policy; `min_se` is raised to [`MIN_INTERVAL`] and
     /// `session_expires` to `min_se`.
-    pub fn new(config: Config) -> SessionRefresh {
+    pub const fn new(config: Config) -> SessionRefresh {
         let mut config = config;
-        config.min_se = config.min_se.max(MIN_INTERVAL);
-        config.session_expires = config.session_expires.max(config.min_se);
+        // `Ord::max` is not `const`.
+        if config.min_se < MIN_INTERVAL {
+            config.min_se = MIN_INTERVAL;
+        }
+        if config.session_expires < config.min_se {
+            config.session_expires = config.min_se;
+        }
         SessionRefresh {
             config,
             offer: config.session_expires,

@@ -942,3 +942,42 @@ fn rfc3261_13_2_2_4_2xx_without_contact_keeps_early_target() {
     assert_eq!(d.remote_target(), "sip:bob@192.0.2.4");
     assert_eq!(d.route_set().count(), 2);
 }
+
+/// `reset` empties the set in place and sets its timers: a set made with zero timers
+/// (all zero bits, for a `static`) works with the real ones afterwards, and the handles
+/// of the dialogs it held, with a 2xx being retransmitted, are stale.
+#[test]
+fn reset_empties_the_set_and_sets_the_timers() {
+    const ZERO: core::time::Duration = core::time::Duration::ZERO;
+    let mut set = Set::new(Timers {
+        t1: ZERO,
+        t2: ZERO,
+        t4: ZERO,
+    });
+    set.reset(Timers::DEFAULT);
+    let mut hs = [HeaderIndex::EMPTY; 32];
+    let inv = parse(INVITE_RECEIVED, &mut hs);
+    let old = set.create_uas(&inv, "t1", "sip:bob@192.0.2.4").unwrap();
+    let ok = response("200 OK", "t1", "Contact: <sip:bob@192.0.2.4>\r\n");
+    set.sent_2xx(old, Instant::ZERO, &ok).unwrap();
+    assert_eq!(set.poll_timeout(), Some(Instant::from_millis(500)), "T1");
+
+    set.reset(Timers {
+        t1: core::time::Duration::from_millis(100),
+        ..Timers::DEFAULT
+    });
+    assert!(set.is_empty());
+    assert_eq!(set.poll_timeout(), None, "nothing retransmitted any more");
+    let mut buf = [0u8; 1024];
+    assert_eq!(set.poll_transmit(Instant::from_secs(1), &mut buf), Ok(None));
+    assert!(set.get(old).is_none());
+    assert_eq!(set.remove(old), Err(DialogError::StaleHandle));
+    let new = set.create_uas(&inv, "t2", "sip:bob@192.0.2.4").unwrap();
+    assert_ne!(new, old);
+    set.sent_2xx(new, Instant::ZERO, &ok).unwrap();
+    assert_eq!(
+        set.poll_timeout(),
+        Some(Instant::from_millis(100)),
+        "the new T1"
+    );
+}

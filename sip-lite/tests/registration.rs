@@ -1483,3 +1483,65 @@ fn a_full_cycle_does_not_allocate() {
     });
     assert_eq!(n, 0, "allocations during a registration cycle");
 }
+
+/// An unconfigured machine (all zero bits, for a `static`) refuses to register and has
+/// nothing to send; configured in place, it is the machine `new` makes; configured again
+/// while bound, it starts over: idle, a new Call-ID, CSeq 1, no timer. A configuration
+/// that is refused changes nothing.
+#[test]
+fn configured_in_place_and_again() {
+    use sip_lite::registration::ConfigError;
+    static UNCONFIGURED: Registration = Registration::unconfigured();
+    let mut reg = Registration::unconfigured();
+    let mut ids = IdGenerator::new([7; 32]);
+    let mut buf = [0u8; 2048];
+    assert!(!UNCONFIGURED.is_configured() && !reg.is_configured());
+    assert_eq!(reg.register(T0), Err(RegistrationError::NotConfigured));
+    assert_eq!(reg.register_now(T0), Err(RegistrationError::NotConfigured));
+    assert_eq!(reg.state(), RegistrationState::Idle);
+    assert_eq!(reg.poll_timeout(), None);
+    assert_eq!(reg.poll_request(T0, &mut ids, &mut buf), Ok(None));
+
+    let ((), n) = alloc_counter::allocations(|| reg.configure(&config()).unwrap());
+    assert_eq!(n, 0, "configure allocated");
+    assert!(reg.is_configured());
+    let mut ua = Ua {
+        reg,
+        ids: IdGenerator::new([42; 32]),
+        now: T0,
+        req: [0; 2048],
+        req_len: 0,
+    };
+    ua.reg.register(T0).unwrap();
+    registered(&mut ua, "<sip:alice@192.0.2.10:5060>;expires=3600");
+    assert_eq!(ua.reg.state(), RegistrationState::Registered);
+    let old_call_id = ua.reg.call_id().unwrap().to_owned();
+    let cseq = ua.reg.cseq();
+    assert!(cseq >= 2);
+
+    // Refused: unchanged, still bound.
+    let mut bad = config();
+    bad.expires = 0;
+    assert_eq!(ua.reg.configure(&bad), Err(ConfigError::ZeroExpires));
+    assert_eq!(ua.reg.state(), RegistrationState::Registered);
+    assert_eq!(ua.reg.cseq(), cseq);
+
+    let mut other = config();
+    other.expires = 600;
+    ua.reg.configure(&other).unwrap();
+    assert_eq!(ua.reg.state(), RegistrationState::Idle);
+    assert_eq!((ua.reg.call_id(), ua.reg.cseq()), (None, 0));
+    assert_eq!(ua.reg.granted_expires(), None);
+    assert_eq!(ua.reg.poll_timeout(), None);
+    assert_eq!(ua.event(), None, "the old events are gone");
+    ua.reg.register(T0).unwrap();
+    ua.send();
+    assert_eq!(ua.cseq(), 1);
+    assert_ne!(ua.header(HeaderName::CallId).unwrap(), old_call_id);
+    assert_eq!(ua.header(HeaderName::Expires).as_deref(), Some("600"));
+    assert_eq!(
+        ua.header(HeaderName::Authorization),
+        None,
+        "no old challenge"
+    );
+}

@@ -61,6 +61,9 @@
 //! session's `Q` queued events of `BUF` octets, `CALLS` calls of two `BUF` buffers and
 //! a 1 KiB dialog each, and a few small queues. Message building uses `BUF`-sized
 //! buffers on the stack. [`core::mem::size_of`] tells the total; `phone-sim` boxes it.
+//! Firmware keeps it in a `static` made with the `const` [`Phone::unconfigured`] and
+//! sets it up there with [`Phone::configure`], so that it never passes through the
+//! stack.
 //!
 //! [`Instant`]: sip_lite::time::Instant
 #![no_std]

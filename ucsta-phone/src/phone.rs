@@ -17,6 +17,7 @@ use sip_lite::transaction::{self, ClientTx, Event, Received, ServerTx, Transacti
 use sip_lite::wire::{
     Emit as _, EmitError, HeaderIndex, HeaderName, Message, Method, SliceSink, StatusCode, Writer,
 };
+use sip_lite::zeroed::ZeroOption;
 
 use crate::report::{CallState, Cause, Name, Report, cut};
 use crate::text::{TooLong, escape_into, fixed, format, offers_hold, sdp, unescape, user_of};
@@ -31,6 +32,8 @@ const ENDED_KEPT: usize = 8;
 const OUT: usize = 4;
 /// Reports waiting for [`Phone::poll_report`].
 const REPORTS: usize = 16;
+/// Why a phone without a configuration does nothing.
+const NOT_CONFIGURED: &str = "not configured";
 /// 3xx answers an outgoing call follows before it fails (RFC 3261 section 8.1.3.4:
 /// a redirection loop must end).
 const MAX_REDIRECTS: u8 = 5;
@@ -82,7 +85,7 @@ pub enum Action<'a> {
     AutoAnswer(bool),
 }
 
-/// What a phone is made of, borrowed for [`Phone::new`].
+/// What a phone is made of, borrowed for [`Phone::new`] and [`Phone::configure`].
 #[derive(Debug, Clone, Copy)]
 pub struct Config<'a, A> {
     /// The SIP user: AOR user part, digest user name, CSTA device number.
@@ -338,16 +341,21 @@ pub struct Phone<A, const CALLS: usize, const TXS: usize, const BUF: usize, cons
     contact: String<200>,
     via: String<128>,
     user_agent: String<32>,
-    proxy: A,
+    /// The outbound proxy; none while the phone is not configured (the mark of a
+    /// configured phone). A [`ZeroOption`], as all the state of
+    /// [`Phone::unconfigured`]: all zero bits, whatever `A` is.
+    proxy: ZeroOption<A>,
     transport: Transport,
     no_answer: Duration,
     ids: IdGenerator,
     tx: Transactions<A, TXS, BUF>,
+    /// `tx` may hold state of an earlier configuration (it was handed to the protocol).
+    tx_dirty: bool,
     client: Vec<(ClientTx, Owner), TXS>,
     reg: Registration,
     registered: bool,
     session: PhoneSession<Q, BUF>,
-    csta_peer: Option<A>,
+    csta_peer: ZeroOption<A>,
     device: Device<CALLS, Q>,
     calls: Vec<Call<A, BUF>, CALLS>,
     ended: Deque<CallId, ENDED_KEPT>,
@@ -383,9 +391,102 @@ where
 {
     /// A phone, not yet registered: [`Action::Register`] starts it.
     ///
+    /// The value is built on the stack and moved: a phone is large ([`core::mem::size_of`]
+    /// tells), so firmware keeps it in a `static` made with [`Phone::unconfigured`] and
+    /// calls [`Phone::configure`] there instead.
+    ///
     /// # Errors
     /// [`PhoneError`] when a configured string does not fit.
     pub fn new(cfg: &Config<'_, A>) -> Result<Self, PhoneError> {
+        let mut phone = Self::unconfigured();
+        phone.configure(cfg)?;
+        Ok(phone)
+    }
+
+    /// A phone without a configuration, `const`, for a `static` that
+    /// [`Phone::configure`] then sets up in place, so that the phone never passes
+    /// through the stack:
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use ucsta_phone::{Action, Config, Phone};
+    ///
+    /// type Line = Phone<u32, 2, 8, 2048, 4>;
+    /// static PHONE: Mutex<Line> = Mutex::new(Line::unconfigured());
+    ///
+    /// let mut phone = PHONE.lock().unwrap();
+    /// assert!(!phone.is_configured());
+    /// let cfg = Config::new("201", "secret", "pbx.example", 7u32, "192.0.2.10", 5060, [7; 32]);
+    /// phone.configure(&cfg).unwrap();
+    /// assert_eq!(phone.user(), "201");
+    /// ```
+    ///
+    /// Everything in it is zero bits (the transaction timers, the expiry and the
+    /// other settings come with the configuration), so that firmware's `static` can go
+    /// to `.bss` rather than take its size in flash too. (Not yet: the transaction
+    /// table's empty slots are not zero bits.)
+    ///
+    /// Until it is configured, the phone does nothing: an action is answered with a
+    /// [`Report::Warning`] (`phone: not configured`), datagrams and stream octets are
+    /// dropped, and there is nothing to send and no timer.
+    pub const fn unconfigured() -> Self {
+        Phone {
+            user: String::new(),
+            password: String::new(),
+            domain: String::new(),
+            host: String::new(),
+            aor: String::new(),
+            contact: String::new(),
+            via: String::new(),
+            user_agent: String::new(),
+            proxy: ZeroOption::None,
+            transport: Transport::Udp,
+            no_answer: Duration::ZERO,
+            ids: IdGenerator::new([0; 32]),
+            // TODO(sip-lite): a zero-bit table; `Config::DEFAULT` and the empty slots
+            // (`None` in a niche) are not.
+            tx: Transactions::new(transaction::Config::DEFAULT),
+            tx_dirty: false,
+            client: Vec::new(),
+            reg: Registration::unconfigured(),
+            registered: false,
+            session: PhoneSession::unconfigured(),
+            csta_peer: ZeroOption::None,
+            device: Device::unconfigured(),
+            calls: Vec::new(),
+            ended: Deque::new(),
+            next_call: 0,
+            auto_answer: false,
+            out: Deque::new(),
+            reports: Deque::new(),
+            reports_lost: 0,
+        }
+    }
+
+    /// Sets the phone up in place, not yet registered ([`Action::Register`] starts
+    /// it): nothing as large as the phone passes through the stack.
+    ///
+    /// A phone that was in use starts over, as [`Phone::new`] would make it with
+    /// `cfg`: its calls, registration, uaCSTA session, transactions, device settings
+    /// (do-not-disturb, forwarding), queued datagrams and reports are dropped, without
+    /// a message to anyone: calls end without BYE, a binding stays at the registrar
+    /// until it expires, the application finds its session gone at its next request.
+    /// ([`Action::Unregister`] and hanging up first, then draining
+    /// [`Phone::poll_transmit`], end them properly.)
+    ///
+    /// Starting over a phone that was in use builds a new transaction table on the
+    /// stack ([`Transactions`] cannot yet be emptied in place); the first configuration
+    /// of a phone from [`Phone::unconfigured`] does not.
+    ///
+    /// # Errors
+    /// [`PhoneError`] when a configured string does not fit. The phone is left
+    /// unconfigured then (it does nothing, see [`Phone::unconfigured`]) until a
+    /// configuration succeeds.
+    pub fn configure(&mut self, cfg: &Config<'_, A>) -> Result<(), PhoneError> {
+        self.proxy = ZeroOption::None;
+        if self.tx_dirty {
+            self.restart_transactions();
+        }
         let too_long = |what| move |_| PhoneError::TooLong(what);
         let user: Name = fixed(cfg.user).map_err(too_long("user"))?;
         let host: String<64> = fixed(cfg.local_host).map_err(too_long("host"))?;
@@ -410,7 +511,7 @@ where
             format(format_args!("{via};rport")).map_err(too_long("via"))?;
         let registrar: String<136> =
             format(format_args!("sip:{}", cfg.domain)).map_err(too_long("domain"))?;
-        let mut ids = IdGenerator::new(cfg.seed);
+        self.ids = IdGenerator::new(cfg.seed);
         let mut rc = registration::Config::new(
             &registrar,
             &aor,
@@ -421,38 +522,50 @@ where
         );
         rc.expires = cfg.expires;
         rc.user_agent = Some(cfg.user_agent);
-        let reg = Registration::new(&rc).map_err(PhoneError::Registration)?;
-        let session = PhoneSession::new(&SessionConfig::new(&contact, &via), &mut ids)
+        self.reg.configure(&rc).map_err(PhoneError::Registration)?;
+        self.session
+            .configure(&SessionConfig::new(&contact, &via), &mut self.ids)
             .map_err(PhoneError::Session)?;
-        let device = Device::new(cfg.user).map_err(PhoneError::Device)?;
-        Ok(Phone {
-            user,
-            password: fixed(cfg.password).map_err(too_long("password"))?,
-            domain: fixed(cfg.domain).map_err(too_long("domain"))?,
-            host,
-            aor,
-            contact,
-            via,
-            user_agent: fixed(cfg.user_agent).map_err(too_long("user agent"))?,
-            proxy: cfg.proxy,
-            transport: cfg.transport,
-            no_answer: cfg.no_answer,
-            ids,
-            tx: Transactions::new(transaction::Config::DEFAULT),
-            client: Vec::new(),
-            reg,
-            registered: false,
-            session,
-            csta_peer: None,
-            device,
-            calls: Vec::new(),
-            ended: Deque::new(),
-            next_call: 1,
-            auto_answer: cfg.auto_answer,
-            out: Deque::new(),
-            reports: Deque::new(),
-            reports_lost: 0,
-        })
+        self.device
+            .configure(cfg.user, 1)
+            .map_err(PhoneError::Device)?;
+        self.password = fixed(cfg.password).map_err(too_long("password"))?;
+        self.domain = fixed(cfg.domain).map_err(too_long("domain"))?;
+        self.user_agent = fixed(cfg.user_agent).map_err(too_long("user agent"))?;
+        self.user = user;
+        self.host = host;
+        self.aor = aor;
+        self.contact = contact;
+        self.via = via;
+        self.transport = cfg.transport;
+        self.no_answer = cfg.no_answer;
+        self.client.clear();
+        self.registered = false;
+        self.csta_peer = ZeroOption::None;
+        self.calls.clear();
+        self.ended.clear();
+        self.next_call = 1;
+        self.auto_answer = cfg.auto_answer;
+        self.out.clear();
+        self.reports.clear();
+        self.reports_lost = 0;
+        self.tx_dirty = true;
+        self.proxy = ZeroOption::Some(cfg.proxy);
+        Ok(())
+    }
+
+    /// Replaces the transaction table with an empty one. Not inlined: the table is
+    /// built on this frame, which [`Phone::configure`]'s own frame must not carry.
+    // TODO(sip-lite): `Transactions::reset(&mut self, Config)`, in place.
+    #[inline(never)]
+    fn restart_transactions(&mut self) {
+        self.tx = Transactions::new(transaction::Config::DEFAULT);
+        self.tx_dirty = false;
+    }
+
+    /// Whether the phone has a configuration ([`Phone::new`], [`Phone::configure`]).
+    pub fn is_configured(&self) -> bool {
+        self.proxy.is_some()
     }
 
     /// The phone's user.
@@ -544,6 +657,9 @@ where
 
     /// Runs the timers that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if !self.is_configured() {
+            return;
+        }
         if self.tx.poll_timeout().is_some_and(|t| t <= now) {
             self.tx.handle_timeout(now);
         }
@@ -609,6 +725,13 @@ where
     fn send_raw(&mut self, to: A, bytes: Vec<u8, BUF>) {
         if self.out.push_back((to, bytes)).is_err() {
             self.warn("transmit", "queue full");
+        }
+    }
+
+    fn send_to_proxy(&mut self, bytes: Vec<u8, BUF>) {
+        match self.proxy.get() {
+            Some(proxy) => self.send_raw(proxy, bytes),
+            None => self.warn("transmit", NOT_CONFIGURED),
         }
     }
 
@@ -679,9 +802,13 @@ where
     }
 
     fn send_request(&mut self, now: Instant, bytes: &[u8], owner: Owner) -> bool {
+        let Some(proxy) = self.proxy.get() else {
+            self.warn("send request", NOT_CONFIGURED);
+            return false;
+        };
         match self
             .tx
-            .send_request(now, self.proxy, self.transport.reliable(), bytes)
+            .send_request(now, proxy, self.transport.reliable(), bytes)
         {
             Ok(c) => {
                 self.remember(c, owner);
@@ -698,8 +825,12 @@ where
     // Actions
 
     /// Does what the phone's user asks. What cannot be done (no ringing call to
-    /// answer) is reported as a warning.
+    /// answer, or anything before the phone is configured) is reported as a warning.
     pub fn handle_action(&mut self, now: Instant, action: Action<'_>) {
+        if !self.is_configured() {
+            self.warn("phone", NOT_CONFIGURED);
+            return;
+        }
         match action {
             Action::Register => {
                 // Over TCP the server reaches the phone by the connection it registered
@@ -1029,9 +1160,14 @@ where
         }
         let no = c.no;
         c.invite = text.into_bytes();
+        let Some(proxy) = self.proxy.get() else {
+            self.warn("send INVITE", NOT_CONFIGURED);
+            self.invite_failed(idx, 503);
+            return;
+        };
         match self.tx.send_request(
             now,
-            self.proxy,
+            proxy,
             self.transport.reliable(),
             &self.calls[idx].invite,
         ) {
@@ -1104,7 +1240,7 @@ where
                 return false;
             };
             self.calls[idx].last = ack.clone();
-            self.send_raw(self.proxy, ack);
+            self.send_to_proxy(ack);
             true
         } else {
             self.send_request(now, &buf[..len], Owner::Call(no, purpose))
@@ -1381,6 +1517,9 @@ where
     /// RFC 5626 keep-alive ping answered. Returns how many octets were used; keep the
     /// rest and call again with more appended.
     ///
+    /// A phone that is not configured drops the octets, as it drops datagrams: it
+    /// returns `buf.len()`.
+    ///
     /// # Errors
     /// [`StreamError`] when the stream cannot be delimited (no Content-Length, a
     /// broken head): close the connection, then [`Phone::handle_connection_lost`].
@@ -1391,6 +1530,9 @@ where
         buf: &[u8],
     ) -> Result<usize, StreamError> {
         use sip_lite::wire::{KeepAlive, Status, keep_alive};
+        if !self.is_configured() {
+            return Ok(buf.len());
+        }
         let mut used = 0;
         loop {
             let rest = &buf[used..];
@@ -1434,6 +1576,9 @@ where
     /// registers again ([`Action::Register`]): the server knows the phone by its
     /// connection.
     pub fn handle_connection_lost(&mut self, now: Instant) {
+        if !self.is_configured() {
+            return;
+        }
         for &(c, _) in self.client.iter() {
             let _ = self.tx.transport_error(c);
         }
@@ -1442,8 +1587,12 @@ where
     }
 
     /// Takes one datagram from `from`. Anything that is not a SIP message
-    /// (keep-alives, garbage) is ignored; a malformed request gets 400.
+    /// (keep-alives, garbage) is ignored; a malformed request gets 400. A phone that
+    /// is not configured ignores everything.
     pub fn handle_datagram(&mut self, now: Instant, from: A, bytes: &[u8]) {
+        if !self.is_configured() {
+            return;
+        }
         let mut hs = [HeaderIndex::EMPTY; HEADERS];
         let Ok(msg) = Message::parse(bytes, &mut hs) else {
             return;
@@ -1516,7 +1665,7 @@ where
                 .find(|c| c.outgoing && c.call_id == id && !c.last.is_empty())
         {
             let ack = c.last.clone();
-            self.send_raw(self.proxy, ack);
+            self.send_to_proxy(ack);
         }
     }
 
@@ -1906,7 +2055,7 @@ where
         method: Method<'_>,
     ) {
         if method == Method::Invite {
-            self.csta_peer = Some(from);
+            self.csta_peer = ZeroOption::Some(from);
         }
         let mut buf = [0u8; BUF];
         let mut served: Option<(&'static str, &'static str)> = None;
@@ -2131,7 +2280,9 @@ where
                     break;
                 };
                 moved = true;
-                let Some(peer) = self.csta_peer else { break };
+                let Some(peer) = self.csta_peer.get() else {
+                    break;
+                };
                 let bytes = &buf[..out.len];
                 if out.transaction {
                     match self
@@ -2164,16 +2315,14 @@ where
                     }
                 }
             }
-            loop {
+            while let Some(proxy) = self.proxy.get() {
                 match self.reg.poll_request(now, &mut self.ids, &mut buf) {
                     Ok(Some(n)) => {
                         moved = true;
-                        match self.tx.send_request(
-                            now,
-                            self.proxy,
-                            self.transport.reliable(),
-                            &buf[..n],
-                        ) {
+                        match self
+                            .tx
+                            .send_request(now, proxy, self.transport.reliable(), &buf[..n])
+                        {
                             Ok(c) => self.remember(c, Owner::Register),
                             Err(e) => {
                                 self.warn("REGISTER", e);

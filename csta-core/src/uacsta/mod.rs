@@ -124,6 +124,8 @@ pub enum SessionError {
     WrongState,
     /// The message does not belong to this session (other Call-ID, not a response).
     NotOurs,
+    /// The session has no configuration yet (`unconfigured`, then `configure`).
+    NotConfigured,
 }
 
 impl fmt::Display for SessionError {
@@ -136,6 +138,7 @@ impl fmt::Display for SessionError {
             SessionError::TooLong => f.write_str("a configured string is too long"),
             SessionError::WrongState => f.write_str("not possible in the session's state"),
             SessionError::NotOurs => f.write_str("the message is not for this session"),
+            SessionError::NotConfigured => f.write_str("the session is not configured"),
         }
     }
 }

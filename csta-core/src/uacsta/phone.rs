@@ -31,6 +31,7 @@ use sip_lite::ids::IdGenerator;
 use sip_lite::session_timer::{self, Action, Answer, RefreshMethod, SessionRefresh};
 use sip_lite::time::{Instant, Timers, earliest};
 use sip_lite::wire::{HeaderName, Message, Method, RetryAfter, StatusCode};
+use sip_lite::zeroed::ZeroOption;
 
 use super::app::{concat3, no_headers, respond};
 use super::{
@@ -165,13 +166,15 @@ pub struct PhoneSession<const Q: usize, const M: usize> {
     edition: Edition,
     sdp_status: StatusCode,
     accept_notify: bool,
-    timer_config: session_timer::Config,
     local_tag: String<32>,
     dialogs: Dialogs<1, DIALOG_ARENA, M>,
     dialog: Option<DialogHandle>,
-    peer_edition: Option<Edition>,
-    timer: SessionRefresh,
-    refresh_due: Option<RefreshMethod>,
+    peer_edition: ZeroOption<Edition>,
+    /// The session timer, with the configured policy: none until configured. (A
+    /// [`ZeroOption`], as the other optional state, keeps an unconfigured session all
+    /// zero bits.)
+    timer: ZeroOption<SessionRefresh>,
+    refresh_due: ZeroOption<RefreshMethod>,
     ack_due: bool,
     bye_due: bool,
     pending: Vec<(u32, Method<'static>, Purpose), 4>,
@@ -196,25 +199,44 @@ impl<const Q: usize, const M: usize> fmt::Debug for PhoneSession<Q, M> {
     }
 }
 
+/// What [`PhoneSession::timer`] shows before the session is configured.
+static NO_TIMER: SessionRefresh = SessionRefresh::new(session_timer::Config::DEFAULT);
+
 impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
     /// A phone session without a dialog, with a local tag from `ids`.
     ///
     /// # Errors
     /// [`SessionError::TooLong`] when a configured string does not fit.
     pub fn new(config: &PhoneConfig<'_>, ids: &mut IdGenerator) -> Result<Self, SessionError> {
-        Ok(PhoneSession {
-            local_contact: fixed(config.local_contact)?,
-            via: fixed(config.via)?,
-            edition: config.edition,
-            sdp_status: config.sdp_status,
-            accept_notify: config.accept_notify,
-            timer_config: config.timer,
-            local_tag: fixed(ids.token().as_str())?,
-            dialogs: Dialogs::new(Timers::DEFAULT),
+        let mut s = Self::unconfigured();
+        s.configure(config, ids)?;
+        Ok(s)
+    }
+
+    /// A session without a configuration, for firmware that keeps it in a `static`
+    /// and configures it in place: all zero bits, so the static goes to `.bss`.
+    /// [`PhoneSession::handle_request`] refuses every request
+    /// ([`SessionError::NotConfigured`]) until [`PhoneSession::configure`]; nothing
+    /// else has anything to do.
+    pub const fn unconfigured() -> Self {
+        const NO_TIME: Duration = Duration::ZERO;
+        PhoneSession {
+            local_contact: String::new(),
+            via: String::new(),
+            // Placeholders (the zero values): the configuration sets them.
+            edition: Edition::Ed2,
+            sdp_status: StatusCode(0),
+            accept_notify: false,
+            local_tag: String::new(),
+            dialogs: Dialogs::new(Timers {
+                t1: NO_TIME,
+                t2: NO_TIME,
+                t4: NO_TIME,
+            }),
             dialog: None,
-            peer_edition: None,
-            timer: SessionRefresh::new(config.timer),
-            refresh_due: None,
+            peer_edition: ZeroOption::None,
+            timer: ZeroOption::None,
+            refresh_due: ZeroOption::None,
             ack_due: false,
             bye_due: false,
             pending: Vec::new(),
@@ -224,7 +246,54 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
             retries: 0,
             events: Deque::new(),
             body: [0; M],
-        })
+        }
+    }
+
+    /// Configures the session in place, with a new local tag from `ids`, and starts
+    /// it over: a CSTA dialog, queued events and owner events are dropped without a
+    /// message (no BYE: the application finds the session gone at its next request),
+    /// and the session is as [`PhoneSession::new`] made it.
+    ///
+    /// # Errors
+    /// [`SessionError::TooLong`] when a configured string does not fit; the session
+    /// is unchanged then.
+    pub fn configure(
+        &mut self,
+        config: &PhoneConfig<'_>,
+        ids: &mut IdGenerator,
+    ) -> Result<(), SessionError> {
+        if config.local_contact.len() > self.local_contact.capacity()
+            || config.via.len() > self.via.capacity()
+        {
+            return Err(SessionError::TooLong);
+        }
+        let local_tag = fixed(ids.token().as_str())?;
+        self.local_contact = fixed(config.local_contact)?;
+        self.via = fixed(config.via)?;
+        self.edition = config.edition;
+        self.sdp_status = config.sdp_status;
+        self.accept_notify = config.accept_notify;
+        self.local_tag = local_tag;
+        self.dialogs.reset(Timers::DEFAULT);
+        self.dialog = None;
+        self.peer_edition = ZeroOption::None;
+        self.timer = ZeroOption::Some(SessionRefresh::new(config.timer));
+        self.refresh_due = ZeroOption::None;
+        self.ack_due = false;
+        self.bye_due = false;
+        self.pending.clear();
+        self.queue.clear();
+        self.in_flight = None;
+        self.retry_at = None;
+        self.retries = 0;
+        self.events.clear();
+        Ok(())
+    }
+
+    /// Whether [`PhoneSession::configure`] (or [`PhoneSession::new`]) gave the session
+    /// its configuration.
+    pub fn is_configured(&self) -> bool {
+        self.timer.is_some()
     }
 
     /// Whether a CSTA dialog is up.
@@ -246,12 +315,12 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
 
     /// The session timer.
     pub fn timer(&self) -> &SessionRefresh {
-        &self.timer
+        self.timer.as_ref().unwrap_or(&NO_TIMER)
     }
 
     /// The edition events are written in: the application's, else the configured one.
     pub fn edition(&self) -> Edition {
-        EncodeOptions::same_as_peer(self.peer_edition, self.edition).edition
+        EncodeOptions::same_as_peer(self.peer_edition.get(), self.edition).edition
     }
 
     /// Queues a CSTA event to the application, sent as INFO in the dialog after the
@@ -323,7 +392,7 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
         if self.bye_due {
             return Some(self.write(handle, Method::Bye, Some(Purpose::Bye), ids, buf));
         }
-        if let Some(m) = self.refresh_due
+        if let Some(m) = self.refresh_due.get()
             && !self
                 .pending
                 .iter()
@@ -366,7 +435,9 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
         let body: &[u8] = match purpose {
             Some(Purpose::Event) => self.queue.front().map_or(&[], |b| b.as_slice()),
             Some(Purpose::Refresh(_)) => {
-                self.timer.request_headers().write(&mut w)?;
+                if let Some(timer) = self.timer.as_ref() {
+                    timer.request_headers().write(&mut w)?;
+                }
                 &[]
             }
             _ => &[],
@@ -384,7 +455,7 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
                     .sent_ack(handle, buf.get(..len).unwrap_or_default());
             }
             Some(Purpose::Event) => self.in_flight = Some(cseq),
-            Some(Purpose::Refresh(_)) => self.refresh_due = None,
+            Some(Purpose::Refresh(_)) => self.refresh_due = ZeroOption::None,
             Some(Purpose::Bye) => {
                 self.bye_due = false;
                 let _ = self.dialogs.remove(handle);
@@ -415,7 +486,7 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
     /// # Errors
     /// [`SessionError::NotOurs`] for a response or a request without Call-ID, From,
     /// To or CSeq (answer 400 before calling); [`SessionError::Emit`] when `buf` is
-    /// too small.
+    /// too small; [`SessionError::NotConfigured`] before [`PhoneSession::configure`].
     pub fn handle_request(
         &mut self,
         now: Instant,
@@ -423,6 +494,9 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
         device: &mut dyn Device,
         buf: &mut [u8],
     ) -> Result<usize, SessionError> {
+        if !self.is_configured() {
+            return Err(SessionError::NotConfigured);
+        }
         let method = msg.method().ok_or(SessionError::NotOurs)?;
         let outcome = self
             .dialogs
@@ -522,7 +596,10 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
                 b"",
             );
         };
-        let mut timer = SessionRefresh::new(self.timer_config);
+        let Some(policy) = self.timer.as_ref().map(|t| *t.config()) else {
+            return Err(SessionError::NotConfigured);
+        };
+        let mut timer = SessionRefresh::new(policy);
         let headers = match timer.handle_request(msg) {
             Ok(Answer::Accept(h)) => h,
             Ok(Answer::TooSmall(t)) => {
@@ -572,9 +649,9 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
             .dialogs
             .sent_2xx(handle, now, buf.get(..len).unwrap_or_default());
         timer.handle_2xx_sent(now);
-        self.timer = timer;
+        self.timer = ZeroOption::Some(timer);
         self.dialog = Some(handle);
-        self.peer_edition = peer_edition;
+        self.peer_edition = peer_edition.into();
         self.push_event(PhoneEvent::Opened {
             edition: peer_edition,
         });
@@ -631,7 +708,7 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
                     }
                 };
                 if answer_body && d.edition.is_some() {
-                    self.peer_edition = d.edition;
+                    self.peer_edition = d.edition.into();
                 }
                 let edition = EncodeOptions::same_as_peer(d.edition, self.edition).edition;
                 let Ok(n) = device.serve(&d, edition, &mut self.body) else {
@@ -670,7 +747,10 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
             return respond(buf, msg, self.sdp_status, "", &tag, |_| Ok(()), b"");
         }
         let contact = concat3::<300>("<", &self.local_contact, ">");
-        match self.timer.handle_request(msg) {
+        let Some(timer) = self.timer.as_mut() else {
+            return Err(SessionError::NotConfigured);
+        };
+        match timer.handle_request(msg) {
             Ok(Answer::Accept(headers)) => {
                 let n = respond(
                     buf,
@@ -684,7 +764,7 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
                     },
                     b"",
                 )?;
-                self.timer.handle_2xx_sent(now);
+                timer.handle_2xx_sent(now);
                 if msg.method() == Some(Method::Invite) {
                     let _ = self
                         .dialogs
@@ -743,7 +823,9 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
                 }
             }
             Purpose::Refresh(m) => {
-                let _ = self.timer.handle_response(now, msg);
+                if let Some(timer) = self.timer.as_mut() {
+                    let _ = timer.handle_response(now, msg);
+                }
                 if status.is_success() {
                     if m == RefreshMethod::Invite {
                         let _ = self.dialogs.handle_response(None, msg);
@@ -802,7 +884,10 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let retry = self.retry_at.filter(|_| self.in_flight.is_none());
         earliest(
-            earliest(self.timer.poll_timeout(), self.dialogs.poll_timeout()),
+            earliest(
+                self.timer.as_ref().and_then(SessionRefresh::poll_timeout),
+                self.dialogs.poll_timeout(),
+            ),
             retry,
         )
     }
@@ -818,12 +903,15 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
         if no_ack && self.dialog.is_some() {
             self.end(PhoneEnd::NoAck, true);
         }
-        self.timer.handle_timeout(now);
-        while let Some(action) = self.timer.poll_action() {
+        let Some(timer) = self.timer.as_mut() else {
+            return;
+        };
+        timer.handle_timeout(now);
+        while let Some(action) = self.timer.as_mut().and_then(SessionRefresh::poll_action) {
             match action {
                 Action::Refresh { method } => {
                     if self.dialog.is_some() {
-                        self.refresh_due = Some(method);
+                        self.refresh_due = ZeroOption::Some(method);
                     }
                 }
                 Action::Expired => {
@@ -857,9 +945,11 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
         self.in_flight = None;
         self.retry_at = None;
         self.retries = 0;
-        self.refresh_due = None;
+        self.refresh_due = ZeroOption::None;
         self.ack_due = false;
-        self.timer.stop();
+        if let Some(timer) = self.timer.as_mut() {
+            timer.stop();
+        }
         if bye && self.dialog.is_some() {
             self.bye_due = true;
         } else if let Some(h) = self.dialog.take() {

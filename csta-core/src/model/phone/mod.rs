@@ -80,6 +80,7 @@ mod reply;
 use core::fmt::{self, Write as _};
 
 use heapless::{Deque, Vec};
+use sip_lite::zeroed::ZeroOption;
 
 use crate::flags::MonitorFilter;
 use crate::message::call::{ConnectionList, ConnectionListItem};
@@ -468,7 +469,8 @@ impl Call {
 #[derive(Debug, Clone)]
 struct Slot {
     generation: u32,
-    call: Option<Call>,
+    /// A [`ZeroOption`]: an unconfigured device is all zero bits.
+    call: ZeroOption<Call>,
 }
 
 #[derive(Debug, Clone)]
@@ -542,25 +544,76 @@ impl<const CALLS: usize, const EVENTS: usize, const COMMANDS: usize>
     ///
     /// [`ModelError::TooLong`] when `id` does not fit a [`DeviceIdBuf`].
     pub fn with_monitor_limit(id: &str, limit: usize) -> Result<Self, ModelError> {
-        Ok(Device {
-            id: owned(id)?,
-            slots: core::array::from_fn(|_| Slot {
-                generation: 0,
-                call: None,
-            }),
-            next_call_id: 1,
-            next_monitor_id: 1,
-            monitor_limit: limit.min(MONITORS_MAX),
+        let mut d = Self::unconfigured();
+        d.configure(id, limit)?;
+        Ok(d)
+    }
+
+    /// A device without an ID that hands out no monitor, for firmware that keeps it in
+    /// a `static` and configures it in place ([`Device::configure`]): all zero bits,
+    /// so the static goes to `.bss`.
+    pub const fn unconfigured() -> Self {
+        Device {
+            id: heapless::String::new(),
+            slots: [const {
+                Slot {
+                    generation: 0,
+                    call: ZeroOption::None,
+                }
+            }; CALLS],
+            // Zero, as everything here; the configuration starts them at 1.
+            next_call_id: 0,
+            next_monitor_id: 0,
+            monitor_limit: 0,
             monitors: Vec::new(),
             events: Deque::new(),
             commands: Deque::new(),
             do_not_disturb: false,
-            forwarding: Default::default(),
+            forwarding: [const {
+                ForwardSetting {
+                    on: false,
+                    to: None,
+                }
+            }; 4],
             message_waiting: false,
             speaker_mute: false,
-            speaker_volume: 50,
+            speaker_volume: 0,
             microphone_mute: false,
-        })
+        }
+    }
+
+    /// Gives the device the ID `id` and a limit of `monitor_limit` monitors (capped
+    /// at [`MONITORS_MAX`]), in place, and starts it over: calls, monitors, queued
+    /// events and commands are dropped without an event, the features are off, and
+    /// the device is as [`Device::with_monitor_limit`] made it, except that the
+    /// [`CallRef`]s of the calls it had are stale.
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError::TooLong`] when `id` does not fit a [`DeviceIdBuf`]; the device is
+    /// unchanged then.
+    pub fn configure(&mut self, id: &str, monitor_limit: usize) -> Result<(), ModelError> {
+        self.id = owned(id)?;
+        for slot in &mut self.slots {
+            if slot.call.take().is_some() {
+                slot.generation = slot.generation.wrapping_add(1);
+            }
+        }
+        self.next_call_id = 1;
+        self.next_monitor_id = 1;
+        self.monitor_limit = monitor_limit.min(MONITORS_MAX);
+        self.monitors.clear();
+        self.events.clear();
+        self.commands.clear();
+        self.do_not_disturb = false;
+        for f in &mut self.forwarding {
+            *f = ForwardSetting::default();
+        }
+        self.message_waiting = false;
+        self.speaker_mute = false;
+        self.speaker_volume = 50;
+        self.microphone_mute = false;
+        Ok(())
     }
 
     /// The device's ID.
@@ -673,7 +726,7 @@ impl<const CALLS: usize, const EVENTS: usize, const COMMANDS: usize>
     fn occupy(&mut self, index: usize, call: Call) -> CallRef {
         let mut generation = 0;
         if let Some(slot) = self.slots.get_mut(index) {
-            slot.call = Some(call);
+            slot.call = ZeroOption::Some(call);
             generation = slot.generation;
         }
         CallRef {
@@ -687,7 +740,7 @@ impl<const CALLS: usize, const EVENTS: usize, const COMMANDS: usize>
             && slot.generation == r.generation
             && slot.call.is_some()
         {
-            slot.call = None;
+            slot.call = ZeroOption::None;
             slot.generation = slot.generation.wrapping_add(1);
         }
     }
