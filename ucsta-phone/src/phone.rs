@@ -327,9 +327,19 @@ impl<A, const BUF: usize> Call<A, BUF> {
 /// - `CALLS`: calls at once (the device's call slots).
 /// - `TXS`: SIP transactions at once; finished ones linger (5 s for our requests, 32 s
 ///   for the server's over UDP), so bursts of CSTA traffic need room.
+/// - `STORE`: octets the SIP transactions share for the messages they may send
+///   again (see [`sip_lite::transaction`]): sized for what is in flight at once (a
+///   REGISTER, an INVITE, a few CSTA messages), not `TXS` times `BUF`.
 /// - `BUF`: the largest SIP message sent or kept, octets.
 /// - `Q`: CSTA events queued towards the application.
-pub struct Phone<A, const CALLS: usize, const TXS: usize, const BUF: usize, const Q: usize> {
+pub struct Phone<
+    A,
+    const CALLS: usize,
+    const TXS: usize,
+    const STORE: usize,
+    const BUF: usize,
+    const Q: usize,
+> {
     user: Name,
     password: String<128>,
     domain: String<128>,
@@ -342,7 +352,7 @@ pub struct Phone<A, const CALLS: usize, const TXS: usize, const BUF: usize, cons
     transport: Transport,
     no_answer: Duration,
     ids: IdGenerator,
-    tx: Transactions<A, TXS, BUF>,
+    tx: Transactions<A, TXS, STORE>,
     client: Vec<(ClientTx, Owner), TXS>,
     reg: Registration,
     registered: bool,
@@ -358,8 +368,8 @@ pub struct Phone<A, const CALLS: usize, const TXS: usize, const BUF: usize, cons
     reports_lost: u32,
 }
 
-impl<A, const CALLS: usize, const TXS: usize, const BUF: usize, const Q: usize> fmt::Debug
-    for Phone<A, CALLS, TXS, BUF, Q>
+impl<A, const CALLS: usize, const TXS: usize, const STORE: usize, const BUF: usize, const Q: usize>
+    fmt::Debug for Phone<A, CALLS, TXS, STORE, BUF, Q>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Phone")
@@ -376,8 +386,8 @@ fn bracketed(uri: &str) -> Result<String<202>, TooLong> {
     format(format_args!("<{uri}>"))
 }
 
-impl<A, const CALLS: usize, const TXS: usize, const BUF: usize, const Q: usize>
-    Phone<A, CALLS, TXS, BUF, Q>
+impl<A, const CALLS: usize, const TXS: usize, const STORE: usize, const BUF: usize, const Q: usize>
+    Phone<A, CALLS, TXS, STORE, BUF, Q>
 where
     A: Copy + PartialEq,
 {

@@ -41,7 +41,7 @@ use defmt_semihosting as _;
 
 /// The line's capacities: two calls, eight SIP transactions of 2 KiB messages, four
 /// queued CSTA events.
-type GatewayLine = Line<2, 8, 2048, 4>;
+type GatewayLine = Line<2, 8, 6144, 2048, 4>;
 const BUF: usize = 2048;
 
 static ETH_WAKER: AtomicWaker = AtomicWaker::new();
