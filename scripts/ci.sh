@@ -13,7 +13,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 NO_STD_TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi)
 WINDOWS_TARGET=x86_64-pc-windows-gnu
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> %s (at %d s)\n' "$*" "$SECONDS"; }
 
 step "set-up: rustup components, targets, nightly, cargo-fuzz"
 rustup component add rustfmt clippy >/dev/null

@@ -18,7 +18,7 @@ use sip_lite::wire::{HeaderIndex, HeaderName, Message, Method, SliceSink, Status
 pub const STEP: Duration = Duration::from_secs(40);
 
 const BUF: usize = 2048;
-type Layer = Transactions<u8, 8, BUF>;
+type Layer = Transactions<u8, 8, { 8 * BUF }>;
 type DialogSet = Dialogs<4, 512, BUF>;
 
 const ALICE_VIA: &str = "SIP/2.0/UDP 192.0.2.1:5060;rport";

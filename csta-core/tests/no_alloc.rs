@@ -236,10 +236,10 @@ mod sessions {
     /// latency: the clock only moves for timers).
     pub(super) struct World {
         pub(super) now: Instant,
-        app_tx: Transactions<u8, 16, M>,
+        app_tx: Transactions<u8, 16, { 16 * M }>,
         pub(super) app: AppSession<4, M>,
         app_ids: IdGenerator,
-        phone_tx: Transactions<u8, 16, M>,
+        phone_tx: Transactions<u8, 16, { 16 * M }>,
         pub(super) phone: PhoneSession<4, M>,
         phone_ids: IdGenerator,
         pub(super) model: Device<2>,

@@ -15,7 +15,7 @@ use sip_lite::time::Instant;
 use ucsta_phone::{Action, Forward, Phone, Transport};
 
 const BUF: usize = 2048;
-type Line = Phone<u8, 2, 8, BUF, 4>;
+type Line = Phone<u8, 2, 8, { 4 * BUF }, BUF, 4>;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, data)) = data.split_first() else {

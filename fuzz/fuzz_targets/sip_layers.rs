@@ -11,10 +11,12 @@ use libfuzzer_sys::fuzz_target;
 use sip_lite::dialog::{DialogHandle, Dialogs, RequestOutcome, ResponseOutcome};
 use sip_lite::ids::IdGenerator;
 use sip_lite::time::{Instant, Timers};
-use sip_lite::transaction::{ClientTx, Config, Received, ServerTx, Transactions, TxError};
+use sip_lite::transaction::{ClientTx, Config, Received, ServerTx, State, Transactions, TxError};
 use sip_lite::wire::{HeaderIndex, Message, Method, SliceSink, StatusCode, Writer};
 
 const N: usize = 4;
+/// A store for about four of the templated requests: full often, so that messages
+/// give way, holes open and the store is compacted.
 type Layer = Transactions<u8, N, 1024>;
 type DialogSet = Dialogs<N, 256, 1024>;
 
@@ -266,6 +268,22 @@ fuzz_target!(|data: &[u8]| {
         }
         for side in sides.iter_mut() {
             drain(side, now, &mut wire);
+        }
+        // The store moves messages, never mixes them: what a transaction keeps parses,
+        // and a request not yet answered is kept as it was given.
+        for side in sides.iter() {
+            for (tx, req) in &side.clients {
+                let Some(stored) = side.layer.stored(*tx).filter(|s| !s.is_empty()) else {
+                    continue;
+                };
+                let mut h = [HeaderIndex::EMPTY; 64];
+                let msg = Message::parse(stored, &mut h).expect("a stored message parses");
+                if matches!(side.layer.state(*tx), Some(State::Calling | State::Trying))
+                    && msg.method() != Some(Method::Cancel)
+                {
+                    assert_eq!(stored, &req[..]);
+                }
+            }
         }
         wire.truncate(64);
         for side in sides.iter_mut() {

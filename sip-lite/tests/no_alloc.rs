@@ -202,8 +202,8 @@ Route: <sip:p.example.com;lr>\r\nContent-Length: 0\r\n\r\n";
 /// the last one was.
 fn pump(
     now: sip_lite::time::Instant,
-    from: &mut sip_lite::transaction::Transactions<u8, 4, 1024>,
-    to: &mut sip_lite::transaction::Transactions<u8, 4, 1024>,
+    from: &mut sip_lite::transaction::Transactions<u8, 4, 4096>,
+    to: &mut sip_lite::transaction::Transactions<u8, 4, 4096>,
     peer: u8,
     copy: &mut [u8; 1024],
 ) -> Option<sip_lite::transaction::Received> {
@@ -238,8 +238,8 @@ fn test_transactions_do_not_allocate() {
     use sip_lite::time::Instant;
     use sip_lite::transaction::{Config, Received, Transactions};
 
-    let mut alice: Transactions<u8, 4, 1024> = Transactions::new(Config::DEFAULT);
-    let mut bob: Transactions<u8, 4, 1024> = Transactions::new(Config::DEFAULT);
+    let mut alice: Transactions<u8, 4, 4096> = Transactions::new(Config::DEFAULT);
+    let mut bob: Transactions<u8, 4, 4096> = Transactions::new(Config::DEFAULT);
     let mut copy = [0u8; 1024];
     let mut out = [0u8; 1024];
     let count = allocations(|| {

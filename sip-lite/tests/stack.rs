@@ -59,7 +59,7 @@ const PASSWORD: &str = "secret";
 
 const BUF: usize = 2048;
 const DIALOGS: usize = 4;
-type Txs = Transactions<u8, 16, BUF>;
+type Txs = Transactions<u8, 16, { 16 * BUF }>;
 type Dlgs = Dialogs<DIALOGS, 512, BUF>;
 
 fn ms(t: u64) -> Instant {

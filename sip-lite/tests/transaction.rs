@@ -13,7 +13,7 @@ use sip_lite::time::Instant;
 use sip_lite::transaction::{ClientTx, Config, Event, Received, State, Transactions, Tx, TxError};
 use sip_lite::wire::{HeaderIndex, Message, SliceSink, StatusCode, Writer};
 
-type Layer = Transactions<u8, 8, 2048>;
+type Layer = Transactions<u8, 8, { 8 * 2048 }>;
 
 const ALICE: u8 = 0;
 const BOB: u8 = 1;
@@ -759,7 +759,7 @@ fn deferred_cancel_dropped_on_final_response() {
 /// requests a typed error.
 #[test]
 fn full_table_answers_503() {
-    let mut bob: Transactions<u8, 2, 2048> = Transactions::new(Config::DEFAULT);
+    let mut bob: Transactions<u8, 2, { 2 * 2048 }> = Transactions::new(Config::DEFAULT);
     for i in 0..2 {
         let r = request("MESSAGE", &format!("z9hG4bK-f{i}"), 1, None);
         let mut h = [HeaderIndex::EMPTY; 32];
@@ -922,13 +922,13 @@ fn wrong_use_refused() {
         alice.send_request(ms(0), BOB, false, b"garbage"),
         Err(TxError::Malformed)
     );
-    let big = vec![b'x'; 3000];
+    let big = vec![b'x'; 20000];
     let mut huge = request("MESSAGE", "z9hG4bK-big", 1, None);
     huge.truncate(huge.len() - 2);
     let huge = [&huge[..], b"\r\n", &big[..]].concat();
     let huge = String::from_utf8(huge)
         .unwrap()
-        .replace("Content-Length: 0", "Content-Length: 3000");
+        .replace("Content-Length: 0", "Content-Length: 20000");
     assert_eq!(
         alice.send_request(ms(0), BOB, false, huge.as_bytes()),
         Err(TxError::TooLarge)
@@ -1027,7 +1027,7 @@ fn lossy_network_every_transaction_ends_once() {
 /// longer absorbed.
 #[test]
 fn full_table_reclaims_the_finished_transaction_that_ends_first() {
-    let mut bob: Transactions<u8, 2, 2048> = Transactions::new(Config::DEFAULT);
+    let mut bob: Transactions<u8, 2, { 2 * 2048 }> = Transactions::new(Config::DEFAULT);
     let mut first = Vec::new();
     for (i, at) in [(0, 100), (1, 200)] {
         let r = request("INFO", &format!("z9hG4bK-r{i}"), i + 1, Some("b"));
@@ -1073,7 +1073,7 @@ fn full_table_reclaims_the_finished_transaction_that_ends_first() {
 /// lingers counts as room (it gives way), one waiting for its answer does not.
 #[test]
 fn has_room_counts_lingering_transactions_as_room() {
-    let mut bob: Transactions<u8, 2, 2048> = Transactions::new(Config::DEFAULT);
+    let mut bob: Transactions<u8, 2, { 2 * 2048 }> = Transactions::new(Config::DEFAULT);
     assert!(bob.has_room());
     let mut txs = Vec::new();
     for i in 0..2 {
@@ -1114,4 +1114,170 @@ fn has_room_counts_lingering_transactions_as_room() {
     );
     assert_eq!(bob.reclaimed(), 1);
     assert!(!bob.has_room());
+}
+
+// ------------------------------------------------------------------ the shared store
+
+/// A layer whose store holds three of the test's requests, not four.
+type Small = Transactions<u8, 8, 1024>;
+
+fn same_size_requests(method: &str) -> [Vec<u8>; 4] {
+    let r = |i: u32| request(method, &format!("z9hG4bK-s{i}"), i, None);
+    let all = [r(1), r(2), r(3), r(4)];
+    let len = all[0].len();
+    assert!(all.iter().all(|r| r.len() == len));
+    assert!(3 * len <= 1024 && 4 * len > 1024, "{len}");
+    all
+}
+
+/// Messages share the store: while three requests are live a fourth is refused with
+/// `Full`; once one has its answer (lingering only to absorb retransmissions) it gives
+/// way to the new one, and the others' messages are untouched.
+#[test]
+fn the_store_refuses_when_full_and_lingering_messages_give_way() {
+    let reqs = same_size_requests("OPTIONS");
+    let mut alice = Small::new(Config::DEFAULT);
+    let txs: Vec<ClientTx> = reqs[..3]
+        .iter()
+        .map(|r| alice.send_request(ms(0), BOB, false, r).unwrap())
+        .collect();
+    while alice.poll_transmit().is_some() {}
+    assert_eq!(alice.stored_octets(), 3 * reqs[0].len());
+    assert_eq!(
+        alice.send_request(ms(0), BOB, false, &reqs[3]),
+        Err(TxError::Full)
+    );
+    // The second one is answered: Completed, kept 5 s (timer K) for nothing but
+    // absorbing retransmitted responses.
+    let ok = response(&reqs[1], StatusCode::OK, Some("b"));
+    let mut h = [HeaderIndex::EMPTY; 32];
+    assert_eq!(
+        alice.receive(ms(10), BOB, false, &parse(&ok, &mut h)),
+        Ok(Received::Response(txs[1]))
+    );
+    assert_eq!(alice.state(txs[1]), Some(State::Completed));
+    let fourth = alice.send_request(ms(20), BOB, false, &reqs[3]).unwrap();
+    assert_eq!(alice.reclaimed(), 1);
+    assert_eq!(alice.state(txs[1]), None);
+    assert_eq!(alice.stored(txs[0]), Some(&reqs[0][..]));
+    assert_eq!(alice.stored(txs[2]), Some(&reqs[2][..]));
+    assert_eq!(alice.stored(fourth), Some(&reqs[3][..]));
+    // Larger than the whole store: never fits.
+    let mut huge = request("MESSAGE", "z9hG4bK-big", 9, None);
+    huge.extend_from_slice(&[b'x'; 1024]);
+    assert_eq!(
+        alice.send_request(ms(20), BOB, false, &huge),
+        Err(TxError::TooLarge)
+    );
+}
+
+/// A transaction that ends in the middle of the store leaves a hole; a message longer
+/// than the free tail but not than the free octets is kept by compacting, without
+/// ending anything, and every retransmission still carries its own bytes.
+#[test]
+fn the_store_compacts_around_a_hole() {
+    let reqs = same_size_requests("OPTIONS");
+    let mut alice = Small::new(Config::DEFAULT);
+    let a = alice.send_request(ms(0), BOB, false, &reqs[0]).unwrap();
+    let b = alice.send_request(ms(0), BOB, false, &reqs[1]).unwrap();
+    let c = alice.send_request(ms(0), BOB, false, &reqs[2]).unwrap();
+    while alice.poll_transmit().is_some() {}
+    alice.transport_error(b).unwrap();
+    assert_eq!(
+        alice.poll_event(),
+        Some(Event::TransportError(Tx::Client(b)))
+    );
+    let d = alice.send_request(ms(0), BOB, false, &reqs[3]).unwrap();
+    assert_eq!(alice.reclaimed(), 0);
+    for (tx, req) in [(a, &reqs[0]), (c, &reqs[2]), (d, &reqs[3])] {
+        assert_eq!(alice.stored(tx), Some(&req[..]));
+    }
+    // The first message of `d` went out; timer E brings all three again.
+    assert_eq!(
+        alice.poll_transmit().map(|t| t.bytes.to_vec()),
+        Some(reqs[3].clone())
+    );
+    alice.handle_timeout(ms(500));
+    let mut again = Vec::new();
+    while let Some(t) = alice.poll_transmit() {
+        again.push(t.bytes.to_vec());
+    }
+    again.sort();
+    let mut expected = vec![reqs[0].clone(), reqs[2].clone(), reqs[3].clone()];
+    expected.sort();
+    assert_eq!(again, expected);
+}
+
+/// A non-2xx final answer to an INVITE when the store has no room for the ACK (every
+/// octet held by live transactions): the TU still gets the answer, the INVITE's octets
+/// are freed, nothing goes out, and the shortfall is counted.
+#[test]
+fn an_ack_without_room_is_counted_not_an_error() {
+    let invite = request("INVITE", "z9hG4bK-s1", 1, None);
+    let options = same_size_requests("OPTIONS");
+    let mut alice = Small::new(Config::DEFAULT);
+    let inv = alice.send_request(ms(0), BOB, false, &invite).unwrap();
+    alice.send_request(ms(0), BOB, false, &options[1]).unwrap();
+    alice.send_request(ms(0), BOB, false, &options[2]).unwrap();
+    while alice.poll_transmit().is_some() {}
+    let busy = response(&invite, StatusCode::BUSY_HERE, Some("b"));
+    let mut h = [HeaderIndex::EMPTY; 32];
+    assert_eq!(
+        alice.receive(ms(10), BOB, false, &parse(&busy, &mut h)),
+        Ok(Received::Response(inv))
+    );
+    assert_eq!(alice.state(inv), Some(State::Completed));
+    assert_eq!(alice.unstored(), 1);
+    assert!(alice.poll_transmit().is_none());
+    assert_eq!(alice.stored(inv), Some(&b""[..]));
+    // The server's retransmission is absorbed, still without an ACK.
+    let mut h = [HeaderIndex::EMPTY; 32];
+    assert_eq!(
+        alice.receive(ms(600), BOB, false, &parse(&busy, &mut h)),
+        Ok(Received::Absorbed)
+    );
+    assert!(alice.poll_transmit().is_none());
+    // With room, the same answer gets its ACK.
+    let mut roomy = Layer::new(Config::DEFAULT);
+    let inv = roomy.send_request(ms(0), BOB, false, &invite).unwrap();
+    while roomy.poll_transmit().is_some() {}
+    let mut h = [HeaderIndex::EMPTY; 32];
+    roomy
+        .receive(ms(10), BOB, false, &parse(&busy, &mut h))
+        .unwrap();
+    assert_eq!(roomy.unstored(), 0);
+    let ack = roomy.poll_transmit().unwrap().bytes.to_vec();
+    assert!(ack.starts_with(b"ACK sip:bob@biloxi.example.com SIP/2.0\r\n"));
+    assert_eq!(roomy.stored(inv), Some(&ack[..]));
+}
+
+/// `reset` starts over in place: what was live ends without a message or an event,
+/// old handles are stale, the store is empty, and the new settings apply.
+#[test]
+fn reset_starts_over_in_place() {
+    let reqs = same_size_requests("OPTIONS");
+    let mut alice = Small::zeroed();
+    assert_eq!(alice.config(), &Config::DEFAULT);
+    let a = alice.send_request(ms(0), BOB, false, &reqs[0]).unwrap();
+    let _ = alice.send_request(ms(0), BOB, false, &reqs[1]).unwrap();
+    alice.transport_error(a).unwrap();
+    let mut config = Config::DEFAULT;
+    config.timers.t1 = core::time::Duration::from_millis(100);
+    alice.reset(config);
+    assert!(alice.is_empty());
+    assert_eq!(alice.stored_octets(), 0);
+    assert!(alice.poll_transmit().is_none());
+    assert_eq!(alice.poll_event(), None);
+    assert_eq!(alice.poll_timeout(), None);
+    assert_eq!(alice.state(a), None);
+    assert_eq!(alice.transport_error(a), Err(TxError::Stale));
+    assert_eq!(alice.config(), &config);
+    // The new T1: the first retransmission after 100 ms.
+    let b = alice.send_request(ms(1000), BOB, false, &reqs[2]).unwrap();
+    assert_eq!(
+        alice.poll_transmit().map(|t| t.bytes.to_vec()),
+        Some(reqs[2].clone())
+    );
+    assert_eq!(alice.poll_timeout(), Some(ms(1100)));
+    assert_eq!(alice.stored(b), Some(&reqs[2][..]));
 }

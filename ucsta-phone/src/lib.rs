@@ -23,7 +23,7 @@
 //! use sip_lite::time::Instant;
 //! use ucsta_phone::{Action, Config, Phone};
 //!
-//! type Line = Phone<u32, 2, 8, 2048, 4>;
+//! type Line = Phone<u32, 2, 8, 6144, 2048, 4>;
 //! let cfg = Config::new("201", "secret", "pbx.example", 7u32, "192.0.2.10", 5060, [7; 32]);
 //! let mut phone = Box::new(Line::new(&cfg).unwrap());
 //! let now = Instant::from_millis(0);

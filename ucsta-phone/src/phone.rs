@@ -330,9 +330,19 @@ impl<A, const BUF: usize> Call<A, BUF> {
 /// - `CALLS`: calls at once (the device's call slots).
 /// - `TXS`: SIP transactions at once; finished ones linger (5 s for our requests, 32 s
 ///   for the server's over UDP), so bursts of CSTA traffic need room.
+/// - `STORE`: octets the SIP transactions share for the messages they may send
+///   again (see [`sip_lite::transaction`]): sized for what is in flight at once (a
+///   REGISTER, an INVITE, a few CSTA messages), not `TXS` times `BUF`.
 /// - `BUF`: the largest SIP message sent or kept, octets.
 /// - `Q`: CSTA events queued towards the application.
-pub struct Phone<A, const CALLS: usize, const TXS: usize, const BUF: usize, const Q: usize> {
+pub struct Phone<
+    A,
+    const CALLS: usize,
+    const TXS: usize,
+    const STORE: usize,
+    const BUF: usize,
+    const Q: usize,
+> {
     user: Name,
     password: String<128>,
     domain: String<128>,
@@ -348,9 +358,7 @@ pub struct Phone<A, const CALLS: usize, const TXS: usize, const BUF: usize, cons
     transport: Transport,
     no_answer: Duration,
     ids: IdGenerator,
-    tx: Transactions<A, TXS, BUF>,
-    /// `tx` may hold state of an earlier configuration (it was handed to the protocol).
-    tx_dirty: bool,
+    tx: Transactions<A, TXS, STORE>,
     client: Vec<(ClientTx, Owner), TXS>,
     reg: Registration,
     registered: bool,
@@ -366,8 +374,8 @@ pub struct Phone<A, const CALLS: usize, const TXS: usize, const BUF: usize, cons
     reports_lost: u32,
 }
 
-impl<A, const CALLS: usize, const TXS: usize, const BUF: usize, const Q: usize> fmt::Debug
-    for Phone<A, CALLS, TXS, BUF, Q>
+impl<A, const CALLS: usize, const TXS: usize, const STORE: usize, const BUF: usize, const Q: usize>
+    fmt::Debug for Phone<A, CALLS, TXS, STORE, BUF, Q>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Phone")
@@ -384,8 +392,8 @@ fn bracketed(uri: &str) -> Result<String<202>, TooLong> {
     format(format_args!("<{uri}>"))
 }
 
-impl<A, const CALLS: usize, const TXS: usize, const BUF: usize, const Q: usize>
-    Phone<A, CALLS, TXS, BUF, Q>
+impl<A, const CALLS: usize, const TXS: usize, const STORE: usize, const BUF: usize, const Q: usize>
+    Phone<A, CALLS, TXS, STORE, BUF, Q>
 where
     A: Copy + PartialEq,
 {
@@ -411,7 +419,7 @@ where
     /// use std::sync::Mutex;
     /// use ucsta_phone::{Action, Config, Phone};
     ///
-    /// type Line = Phone<u32, 2, 8, 2048, 4>;
+    /// type Line = Phone<u32, 2, 8, 6144, 2048, 4>;
     /// static PHONE: Mutex<Line> = Mutex::new(Line::unconfigured());
     ///
     /// let mut phone = PHONE.lock().unwrap();
@@ -423,8 +431,7 @@ where
     ///
     /// Everything in it is zero bits (the transaction timers, the expiry and the
     /// other settings come with the configuration), so that firmware's `static` can go
-    /// to `.bss` rather than take its size in flash too. (Not yet: the transaction
-    /// table's empty slots are not zero bits.)
+    /// to `.bss` rather than take its size in flash too.
     ///
     /// Until it is configured, the phone does nothing: an action is answered with a
     /// [`Report::Warning`] (`phone: not configured`), datagrams and stream octets are
@@ -445,8 +452,7 @@ where
             ids: IdGenerator::new([0; 32]),
             // TODO(sip-lite): a zero-bit table; `Config::DEFAULT` and the empty slots
             // (`None` in a niche) are not.
-            tx: Transactions::new(transaction::Config::DEFAULT),
-            tx_dirty: false,
+            tx: Transactions::zeroed(),
             client: Vec::new(),
             reg: Registration::unconfigured(),
             registered: false,
@@ -484,9 +490,7 @@ where
     /// configuration succeeds.
     pub fn configure(&mut self, cfg: &Config<'_, A>) -> Result<(), PhoneError> {
         self.proxy = ZeroOption::None;
-        if self.tx_dirty {
-            self.restart_transactions();
-        }
+        self.tx.reset(transaction::Config::DEFAULT);
         let too_long = |what| move |_| PhoneError::TooLong(what);
         let user: Name = fixed(cfg.user).map_err(too_long("user"))?;
         let host: String<64> = fixed(cfg.local_host).map_err(too_long("host"))?;
@@ -549,18 +553,8 @@ where
         self.out.clear();
         self.reports.clear();
         self.reports_lost = 0;
-        self.tx_dirty = true;
         self.proxy = ZeroOption::Some(cfg.proxy);
         Ok(())
-    }
-
-    /// Replaces the transaction table with an empty one. Not inlined: the table is
-    /// built on this frame, which [`Phone::configure`]'s own frame must not carry.
-    // TODO(sip-lite): `Transactions::reset(&mut self, Config)`, in place.
-    #[inline(never)]
-    fn restart_transactions(&mut self) {
-        self.tx = Transactions::new(transaction::Config::DEFAULT);
-        self.tx_dirty = false;
     }
 
     /// Whether the phone has a configuration ([`Phone::new`], [`Phone::configure`]).

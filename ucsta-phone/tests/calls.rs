@@ -12,7 +12,7 @@ use ucsta_phone::{Action, CallState, Cause, Config, Forward, Phone, Report};
 static GLOBAL: CountingAllocator = CountingAllocator;
 
 const BUF: usize = 2048;
-type Line = Phone<u8, 2, 12, BUF, 4>;
+type Line = Phone<u8, 2, 12, { 12 * BUF }, BUF, 4>;
 
 /// Addresses: 1 is phone 201, 2 is phone 202.
 struct World {
@@ -333,10 +333,10 @@ CSeq: 1 INVITE\r\nContact: <sip:201@192.0.2.1>\r\nContent-Length: 0\r\n\r\n";
 #[test]
 fn sizes() {
     use std::mem::size_of;
-    let sim = size_of::<Phone<std::net::SocketAddr, 4, 64, 3072, 8>>();
-    let gateway = size_of::<Phone<[u8; 20], 2, 6, 1400, 4>>();
+    let sim = size_of::<Phone<std::net::SocketAddr, 4, 64, { 64 * 3072 }, 3072, 8>>();
+    let gateway = size_of::<Phone<[u8; 20], 2, 6, 4096, 1400, 4>>();
     eprintln!(
-        "phone-sim's phone: {sim} bytes; a gateway's (2 calls, 6 transactions, 1400-octet messages, 4 events): {gateway} bytes"
+        "phone-sim's phone: {sim} bytes; a gateway's (2 calls, 6 transactions sharing 4 KiB, 1400-octet messages, 4 events): {gateway} bytes"
     );
     eprintln!(
         "  of which the device: {} bytes",

@@ -15,7 +15,7 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 
 const BUF: usize = 2048;
 /// Address 2 is the proxy (and registrar), 1 the phone.
-type Line = Phone<u8, 2, 8, BUF, 4>;
+type Line = Phone<u8, 2, 8, { 8 * BUF }, BUF, 4>;
 
 fn config(user: &str, seed: u8) -> Config<'_, u8> {
     Config::new(

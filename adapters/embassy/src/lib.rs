@@ -39,8 +39,13 @@ use crate::config::{Addressing, GatewayConfig};
 use crate::handset::{Command, HandsetError};
 
 /// The phone line a gateway drives: a [`Phone`] on embassy-net addresses.
-pub type Line<const CALLS: usize, const TXS: usize, const BUF: usize, const Q: usize> =
-    Phone<IpEndpoint, CALLS, TXS, BUF, Q>;
+pub type Line<
+    const CALLS: usize,
+    const TXS: usize,
+    const STORE: usize,
+    const BUF: usize,
+    const Q: usize,
+> = Phone<IpEndpoint, CALLS, TXS, STORE, BUF, Q>;
 
 /// One line typed on the handset.
 pub type HandsetLine = heapless::String<80>;
@@ -211,13 +216,14 @@ pub async fn run<
     const N: usize,
     const CALLS: usize,
     const TXS: usize,
+    const STORE: usize,
     const BUF: usize,
     const Q: usize,
 >(
     stack: Stack<'_>,
     port: u16,
     buffers: SocketBuffers<'_>,
-    phone: &mut Line<CALLS, TXS, BUF, Q>,
+    phone: &mut Line<CALLS, TXS, STORE, BUF, Q>,
     handset: Receiver<'_, M, HandsetLine, N>,
     scratch: &mut [u8],
     out: &mut impl FnMut(Output<'_>),
@@ -258,8 +264,14 @@ where
 }
 
 /// Does what a handset line says.
-fn handle_line<const CALLS: usize, const TXS: usize, const BUF: usize, const Q: usize>(
-    phone: &mut Line<CALLS, TXS, BUF, Q>,
+fn handle_line<
+    const CALLS: usize,
+    const TXS: usize,
+    const STORE: usize,
+    const BUF: usize,
+    const Q: usize,
+>(
+    phone: &mut Line<CALLS, TXS, STORE, BUF, Q>,
     line: &str,
     out: &mut impl FnMut(Output<'_>),
 ) {
@@ -297,13 +309,14 @@ pub async fn run_tcp<
     const N: usize,
     const CALLS: usize,
     const TXS: usize,
+    const STORE: usize,
     const BUF: usize,
     const Q: usize,
 >(
     stack: Stack<'_>,
     server: IpEndpoint,
     buffers: TcpBuffers<'_>,
-    phone: &mut Line<CALLS, TXS, BUF, Q>,
+    phone: &mut Line<CALLS, TXS, STORE, BUF, Q>,
     handset: Receiver<'_, M, HandsetLine, N>,
     scratch: &mut [u8],
     out: &mut impl FnMut(Output<'_>),

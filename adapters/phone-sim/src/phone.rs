@@ -23,14 +23,17 @@ use crate::report::{CallState, Report};
 pub const BUF: usize = 3072;
 /// Transactions a phone keeps at once. Finished ones linger (5 s for the phone's own
 /// requests, 32 s for the server's over UDP), so a burst of CSTA events and requests
-/// needs room: 64 slots of [`BUF`] octets, about 200 KiB per phone.
+/// needs slots.
 const TXS: usize = 64;
+/// Octets the transactions share for their messages: the few in flight at once, and
+/// the lingering ones' answers until a new message needs the room.
+const STORE: usize = 16 * 1024;
 /// Calls at once.
 const CALLS: usize = 4;
 /// CSTA events queued towards the application.
 const EVENTS: usize = 8;
 
-type Agent = ucsta_phone::Phone<SocketAddr, CALLS, TXS, BUF, EVENTS>;
+type Agent = ucsta_phone::Phone<SocketAddr, CALLS, TXS, STORE, BUF, EVENTS>;
 
 /// A forwarding type a script or the handset sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -81,8 +81,8 @@ const RESPONSE: usize = 2048;
 const HEADERS: usize = 64;
 
 type App = AppSession<QUEUE, MESSAGE>;
-type Txs = Transactions<SocketAddr, CLIENT_SLOTS, MESSAGE>;
-type ServerTxs = Transactions<SocketAddr, SERVER_SLOTS, RESPONSE>;
+type Txs = Transactions<SocketAddr, CLIENT_SLOTS, { CLIENT_SLOTS * MESSAGE }>;
+type ServerTxs = Transactions<SocketAddr, SERVER_SLOTS, { SERVER_SLOTS * RESPONSE }>;
 
 /// The manager's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -50,7 +50,7 @@ fn summary(bytes: &[u8]) -> String {
 
 struct PhoneNode {
     t0: Instant,
-    txs: Box<Transactions<SocketAddr, 16, 4096>>,
+    txs: Box<Transactions<SocketAddr, 16, { 16 * 4096 }>>,
     ids: IdGenerator,
     s: Box<Phone>,
     device: Box<Model<4>>,

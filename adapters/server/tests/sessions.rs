@@ -28,7 +28,7 @@ type Phone = PhoneSession<8, 4096>;
 struct PhoneNode {
     t0: Instant,
     server: SocketAddr,
-    txs: Box<Transactions<SocketAddr, 32, 4096>>,
+    txs: Box<Transactions<SocketAddr, 32, { 32 * 4096 }>>,
     ids: IdGenerator,
     s: Box<Phone>,
     device: Box<Model<4>>,

@@ -172,11 +172,13 @@ impl<const Q: usize, const M: usize> TxUser for PhoneSession<Q, M> {
 
 /// The transaction size the tests use.
 pub(crate) const BUF: usize = 4096;
+/// The transaction store of an endpoint: room for 16 messages of `BUF` octets.
+pub(crate) const STORE: usize = 16 * BUF;
 
 /// One node's SIP plumbing: a transaction table, an ID generator, the datagrams to
 /// send, and the client transactions of its session's requests.
 pub(crate) struct Endpoint<const N: usize = 64> {
-    pub(crate) tx: Transactions<u8, N, BUF>,
+    pub(crate) tx: Transactions<u8, N, STORE>,
     pub(crate) ids: IdGenerator,
     /// Datagrams to hand to the network.
     pub(crate) outbox: Vec<Vec<u8>>,

@@ -1,10 +1,14 @@
 //! The transaction layer (RFC 3261 section 17, as updated by RFC 6026).
 //!
-//! [`Transactions`] holds up to `N` client and server transactions, each with a buffer of
-//! `B` octets for the one message it may have to send again: the request of a client
-//! transaction (then the ACK it generated for a non-2xx answer), the latest response of
-//! a server transaction. `A` is the caller's peer address type (`SocketAddr`,
-//! `IpEndpoint`, a connection id): the layer only copies and compares it.
+//! [`Transactions`] holds up to `N` client and server transactions and a store of `B`
+//! octets they share for the one message each may have to send again: the request of a
+//! client transaction (then the ACK it generated for a non-2xx answer), the latest
+//! response of a server transaction. Messages are packed in the store as they come
+//! (compacted when the free space is split), so `B` is sized for the octets in flight
+//! at once, not for `N` times the largest message: a phone's REGISTER, INVITE and a
+//! few answers take a few KiB, whatever the largest message it accepts. `A` is the
+//! caller's peer address type (`SocketAddr`, `IpEndpoint`, a connection id): the layer
+//! only copies and compares it.
 //!
 //! # Driving it
 //!
@@ -72,8 +76,13 @@
 //! work, as in RFC 3261. Address resolution (RFC 3263) and connection handling belong to
 //! the caller: responses go back to the peer the request came from.
 //!
-//! Lookups scan the table, so their cost grows with `N`; a firmware has a handful of
-//! transactions, a server a few thousand.
+//! When a message does not fit the free part of the store, the finished transactions
+//! that only linger to absorb retransmissions give way, soonest deadline first, as they
+//! do for a slot (see [`Transactions::reclaimed`]).
+//!
+//! Lookups scan the table, so their cost grows with `N`, and so does compacting the
+//! store (quadratically, and only when the free space is split); a firmware has a
+//! handful of transactions, a uaCSTA session a few dozen.
 
 mod key;
 
@@ -85,6 +94,7 @@ use heapless::Deque;
 use crate::error::EmitError;
 use crate::time::{Instant, Timers};
 use crate::wire::{HeaderIndex, HeaderName, Message, Method, Sink, SliceSink, StatusCode, Writer};
+use crate::zeroed::ZeroOption;
 use key::Key;
 
 /// How many header lines a message stored or received by the layer may have.
@@ -286,10 +296,11 @@ pub struct Transmit<'t, A> {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum TxError {
-    /// Every slot is in use. For a received request, the layer answers 503 itself and
-    /// does not return this.
+    /// Every slot is in use, or the store has no room for the message while the
+    /// other transactions' messages are kept. For a received request, the layer
+    /// answers 503 itself and does not return this.
     Full,
-    /// The message is longer than a slot's buffer.
+    /// The message is longer than the whole store.
     TooLarge,
     /// The message cannot be parsed, or lacks what a transaction needs: a top Via with
     /// a branch (an RFC 3261 branch for requests the TU sends), CSeq, Call-ID, From and
@@ -307,8 +318,8 @@ pub enum TxError {
 impl fmt::Display for TxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            TxError::Full => "no free transaction slot",
-            TxError::TooLarge => "message larger than a transaction buffer",
+            TxError::Full => "no free transaction slot or store room",
+            TxError::TooLarge => "message larger than the transaction store",
             TxError::Malformed => "message unusable for a transaction",
             TxError::Stale => "transaction has ended",
             TxError::WrongState => "not allowed in the transaction's state",
@@ -367,27 +378,57 @@ enum Expiry {
     End,
 }
 
-struct Slot<A, const B: usize> {
-    generation: u16,
-    machine: Option<Machine<A>>,
-    buf: heapless::Vec<u8, B>,
+/// Where a message lies in the store; empty when `len` is 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
 }
 
-/// The transaction layer: up to `N` transactions with `B`-octet buffers, peers of type
-/// `A`. See the [module documentation](self).
+impl Span {
+    const EMPTY: Span = Span { start: 0, len: 0 };
+
+    fn is_empty(self) -> bool {
+        self.len == 0
+    }
+
+    fn end(self) -> usize {
+        self.start as usize + self.len as usize
+    }
+
+    fn range(self) -> core::ops::Range<usize> {
+        self.start as usize..self.end()
+    }
+}
+
+struct Slot<A> {
+    generation: u16,
+    machine: ZeroOption<Machine<A>>,
+    msg: Span,
+}
+
+/// The transaction layer: up to `N` transactions sharing a `B`-octet message store,
+/// peers of type `A`. See the [module documentation](self).
 pub struct Transactions<A, const N: usize, const B: usize> {
-    config: Config,
-    slots: [Slot<A, B>; N],
+    /// None stands for [`Config::DEFAULT`] (see [`Transactions::zeroed`]).
+    config: ZeroOption<Config>,
+    slots: [Slot<A>; N],
+    /// The messages of the slots and the stateless answer, packed below `used`.
+    store: [u8; B],
+    /// Where the free tail of the store begins.
+    used: usize,
     /// Slots with a message to send, with the generation that queued it.
     queue: Deque<Handle, N>,
     /// A response the layer made without a transaction (503, 482), and where it goes.
-    stateless: heapless::Vec<u8, B>,
-    stateless_to: Option<(A, bool)>,
+    stateless: Span,
+    stateless_to: ZeroOption<(A, bool)>,
     events: Deque<Event, N>,
     /// Events that did not fit: only a caller that never drains the queue loses any.
     events_lost: u32,
     /// Finished transactions ended early to make room (see [`Self::reclaimed`]).
     reclaimed: u32,
+    /// Messages the store had no room for (see [`Self::unstored`]).
+    unstored: u32,
 }
 
 impl<A, const N: usize, const B: usize> fmt::Debug for Transactions<A, N, B> {
@@ -410,34 +451,77 @@ fn parse<'m>(bytes: &'m [u8], headers: &'m mut [HeaderIndex]) -> Result<Message<
 
 impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> {
     const CHECK: () = assert!(
-        N > 0 && N < u16::MAX as usize,
-        "N must be between 1 and 65534"
+        N > 0 && N < u16::MAX as usize && B <= u32::MAX as usize,
+        "N must be between 1 and 65534, B below 4 GiB"
     );
 
     /// An empty layer. `const`, so firmware can place it in a `static`.
     pub const fn new(config: Config) -> Self {
+        let mut layer = Self::zeroed();
+        layer.config = ZeroOption::Some(config);
+        layer
+    }
+
+    /// An empty layer with [`Config::DEFAULT`] whose bits are all zero: a `static`
+    /// holding it, or holding a value that does, goes to `.bss` (RAM only) rather
+    /// than `.data` (RAM, and its image in flash).
+    pub const fn zeroed() -> Self {
         let () = Self::CHECK;
         Transactions {
-            config,
+            config: ZeroOption::None,
             slots: [const {
                 Slot {
                     generation: 0,
-                    machine: None,
-                    buf: heapless::Vec::new(),
+                    machine: ZeroOption::None,
+                    msg: Span::EMPTY,
                 }
             }; N],
+            store: [0; B],
+            used: 0,
             queue: Deque::new(),
-            stateless: heapless::Vec::new(),
-            stateless_to: None,
+            stateless: Span::EMPTY,
+            stateless_to: ZeroOption::None,
             events: Deque::new(),
             events_lost: 0,
             reclaimed: 0,
+            unstored: 0,
         }
     }
 
     /// The settings.
     pub fn config(&self) -> &Config {
-        &self.config
+        self.config.as_ref().unwrap_or(&Config::DEFAULT)
+    }
+
+    /// Changes the settings; transactions already running keep the timers they armed.
+    pub fn set_config(&mut self, config: Config) {
+        self.config = ZeroOption::Some(config);
+    }
+
+    /// Starts over in place with `config`: every transaction ends without a word (no
+    /// message, no event), every handle given out goes stale, the store, the queues
+    /// and the counters are emptied. For a user agent that is set up anew; nothing
+    /// the size of the table passes through the stack.
+    pub fn reset(&mut self, config: Config) {
+        for slot in &mut self.slots {
+            slot.machine = ZeroOption::None;
+            slot.msg = Span::EMPTY;
+            slot.generation = slot.generation.wrapping_add(1);
+        }
+        self.config = ZeroOption::Some(config);
+        self.used = 0;
+        self.queue.clear();
+        self.stateless = Span::EMPTY;
+        self.stateless_to = ZeroOption::None;
+        self.events.clear();
+        self.events_lost = 0;
+        self.reclaimed = 0;
+        self.unstored = 0;
+    }
+
+    /// Octets of the store the kept messages take now.
+    pub fn stored_octets(&self) -> usize {
+        self.live_octets()
     }
 
     /// How many transactions are live.
@@ -465,6 +549,15 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         self.reclaimed
     }
 
+    /// How many ACKs for non-2xx final responses were not sent because the store had
+    /// no room for them, even after the lingering transactions gave way: the
+    /// transaction completes all the same, the response reaches the TU, and the
+    /// server, unacknowledged, retransmits its response until its timer H. A store
+    /// sized for the messages in flight keeps this at zero.
+    pub fn unstored(&self) -> u32 {
+        self.unstored
+    }
+
     /// Whether a new transaction would get a slot now: one is free, or a finished
     /// one would give way (see [`Self::reclaimed`]). [`Self::len`] counts the
     /// finished ones too.
@@ -484,7 +577,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
     pub fn stored(&self, tx: impl Into<Tx>) -> Option<&[u8]> {
         let h = tx.into().handle();
         self.machine(h)?;
-        Some(&self.slots[usize::from(h.index)].buf)
+        Some(&self.store[self.slots[usize::from(h.index)].msg.range()])
     }
 
     fn machine(&self, h: Handle) -> Option<&Machine<A>> {
@@ -535,11 +628,156 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
 
     /// Ends a transaction and frees its slot.
     fn end(&mut self, index: usize) {
+        self.release_msg(index);
         let slot = &mut self.slots[index];
-        slot.machine = None;
-        slot.buf.clear();
+        slot.machine = ZeroOption::None;
         // A new generation makes every outstanding handle and queue entry stale.
         slot.generation = slot.generation.wrapping_add(1);
+    }
+
+    // ----- the message store ---------------------------------------------------------
+
+    /// Forgets a slot's message; the tail shrinks when it was the last one.
+    fn release_msg(&mut self, index: usize) {
+        let msg = core::mem::replace(&mut self.slots[index].msg, Span::EMPTY);
+        if !msg.is_empty() && msg.end() == self.used {
+            self.used = msg.start as usize;
+        }
+    }
+
+    fn live_octets(&self) -> usize {
+        let stateless = if self.stateless_to.is_some() {
+            self.stateless.len as usize
+        } else {
+            0
+        };
+        self.slots.iter().map(|s| s.msg.len as usize).sum::<usize>() + stateless
+    }
+
+    /// Makes the free tail at least `len` octets long: compacts the store, and ends
+    /// lingering transactions (soonest deadline first) while the kept messages leave
+    /// too little room.
+    fn make_room(&mut self, len: usize) -> Result<(), TxError> {
+        if len > B {
+            return Err(TxError::TooLarge);
+        }
+        if self.stateless_to.is_none() {
+            // Polled already: its octets are free once the caller's borrow ended.
+            if !self.stateless.is_empty() && self.stateless.end() == self.used {
+                self.used = self.stateless.start as usize;
+            }
+            self.stateless = Span::EMPTY;
+        }
+        if B - self.used >= len {
+            return Ok(());
+        }
+        while B - self.live_octets() < len {
+            let index = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.msg.is_empty())
+                .filter_map(|(i, s)| {
+                    s.machine
+                        .as_ref()
+                        .filter(|m| m.lingering())
+                        .map(|m| (i, m.deadline))
+                })
+                .min_by_key(|(_, deadline)| *deadline)
+                .ok_or(TxError::Full)?
+                .0;
+            self.end(index);
+            self.reclaimed = self.reclaimed.saturating_add(1);
+        }
+        self.compact();
+        Ok(())
+    }
+
+    /// Moves every kept message down to the start of the store, in order, so the
+    /// free octets are one tail.
+    fn compact(&mut self) {
+        let Self {
+            slots,
+            store,
+            stateless,
+            stateless_to,
+            used,
+            ..
+        } = self;
+        if stateless_to.is_none() {
+            *stateless = Span::EMPTY;
+        }
+        let mut cursor = 0usize;
+        loop {
+            // The unmoved message lowest in the store: every moved one now ends at or
+            // below `cursor`, every unmoved one starts at or above it.
+            let next = slots
+                .iter_mut()
+                .map(|s| &mut s.msg)
+                .chain(core::iter::once(&mut *stateless))
+                .filter(|m| !m.is_empty() && m.start as usize >= cursor)
+                .min_by_key(|m| m.start);
+            let Some(msg) = next else {
+                break;
+            };
+            let from = msg.range();
+            store.copy_within(from, cursor);
+            msg.start = cursor as u32;
+            cursor = msg.end();
+        }
+        *used = cursor;
+    }
+
+    /// Makes `bytes` slot `index`'s message, in place of the one it had.
+    fn keep(&mut self, index: usize, bytes: &[u8]) -> Result<(), TxError> {
+        self.release_msg(index);
+        self.make_room(bytes.len())?;
+        let start = self.used;
+        self.store[start..start + bytes.len()].copy_from_slice(bytes);
+        self.used += bytes.len();
+        self.slots[index].msg = Span {
+            start: start as u32,
+            len: bytes.len() as u32,
+        };
+        Ok(())
+    }
+
+    /// Makes a message built from slot `from`'s message slot `to`'s, in place of the
+    /// one `to` had (`to` may be `from`). `bound` is the most the message can take:
+    /// room for it is made only when the free tail is too short.
+    fn derive(
+        &mut self,
+        from: usize,
+        to: usize,
+        bound: usize,
+        build: impl Fn(&Message<'_>, &mut SliceSink<'_>) -> Result<(), TxError>,
+    ) -> Result<(), TxError> {
+        for attempt in 0..2 {
+            if attempt == 1 {
+                self.make_room(bound.min(B))?;
+            }
+            let source = self.slots[from].msg;
+            let (kept, tail) = self.store.split_at_mut(self.used);
+            let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
+            let msg = parse(&kept[source.range()], &mut headers)?;
+            let mut sink = SliceSink::new(tail);
+            match build(&msg, &mut sink) {
+                Ok(()) => {
+                    let len = sink.len();
+                    let start = self.used;
+                    // Not `release_msg`: the old message is below the new one.
+                    self.slots[to].msg = Span {
+                        start: start as u32,
+                        len: len as u32,
+                    };
+                    self.used += len;
+                    return Ok(());
+                }
+                Err(TxError::TooLarge) if attempt == 0 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(TxError::TooLarge)
     }
 
     fn push_event(&mut self, event: Event) {
@@ -626,11 +864,11 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         } else {
             Kind::NonInviteClient
         };
+        if request.len() > B {
+            return Err(TxError::TooLarge);
+        }
         let index = self.take_slot().ok_or(TxError::Full)?;
-        let buf = &mut self.slots[index].buf;
-        buf.clear();
-        buf.extend_from_slice(request)
-            .map_err(|_| TxError::TooLarge)?;
+        self.keep(index, request)?;
         self.start_client(
             index,
             now,
@@ -651,8 +889,8 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         kind: Kind,
         key: Key,
     ) {
-        let timers = self.config.timers;
-        self.slots[index].machine = Some(Machine {
+        let timers = self.config().timers;
+        self.slots[index].machine = ZeroOption::Some(Machine {
             kind,
             state: if kind == Kind::InviteClient {
                 State::Calling
@@ -696,21 +934,24 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         {
             return Err(TxError::WrongState);
         }
-        let index = self.take_slot().ok_or(TxError::Full)?;
-        let (branch_key, built) = {
+        let invite = usize::from(h.index);
+        let branch_key = {
             let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
-            let (invite_buf, cancel_buf) = two_bufs(&mut self.slots, usize::from(h.index), index);
-            let msg = parse(invite_buf, &mut headers)?;
-            cancel_buf.clear();
-            let built = build_cancel(&msg, cancel_buf);
+            let msg = parse(&self.store[self.slots[invite].msg.range()], &mut headers)?;
             let branch = msg
                 .top_via()
                 .ok()
                 .and_then(|v| v.branch())
                 .unwrap_or_default();
-            (key::client(branch, Method::Cancel), built)
+            key::client(branch, Method::Cancel)
         };
-        built?;
+        let index = self.take_slot().ok_or(TxError::Full)?;
+        // A CANCEL copies the INVITE's request line and a few of its headers.
+        let bound = self.slots[invite].msg.len as usize + 32;
+        if let Err(e) = self.derive(invite, index, bound, build_cancel) {
+            self.release_msg(index);
+            return Err(e);
+        }
         self.start_client(
             index,
             now,
@@ -745,7 +986,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
 
     /// Sends a deferred CANCEL now that its INVITE heard a provisional response.
     fn release(&mut self, index: usize, now: Instant) {
-        let timers = self.config.timers;
+        let timers = self.config().timers;
         if let Some(m) = self.slots[index].machine.as_mut()
             && m.state == State::Deferred
         {
@@ -764,9 +1005,9 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         msg: &Message<'_>,
         status: StatusCode,
     ) -> Result<Received, TxError> {
-        let timers = self.config.timers;
+        let timers = self.config().timers;
         let h = self.handle(index);
-        let Some(m) = self.slots[index].machine else {
+        let Some(m) = self.slots[index].machine.get() else {
             return Ok(Received::Unmatched);
         };
         let tx = ClientTx(h);
@@ -794,7 +1035,12 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
                     // Timer M (RFC 6026).
                     self.set_deadline(index, Some(now + timers.t1_x64()), Expiry::End);
                 } else {
-                    self.generate_ack(index, msg)?;
+                    if self.generate_ack(index, msg).is_err() {
+                        // No room for the ACK: the INVITE is not needed any more, and
+                        // the server's retransmissions go unanswered until its timer H.
+                        self.release_msg(index);
+                        self.unstored = self.unstored.saturating_add(1);
+                    }
                     self.update(index, |m| {
                         m.state = State::Completed;
                         m.retransmit_at = None;
@@ -856,14 +1102,13 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
     /// Replaces the stored INVITE by the ACK for a non-2xx final response (section
     /// 17.1.1.3).
     fn generate_ack(&mut self, index: usize, response: &Message<'_>) -> Result<(), TxError> {
-        let mut ack: heapless::Vec<u8, B> = heapless::Vec::new();
-        {
-            let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
-            let invite = parse(&self.slots[index].buf, &mut headers)?;
-            build_ack(&invite, response, &mut ack)?;
-        }
-        self.slots[index].buf = ack;
-        Ok(())
+        let to = response.header(HeaderName::To).ok_or(TxError::Malformed)?;
+        // An ACK copies the INVITE's request line and a few of its headers, with the
+        // response's To.
+        let bound = self.slots[index].msg.len as usize + to.len() + 32;
+        self.derive(index, index, bound, |invite, out| {
+            build_ack(invite, to, out)
+        })
     }
 
     // ----- server side ---------------------------------------------------------------
@@ -909,7 +1154,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         if let Some(index) = existing {
             return Ok(self.server_retransmission(index));
         }
-        if self.config.detect_merged
+        if self.config().detect_merged
             && msg.to().is_ok_and(|to| to.tag().is_none())
             && self
                 .find(|m| !m.kind.is_client() && m.merge == keys.merge)
@@ -932,11 +1177,14 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
             Kind::NonInviteServer
         };
         let (deadline, on_deadline) = match kind {
-            Kind::NonInviteServer => (Some(now + self.config.server_answer_limit), Expiry::Timeout),
+            Kind::NonInviteServer => (
+                Some(now + self.config().server_answer_limit),
+                Expiry::Timeout,
+            ),
             _ => (None, Expiry::End),
         };
-        self.slots[index].buf.clear();
-        self.slots[index].machine = Some(Machine {
+        self.release_msg(index);
+        self.slots[index].machine = ZeroOption::Some(Machine {
             kind,
             state: if kind == Kind::InviteServer {
                 State::Proceeding
@@ -949,23 +1197,30 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
             merge: keys.merge,
             ack_tag: None,
             retransmit_at: None,
-            interval: self.config.timers.t1,
+            interval: self.config().timers.t1,
             deadline,
             on_deadline,
             link: None,
             queued: false,
         });
         let tx = ServerTx(self.handle(index));
-        if kind == Kind::InviteServer && self.config.auto_trying {
-            let buf = &mut self.slots[index].buf;
-            let trying = Writer::response_to(&mut *buf, msg, StatusCode::TRYING, "", None)
+        if kind == Kind::InviteServer && self.config().auto_trying {
+            // A 100 copies the request's Via, From, To, Call-ID and CSeq.
+            let _ = self.make_room(answer_bound(msg).min(B));
+            let tail = &mut self.store[self.used..];
+            let mut sink = SliceSink::new(tail);
+            let trying = Writer::response_to(&mut sink, msg, StatusCode::TRYING, "", None)
                 .and_then(|w| w.finish(b"").map(drop));
+            // A request whose headers do not fit gets no 100; the TU's own response
+            // will fail the same way and tell it.
             if trying.is_ok() {
+                let len = sink.len();
+                self.slots[index].msg = Span {
+                    start: self.used as u32,
+                    len: len as u32,
+                };
+                self.used += len;
                 self.queue(index);
-            } else {
-                // A request whose headers do not fit a buffer gets no 100; the TU's own
-                // response will fail the same way and tell it.
-                self.slots[index].buf.clear();
             }
         }
         if method == Method::Cancel {
@@ -986,13 +1241,13 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
     /// A request that matched a live server transaction: replay the latest response
     /// where the state machine says so (sections 17.2.1 and 17.2.2).
     fn server_retransmission(&mut self, index: usize) -> Received {
-        let Some(m) = self.slots[index].machine else {
+        let Some(m) = self.slots[index].machine.get() else {
             return Received::Absorbed;
         };
         let replay = match m.state {
             // Non-INVITE Trying discards retransmissions; Confirmed and Accepted absorb
             // them (the TU retransmits 2xx itself).
-            State::Proceeding | State::Completed => !self.slots[index].buf.is_empty(),
+            State::Proceeding | State::Completed => !self.slots[index].msg.is_empty(),
             _ => false,
         };
         if replay {
@@ -1008,7 +1263,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         msg: &Message<'_>,
         rfc3261: bool,
     ) -> Received {
-        let Some(m) = self.slots[index].machine else {
+        let Some(m) = self.slots[index].machine.get() else {
             return Received::Ack;
         };
         if m.kind != Kind::InviteServer {
@@ -1028,7 +1283,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
                     m.retransmit_at = None;
                 });
                 // Timer I.
-                let wait = self.linger(m.reliable, self.config.timers.t4);
+                let wait = self.linger(m.reliable, self.config().timers.t4);
                 self.set_deadline(index, Some(now + wait), Expiry::End);
                 Received::Absorbed
             }
@@ -1053,20 +1308,30 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         }
         let tag = key.hex8();
         let tag = core::str::from_utf8(&tag).unwrap_or("0");
-        self.stateless.clear();
-        let mut w = Writer::response_to(&mut self.stateless, msg, status, "", Some(tag))
+        // Room for the answer: it copies the request's Via, From, To, Call-ID and
+        // CSeq. When even finished transactions leave none, the answer is dropped.
+        if self.make_room(answer_bound(msg).min(B)).is_err() {
+            return Ok(Received::Rejected(status));
+        }
+        let retry_after = self.config().retry_after;
+        let mut sink = SliceSink::new(&mut self.store[self.used..]);
+        let mut w = Writer::response_to(&mut sink, msg, status, "", Some(tag))
             .map_err(|_| TxError::TooLarge)?;
         if status == StatusCode::SERVICE_UNAVAILABLE {
             let mut digits = [0u8; 10];
             let mut n = SliceSink::new(&mut digits);
-            n.put_u32(self.config.retry_after)
-                .map_err(|_| TxError::TooLarge)?;
+            n.put_u32(retry_after).map_err(|_| TxError::TooLarge)?;
             let n = core::str::from_utf8(n.written()).unwrap_or("0");
             w.header("Retry-After", n).map_err(|_| TxError::TooLarge)?;
         }
-        match w.finish(b"") {
-            Ok(_) => self.stateless_to = Some((peer, reliable)),
-            Err(_) => self.stateless.clear(),
+        if w.finish(b"").is_ok() {
+            let len = sink.len();
+            self.stateless = Span {
+                start: self.used as u32,
+                len: len as u32,
+            };
+            self.used += len;
+            self.stateless_to = ZeroOption::Some((peer, reliable));
         }
         Ok(Received::Rejected(status))
     }
@@ -1102,11 +1367,8 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         if !allowed {
             return Err(TxError::WrongState);
         }
-        let buf = &mut self.slots[index].buf;
-        buf.clear();
-        buf.extend_from_slice(response)
-            .map_err(|_| TxError::TooLarge)?;
-        let timers = self.config.timers;
+        self.keep(index, response)?;
+        let timers = self.config().timers;
         if status.is_provisional() {
             if m.kind == Kind::NonInviteServer {
                 self.update(index, |m| m.state = State::Proceeding);
@@ -1160,7 +1422,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
             return Some(Transmit {
                 peer,
                 reliable,
-                bytes: &self.stateless,
+                bytes: &self.store[self.stateless.range()],
             });
         }
         let index = loop {
@@ -1172,7 +1434,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
             let Some(m) = slot.machine.as_mut() else {
                 continue;
             };
-            let send = m.queued && m.state != State::Deferred && !slot.buf.is_empty();
+            let send = m.queued && m.state != State::Deferred && !slot.msg.is_empty();
             m.queued = false;
             if send {
                 break usize::from(h.index);
@@ -1183,7 +1445,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         Some(Transmit {
             peer: m.peer,
             reliable: m.reliable,
-            bytes: &slot.buf,
+            bytes: &self.store[slot.msg.range()],
         })
     }
 
@@ -1206,9 +1468,9 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let t2 = self.config.timers.t2;
+        let t2 = self.config().timers.t2;
         for index in 0..N {
-            let Some(m) = self.slots[index].machine else {
+            let Some(m) = self.slots[index].machine.get() else {
                 continue;
             };
             if m.deadline.is_some_and(|d| d <= now) {
@@ -1244,21 +1506,6 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
                 self.queue(index);
             }
         }
-    }
-}
-
-/// Borrows two distinct slots' buffers: the first to read, the second to write.
-fn two_bufs<A, const B: usize>(
-    slots: &mut [Slot<A, B>],
-    read: usize,
-    write: usize,
-) -> (&heapless::Vec<u8, B>, &mut heapless::Vec<u8, B>) {
-    if read < write {
-        let (a, b) = slots.split_at_mut(write);
-        (&a[read].buf, &mut b[0].buf)
-    } else {
-        let (a, b) = slots.split_at_mut(read);
-        (&b[0].buf, &mut a[write].buf)
     }
 }
 
@@ -1301,10 +1548,7 @@ fn copy_invite_headers<S: crate::wire::Sink>(
     Ok(())
 }
 
-fn build_cancel<const B: usize>(
-    invite: &Message<'_>,
-    out: &mut heapless::Vec<u8, B>,
-) -> Result<(), TxError> {
+fn build_cancel(invite: &Message<'_>, out: &mut SliceSink<'_>) -> Result<(), TxError> {
     let uri = invite.request_uri_str().ok_or(TxError::Malformed)?;
     let mut build = || -> Result<(), EmitError> {
         let mut w = Writer::request_str(&mut *out, Method::Cancel, uri)?;
@@ -1315,13 +1559,8 @@ fn build_cancel<const B: usize>(
     build().map_err(emit_error)
 }
 
-fn build_ack<const B: usize>(
-    invite: &Message<'_>,
-    response: &Message<'_>,
-    out: &mut heapless::Vec<u8, B>,
-) -> Result<(), TxError> {
+fn build_ack(invite: &Message<'_>, to: &str, out: &mut SliceSink<'_>) -> Result<(), TxError> {
     let uri = invite.request_uri_str().ok_or(TxError::Malformed)?;
-    let to = response.header(HeaderName::To).ok_or(TxError::Malformed)?;
     let mut build = || -> Result<(), EmitError> {
         let mut w = Writer::request_str(&mut *out, Method::Ack, uri)?;
         copy_invite_headers(invite, &mut w, Some(to), Method::Ack)?;
@@ -1329,6 +1568,13 @@ fn build_ack<const B: usize>(
         Ok(())
     };
     build().map_err(emit_error)
+}
+
+/// The most a response the layer makes to `request` (100, 482, 503) can take: the
+/// request's head (the header lines it copies are among them) and a status line, a
+/// To tag, Retry-After and Content-Length.
+fn answer_bound(request: &Message<'_>) -> usize {
+    request.head().len() + 128
 }
 
 fn emit_error(e: EmitError) -> TxError {

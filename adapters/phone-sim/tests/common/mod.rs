@@ -31,7 +31,7 @@ pub(crate) struct App {
     pub(crate) phone: SocketAddr,
     pub(crate) epoch: Instant,
     pub(crate) s: Box<AppSession<8, BUF>>,
-    pub(crate) tx: Box<Transactions<SocketAddr, 32, BUF>>,
+    pub(crate) tx: Box<Transactions<SocketAddr, 32, { 32 * BUF }>>,
     pub(crate) ids: IdGenerator,
     pub(crate) client: HashMap<ClientTx, (u32, Method<'static>)>,
     pub(crate) established: bool,
