@@ -19,6 +19,7 @@ use sip_lite::wire::{
 };
 use sip_lite::zeroed::ZeroOption;
 
+use crate::out::OutQueue;
 use crate::report::{CallState, Cause, Name, Report, cut};
 use crate::text::{TooLong, escape_into, fixed, format, offers_hold, sdp, unescape, user_of};
 
@@ -28,12 +29,16 @@ const DIALOG: usize = 1024;
 const HEADERS: usize = 48;
 /// How many Call-IDs of ended calls are remembered (a late BYE for them gets 200).
 const ENDED_KEPT: usize = 8;
-/// Datagrams waiting for [`Phone::poll_transmit`] beside the transaction layer's.
-const OUT: usize = 4;
+/// Datagrams waiting for [`Phone::poll_transmit`] beside the transaction layer's...
+const OUT: usize = 8;
+/// ... in this many times `BUF` octets.
+const OUT_BUFS: usize = 2;
 /// Reports waiting for [`Phone::poll_report`].
 const REPORTS: usize = 16;
 /// Why a phone without a configuration does nothing.
 const NOT_CONFIGURED: &str = "not configured";
+/// Why a datagram beside the transaction layer's was dropped.
+const OUT_FULL: &str = "queue full";
 /// 3xx answers an outgoing call follows before it fails (RFC 3261 section 8.1.3.4:
 /// a redirection loop must end).
 const MAX_REDIRECTS: u8 = 5;
@@ -369,7 +374,7 @@ pub struct Phone<
     ended: Deque<CallId, ENDED_KEPT>,
     next_call: u32,
     auto_answer: bool,
-    out: Deque<(A, Vec<u8, BUF>), OUT>,
+    out: OutQueue<A, BUF, OUT_BUFS, OUT>,
     reports: Deque<Report, REPORTS>,
     reports_lost: u32,
 }
@@ -463,7 +468,7 @@ where
             ended: Deque::new(),
             next_call: 0,
             auto_answer: false,
-            out: Deque::new(),
+            out: OutQueue::new(),
             reports: Deque::new(),
             reports_lost: 0,
         }
@@ -605,7 +610,7 @@ where
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<(A, usize)> {
         loop {
             let (peer, bytes) = match self.out.front() {
-                Some((peer, bytes)) => (*peer, bytes.as_slice()),
+                Some(front) => front,
                 None => {
                     let t = self.tx.poll_transmit()?;
                     (t.peer, t.bytes)
@@ -616,7 +621,7 @@ where
             if fits {
                 buf[..n].copy_from_slice(bytes);
             }
-            self.out.pop_front();
+            self.out.pop();
             if fits {
                 return Some((peer, n));
             }
@@ -693,11 +698,12 @@ where
                 }
                 continue;
             }
-            let bytes = c.last.clone();
             r.interval = (r.interval * 2).min(t2);
             r.next = (now + r.interval).min(r.until);
             c.resend = Some(r);
-            self.send_raw(peer, bytes);
+            if self.out.push(peer, &self.calls[i].last).is_err() {
+                self.warn("transmit", OUT_FULL);
+            }
         }
         self.forget_ended();
         self.pump(now);
@@ -716,16 +722,19 @@ where
         });
     }
 
-    fn send_raw(&mut self, to: A, bytes: Vec<u8, BUF>) {
-        if self.out.push_back((to, bytes)).is_err() {
-            self.warn("transmit", "queue full");
+    fn send_raw(&mut self, to: A, bytes: &[u8]) {
+        if self.out.push(to, bytes).is_err() {
+            self.warn("transmit", OUT_FULL);
         }
     }
 
-    fn send_to_proxy(&mut self, bytes: Vec<u8, BUF>) {
-        match self.proxy.get() {
-            Some(proxy) => self.send_raw(proxy, bytes),
-            None => self.warn("transmit", NOT_CONFIGURED),
+    /// Sends call `idx`'s kept ACK to the proxy again.
+    fn resend_ack(&mut self, idx: usize) {
+        let Some(proxy) = self.proxy.get() else {
+            return self.warn("transmit", NOT_CONFIGURED);
+        };
+        if self.out.push(proxy, &self.calls[idx].last).is_err() {
+            self.warn("transmit", OUT_FULL);
         }
     }
 
@@ -1233,8 +1242,8 @@ where
             let Ok(ack) = Vec::from_slice(&buf[..len]) else {
                 return false;
             };
-            self.calls[idx].last = ack.clone();
-            self.send_to_proxy(ack);
+            self.calls[idx].last = ack;
+            self.resend_ack(idx);
             true
         } else {
             self.send_request(now, &buf[..len], Owner::Call(no, purpose))
@@ -1407,9 +1416,8 @@ where
         // Out now: a final answer right after would take the provisional's place.
         if status.is_provisional() {
             while let Some(t) = self.tx.poll_transmit() {
-                let (peer, bytes) = (t.peer, Vec::from_slice(t.bytes));
-                if let Ok(bytes) = bytes {
-                    self.send_raw(peer, bytes);
+                if self.out.push(t.peer, t.bytes).is_err() {
+                    self.warn("transmit", OUT_FULL);
                 }
             }
         }
@@ -1533,10 +1541,8 @@ where
             match keep_alive(rest) {
                 Status::Partial => return Ok(used),
                 Status::Complete(Some((kind, n))) => {
-                    if kind == KeepAlive::Ping
-                        && let Ok(pong) = Vec::from_slice(b"\r\n")
-                    {
-                        self.send_raw(from, pong);
+                    if kind == KeepAlive::Ping {
+                        self.send_raw(from, b"\r\n");
                     }
                     used += n;
                     continue;
@@ -1633,9 +1639,7 @@ where
         ) && let Ok(s) = w.finish(b"")
         {
             let n = s.len();
-            if let Ok(bytes) = Vec::from_slice(&buf[..n]) {
-                self.send_raw(to, bytes);
-            }
+            self.send_raw(to, &buf[..n]);
         }
     }
 
@@ -1653,13 +1657,12 @@ where
         // A 2xx to our INVITE again: its ACK is resent.
         let Ok(id) = msg.call_id() else { return };
         if msg.status().is_some_and(|s| s.is_success())
-            && let Some(c) = self
+            && let Some(idx) = self
                 .calls
                 .iter()
-                .find(|c| c.outgoing && c.call_id == id && !c.last.is_empty())
+                .position(|c| c.outgoing && c.call_id == id && !c.last.is_empty())
         {
-            let ack = c.last.clone();
-            self.send_to_proxy(ack);
+            self.resend_ack(idx);
         }
     }
 
@@ -2290,8 +2293,8 @@ where
                             self.warn("CSTA request", e);
                         }
                     }
-                } else if let Ok(bytes) = Vec::from_slice(bytes) {
-                    self.send_raw(peer, bytes);
+                } else if self.out.push(peer, bytes).is_err() {
+                    self.warn("transmit", OUT_FULL);
                 }
             }
             while let Some(ev) = self.session.poll_event() {
