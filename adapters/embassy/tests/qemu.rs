@@ -579,6 +579,16 @@ impl Gateway {
         }
     }
 
+    /// The deepest the firmware's stack has been while running the line so far, from
+    /// the semihosting log (`stack peak now N bytes`, logged whenever it grows).
+    fn running_stack_peak(&self) -> String {
+        let text = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.strip_prefix("stack peak now "))
+            .last()
+            .map_or_else(|| "not logged".to_owned(), str::to_owned)
+    }
+
     /// Kills QEMU (by its id): the board loses power.
     fn power_off(&mut self) {
         self.stdin = None;
@@ -1316,6 +1326,11 @@ fn gateway_in_qemu_against_the_server() {
     gw.expect_calls(&["call 5 ended peer=202 cause=hangup"]);
     app.idle();
 
+    figures.push(format!(
+        "stack peak while running the line (every step so far): {}",
+        gw.running_stack_peak()
+    ));
+
     // 7. The gateway reboots: the server opens the session again, the application's
     // monitor of 201 goes on.
     gw.power_off();
@@ -1669,6 +1684,10 @@ fn gateway_over_tcp_against_the_server() {
 
     let mut timings = first_timings;
     timings.append(&mut app.timings);
+    figures.push(format!(
+        "stack peak while running the line (every step): {}",
+        gw.running_stack_peak()
+    ));
     drop(app);
     drop(gw);
     drop(env);

@@ -140,10 +140,10 @@ fn pender(_context: *mut ()) {
 
 unsafe extern "C" {
     static _stack_start: u32;
+    /// The lowest address the stack may reach (the end of the statics, cortex-m-rt).
+    static _stack_end: u32;
 }
 
-/// How much of the stack top is painted and watched.
-const PAINTED: usize = 256 * 1024;
 const PAINT: u32 = 0x5afe_57ac;
 
 fn stack_top() -> usize {
@@ -151,11 +151,16 @@ fn stack_top() -> usize {
     &raw const _stack_start as usize
 }
 
+/// The watched part of the stack: all of it, whatever the memory map.
+fn stack_bottom() -> usize {
+    // Only the address of the linker symbol is taken.
+    &raw const _stack_end as usize
+}
+
 /// Paints the watched part of the stack below the current frame.
 fn paint_stack() {
     let sp = cortex_m::register::msp::read() as usize;
-    let bottom = stack_top() - PAINTED;
-    let mut p = bottom;
+    let mut p = stack_bottom();
     while p + 256 < sp {
         // SAFETY: between the bottom of the watched region and well below the live
         // frame: unused stack memory.
@@ -167,7 +172,7 @@ fn paint_stack() {
 /// The deepest the stack has been since [`paint_stack`], in octets.
 fn stack_peak() -> usize {
     let top = stack_top();
-    let mut p = top - PAINTED;
+    let mut p = stack_bottom();
     // SAFETY: reads of the painted region, which is stack memory.
     while p < top && unsafe { (p as *const u32).read_volatile() } == PAINT {
         p += 4;
@@ -330,8 +335,16 @@ async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: 
         core::mem::size_of::<GatewayLine>()
     );
     let mut registered_once = false;
+    let mut deepest = 0;
     let mut out = |out: ucsta_embassy::Output<'_>| {
         uart::line(format_args!("{out}"));
+        // The stack's deepest so far, logged when it grows: the figure for running
+        // the line comes from the whole test, calls and transfers included.
+        let peak = stack_peak();
+        if registered_once && peak > deepest {
+            deepest = peak;
+            log!("stack peak now {} bytes", peak);
+        }
         if !registered_once
             && let ucsta_embassy::Output::Report(ucsta_phone::Report::Registered { .. }) = out
         {
@@ -388,6 +401,26 @@ async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: 
 #[entry]
 fn main() -> ! {
     paint_stack();
+    let executor = boot();
+    loop {
+        // SAFETY: polled from this loop only, never re-entered.
+        unsafe { executor.poll() };
+        cortex_m::interrupt::free(|_| {
+            // An interrupt taken after this check still ends the WFI (it is
+            // pending while PRIMASK is set) and its wake-up is seen next round.
+            if !PENDED.swap(false, Ordering::AcqRel) {
+                cortex_m::asm::wfi();
+            }
+        });
+    }
+}
+
+/// Brings the board, the network stack and the tasks up. Not inlined: what passes
+/// through its frame on the way to the statics (the stack's resources, the tasks'
+/// futures; about 8 KB) is given back before the executor runs, rather than held
+/// under every poll for as long as `main` lives.
+#[inline(never)]
+fn boot() -> &'static raw::Executor {
     time::init();
     uart::init();
     let text = config_text();
@@ -430,17 +463,7 @@ fn main() -> ! {
     if spawned.iter().any(Result::is_err) {
         fail("executor", &"cannot spawn the tasks");
     }
-    loop {
-        // SAFETY: polled from this loop only, never re-entered.
-        unsafe { executor.poll() };
-        cortex_m::interrupt::free(|_| {
-            // An interrupt taken after this check still ends the WFI (it is
-            // pending while PRIMASK is set) and its wake-up is seen next round.
-            if !PENDED.swap(false, Ordering::AcqRel) {
-                cortex_m::asm::wfi();
-            }
-        });
-    }
+    executor
 }
 
 #[panic_handler]
