@@ -21,7 +21,8 @@
 //!   negotiation on both sides of a dialog and the refresh and expiry timers.
 //! - [`time`] and [`ids`]: the caller's clock and the caller-seeded identifiers every
 //!   layer above uses; [`zeroed`]: an `Option` whose `None` is all zero bits, for
-//!   machines that firmware keeps in zero-initialised statics.
+//!   machines that firmware keeps in zero-initialised statics; [`queue`]: messages
+//!   waiting to be sent, packed in a ring of octets.
 //!
 //! The layers above [`wire`] are sans-IO state machines: inputs are method calls that
 //! carry `now`, outputs are polled (`poll_transmit`, `poll_event`, `poll_timeout`) after
@@ -59,6 +60,7 @@ pub mod dialog;
 pub mod digest;
 mod error;
 pub mod ids;
+pub mod queue;
 pub mod registration;
 pub mod session_timer;
 pub mod time;

@@ -69,7 +69,6 @@
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod out;
 mod phone;
 mod report;
 mod text;

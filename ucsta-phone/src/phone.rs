@@ -11,6 +11,7 @@ use heapless::{Deque, String, Vec};
 use sip_lite::dialog::Dialog;
 use sip_lite::digest::{CredentialsRepr, Request as DigestRequest, Secret, select_challenge};
 use sip_lite::ids::IdGenerator;
+use sip_lite::queue::MessageQueue;
 use sip_lite::registration::{self, Registration, RegistrationEvent};
 use sip_lite::time::{Instant, Timers};
 use sip_lite::transaction::{self, ClientTx, Event, Received, ServerTx, Transactions, Tx};
@@ -19,7 +20,6 @@ use sip_lite::wire::{
 };
 use sip_lite::zeroed::ZeroOption;
 
-use crate::out::OutQueue;
 use crate::report::{CallState, Cause, Name, Report, cut};
 use crate::text::{TooLong, escape_into, fixed, format, offers_hold, sdp, unescape, user_of};
 
@@ -374,7 +374,7 @@ pub struct Phone<
     ended: Deque<CallId, ENDED_KEPT>,
     next_call: u32,
     auto_answer: bool,
-    out: OutQueue<A, BUF, OUT_BUFS, OUT>,
+    out: MessageQueue<A, BUF, OUT_BUFS, OUT>,
     reports: Deque<Report, REPORTS>,
     reports_lost: u32,
 }
@@ -468,7 +468,7 @@ where
             ended: Deque::new(),
             next_call: 0,
             auto_answer: false,
-            out: OutQueue::new(),
+            out: MessageQueue::new(),
             reports: Deque::new(),
             reports_lost: 0,
         }

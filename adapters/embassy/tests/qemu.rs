@@ -585,7 +585,7 @@ impl Gateway {
         let text = std::fs::read_to_string(&self.stderr).unwrap_or_default();
         text.lines()
             .filter_map(|l| l.strip_prefix("stack peak now "))
-            .last()
+            .next_back()
             .map_or_else(|| "not logged".to_owned(), str::to_owned)
     }
 

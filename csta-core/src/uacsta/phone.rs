@@ -28,6 +28,7 @@ use core::time::Duration;
 use heapless::{Deque, String, Vec};
 use sip_lite::dialog::{DialogHandle, Dialogs, RequestOutcome};
 use sip_lite::ids::IdGenerator;
+use sip_lite::queue::{MessageQueue, PushError};
 use sip_lite::session_timer::{self, Action, Answer, RefreshMethod, SessionRefresh};
 use sip_lite::time::{Instant, Timers, earliest};
 use sip_lite::wire::{HeaderName, Message, Method, RetryAfter, StatusCode};
@@ -178,7 +179,9 @@ pub struct PhoneSession<const Q: usize, const M: usize> {
     ack_due: bool,
     bye_due: bool,
     pending: Vec<(u32, Method<'static>, Purpose), 4>,
-    queue: Deque<Vec<u8, M>, Q>,
+    /// The events waiting for their INFO (the front one perhaps in flight), in two
+    /// times `M` octets.
+    queue: MessageQueue<(), M, 2, Q>,
     /// The CSeq of the INFO carrying the front of `queue`.
     in_flight: Option<u32>,
     /// When the front of `queue`, refused with 500 or 503, is sent again.
@@ -240,7 +243,7 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
             ack_due: false,
             bye_due: false,
             pending: Vec::new(),
-            queue: Deque::new(),
+            queue: MessageQueue::new(),
             in_flight: None,
             retry_at: None,
             retries: 0,
@@ -333,18 +336,21 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
         if self.dialog.is_none() || self.bye_due {
             return Err(SessionError::WrongState);
         }
-        if self.queue.is_full() {
-            return Err(SessionError::QueueFull);
+        let edition = self.edition();
+        // Encoded where it waits, in at most `M` octets (an INFO's body).
+        let pushed = self.queue.push_with((), |free| {
+            let n = free.len().min(M);
+            event.encode(edition, &mut free[..n])
+        });
+        match pushed {
+            Ok(()) => Ok(()),
+            Err(PushError::Full) => Err(SessionError::QueueFull),
+            // It would fit `M` octets, not the free ones: the queue is full for it.
+            Err(PushError::Write(EncodeError::BufferTooSmall { required })) if required <= M => {
+                Err(SessionError::QueueFull)
+            }
+            Err(PushError::Write(_)) => Err(SessionError::Encode),
         }
-        let mut body = Vec::<u8, M>::new();
-        let _ = body.resize(M, 0);
-        let n = event
-            .encode(self.edition(), &mut body)
-            .map_err(|_| SessionError::Encode)?;
-        body.truncate(n);
-        self.queue
-            .push_back(body)
-            .map_err(|_| SessionError::QueueFull)
     }
 
     /// Ends the session with a BYE.
@@ -433,7 +439,7 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
             dialog.local_cseq().unwrap_or(0)
         };
         let body: &[u8] = match purpose {
-            Some(Purpose::Event) => self.queue.front().map_or(&[], |b| b.as_slice()),
+            Some(Purpose::Event) => self.queue.front().map_or(&[], |(_, b)| b),
             Some(Purpose::Refresh(_)) => {
                 if let Some(timer) = self.timer.as_ref() {
                     timer.request_headers().write(&mut w)?;
@@ -815,7 +821,7 @@ impl<const Q: usize, const M: usize> PhoneSession<Q, M> {
                     return Ok(());
                 }
                 self.retries = 0;
-                let _ = self.queue.pop_front();
+                self.queue.pop();
                 if matches!(status.0, 408 | 481) {
                     self.end(PhoneEnd::Lost, false);
                 } else if !status.is_success() {
