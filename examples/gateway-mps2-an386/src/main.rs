@@ -145,16 +145,22 @@ unsafe extern "C" {
 }
 
 const PAINT: u32 = 0x5afe_57ac;
+/// How much of the stack below its top is painted and watched: more than the line
+/// needs (a deeper stack shows as this whole figure), little enough to scan at every
+/// handset line.
+const WATCHED: usize = 64 * 1024;
 
 fn stack_top() -> usize {
     // Only the address of the linker symbol is taken.
     &raw const _stack_start as usize
 }
 
-/// The watched part of the stack: all of it, whatever the memory map.
+/// The bottom of the watched part of the stack: [`WATCHED`] below the top, or the
+/// end of the statics when the memory map gives the stack less.
 fn stack_bottom() -> usize {
     // Only the address of the linker symbol is taken.
-    &raw const _stack_end as usize
+    let end = &raw const _stack_end as usize;
+    end.max(stack_top().saturating_sub(WATCHED))
 }
 
 /// Paints the watched part of the stack below the current frame.
