@@ -119,8 +119,8 @@ impl<T: Copy, const BUF: usize, const R: usize, const K: usize> MessageQueue<T, 
     ///
     /// # Errors
     /// [`PushError::Full`] when no message slot or octet is free,
-    /// [`PushError::Write`] with the writer's error (perhaps only because the free
-    /// run was shorter than the message: see [`Self::is_empty`] to tell).
+    /// [`PushError::Write`] with the writer's error, which may only mean that the
+    /// free run was shorter than the message (an empty queue offers all its octets).
     pub fn push_with<E>(
         &mut self,
         tag: T,

@@ -234,7 +234,6 @@ impl Client {
     /// events are those of `want`'s sequences (one per call), each in order, in any
     /// interleaving.
     fn expect_calls(&mut self, want: &[(&str, Vec<&[&str]>)]) -> HashMap<String, Vec<Value>> {
-        let want: Vec<(&str, Vec<&[&str]>)> = want.to_vec();
         let end = Instant::now() + WAIT;
         let enough = |events: &[(String, String, Value)]| {
             want.iter().all(|(d, w)| {
@@ -261,7 +260,7 @@ impl Client {
             // Each device's events, as one of the interleavings of its calls' (the
             // wanted order itself when there is one call).
             let mut shown: HashMap<String, Vec<String>> = HashMap::new();
-            for (d, seqs) in &want {
+            for (d, seqs) in want {
                 let seqs: Vec<Vec<String>> = seqs
                     .iter()
                     .map(|s| s.iter().map(|e| e.to_string()).collect())

@@ -696,17 +696,14 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
     /// Moves every kept message down to the start of the store, in order, so the
     /// free octets are one tail.
     fn compact(&mut self) {
+        // `make_room`, the only caller, has let go of a stateless answer already sent.
         let Self {
             slots,
             store,
             stateless,
-            stateless_to,
             used,
             ..
         } = self;
-        if stateless_to.is_none() {
-            *stateless = Span::EMPTY;
-        }
         let mut cursor = 0usize;
         loop {
             // The unmoved message lowest in the store: every moved one now ends at or
