@@ -16,7 +16,8 @@ use sip_lite::registration::{self, Registration, RegistrationEvent};
 use sip_lite::time::{Instant, Timers};
 use sip_lite::transaction::{self, ClientTx, Event, Received, ServerTx, Transactions, Tx};
 use sip_lite::wire::{
-    Emit as _, EmitError, HeaderIndex, HeaderName, Message, Method, SliceSink, StatusCode, Writer,
+    Emit as _, EmitError, FmtSink, HeaderIndex, HeaderName, Message, Method, SliceSink, StatusCode,
+    Writer,
 };
 use sip_lite::zeroed::ZeroOption;
 
@@ -317,11 +318,40 @@ impl<A, const BUF: usize> Call<A, BUF> {
         }
     }
 
+    /// Makes the slot a new call, field by field: a `Call` is kilobytes (two
+    /// messages and a dialog), and one built whole passes through the stack.
+    fn reset(&mut self, no: u32, model: Option<CallRef>, state: CallState, outgoing: bool) {
+        self.no = no;
+        self.model = model;
+        self.state = state;
+        self.outgoing = outgoing;
+        self.peer.clear();
+        self.call_id.clear();
+        self.local_tag.clear();
+        self.dialog = None;
+        self.invite.clear();
+        self.invite_tx = None;
+        self.invite_cseq = 0;
+        self.last.clear();
+        self.auth_tried = false;
+        self.redirects = 0;
+        self.server_tx = None;
+        self.refer = None;
+        self.replaces = None;
+        self.peer_addr = None;
+        self.after_hold = None;
+        self.resend = None;
+        self.no_answer_at = None;
+        self.digits.clear();
+        self.dtmf_in_flight = false;
+    }
+
     fn live(&self) -> bool {
         self.state != CallState::Ended
     }
 
-    /// Kept after its end only while its INVITE may still be answered.
+    /// Kept after its end only while its INVITE may still be answered; a slot
+    /// not kept is free for the next call.
     fn kept(&self) -> bool {
         self.live() || self.invite_tx.is_some()
     }
@@ -370,6 +400,9 @@ pub struct Phone<
     session: PhoneSession<Q, BUF>,
     csta_peer: ZeroOption<A>,
     device: Device<CALLS, Q>,
+    /// `CALLS` slots once configured (filled then, so that a new call is set up in
+    /// its slot rather than built on the stack and moved); a slot whose call is not
+    /// [kept](Call::kept) is free.
     calls: Vec<Call<A, BUF>, CALLS>,
     ended: Deque<CallId, ENDED_KEPT>,
     next_call: u32,
@@ -377,6 +410,10 @@ pub struct Phone<
     out: MessageQueue<A, BUF, OUT_BUFS, OUT>,
     reports: Deque<Report, REPORTS>,
     reports_lost: u32,
+    /// Where a message is written before it goes to the transaction layer or the
+    /// transmit queue: one buffer of the phone's rather than one in the frame of
+    /// each function that sends, several of which are on the stack at once.
+    scratch: [u8; BUF],
 }
 
 impl<A, const CALLS: usize, const TXS: usize, const STORE: usize, const BUF: usize, const Q: usize>
@@ -387,9 +424,88 @@ impl<A, const CALLS: usize, const TXS: usize, const STORE: usize, const BUF: usi
             .field("user", &self.user)
             .field("registered", &self.registered)
             .field("csta", &self.session.is_open())
-            .field("calls", &self.calls.len())
+            .field("calls", &self.calls.iter().filter(|c| c.kept()).count())
             .finish_non_exhaustive()
     }
+}
+
+/// What the phone says of itself in an INVITE: fields of [`Phone`], borrowed beside
+/// a call of its.
+struct Local<'a> {
+    via: &'a str,
+    aor: &'a str,
+    contact: &'a str,
+    user_agent: &'a str,
+}
+
+/// Writes call `c`'s INVITE (the next CSeq) where it is kept, `c.invite`: an
+/// error when it does not fit.
+fn write_invite<A, const BUF: usize>(
+    c: &mut Call<A, BUF>,
+    me: &Local<'_>,
+    branch: &str,
+    ruri: &str,
+    replaces: Option<&str>,
+    auth: Option<(HeaderName, &str)>,
+    body: &str,
+) -> fmt::Result {
+    use core::fmt::Write as _;
+    c.invite_cseq += 1;
+    let text = &mut c.invite;
+    text.clear();
+    write!(
+        text,
+        "INVITE {ruri} SIP/2.0\r\nVia: {};rport;branch={branch}\r\nMax-Forwards: 70\r\n\
+         From: <{}>;tag={}\r\nTo: <{ruri}>\r\nCall-ID: {}\r\nCSeq: {} INVITE\r\n\
+         Contact: <{}>\r\n\
+         Allow: INVITE, ACK, CANCEL, BYE, REFER, NOTIFY, INFO, UPDATE, OPTIONS\r\n\
+         Supported: replaces\r\nUser-Agent: {}\r\n",
+        me.via, me.aor, c.local_tag, c.call_id, c.invite_cseq, me.contact, me.user_agent,
+    )?;
+    if let Some(r) = replaces {
+        write!(text, "Replaces: {r}\r\n")?;
+    }
+    if let Some((name, value)) = auth {
+        write!(text, "{}: {value}\r\n", name.as_str())?;
+    }
+    write!(
+        text,
+        "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The (Proxy-)Authorization answering a 401/407 to our INVITE.
+fn authorization(
+    ids: &mut IdGenerator,
+    user: &str,
+    password: &str,
+    msg: &Message<'_>,
+    status: u16,
+    ruri: &str,
+) -> Option<(HeaderName, String<1024>)> {
+    let (challenge_name, answer_name) = if status == 407 {
+        (
+            HeaderName::ProxyAuthenticate,
+            HeaderName::ProxyAuthorization,
+        )
+    } else {
+        (HeaderName::WwwAuthenticate, HeaderName::Authorization)
+    };
+    let challenge = select_challenge(msg.header_lines(challenge_name))?;
+    let cnonce = ids.token();
+    let creds = CredentialsRepr::answer(
+        &challenge,
+        &DigestRequest::new("INVITE", ruri, b""),
+        user,
+        Secret::Password(password),
+        cnonce.as_str(),
+        1,
+    )
+    .ok()?;
+    let mut sink = FmtSink(String::new());
+    creds.emit(&mut sink).ok()?;
+    Some((answer_name, sink.0))
 }
 
 /// Where a response's Contact and a REFER's Referred-By point.
@@ -455,8 +571,6 @@ where
             transport: Transport::Udp,
             no_answer: Duration::ZERO,
             ids: IdGenerator::new([0; 32]),
-            // TODO(sip-lite): a zero-bit table; `Config::DEFAULT` and the empty slots
-            // (`None` in a niche) are not.
             tx: Transactions::zeroed(),
             client: Vec::new(),
             reg: Registration::unconfigured(),
@@ -471,6 +585,7 @@ where
             out: MessageQueue::new(),
             reports: Deque::new(),
             reports_lost: 0,
+            scratch: [0; BUF],
         }
     }
 
@@ -484,10 +599,6 @@ where
     /// until it expires, the application finds its session gone at its next request.
     /// ([`Action::Unregister`] and hanging up first, then draining
     /// [`Phone::poll_transmit`], end them properly.)
-    ///
-    /// Starting over a phone that was in use builds a new transaction table on the
-    /// stack ([`Transactions`] cannot yet be emptied in place); the first configuration
-    /// of a phone from [`Phone::unconfigured`] does not.
     ///
     /// # Errors
     /// [`PhoneError`] when a configured string does not fit. The phone is left
@@ -552,6 +663,11 @@ where
         self.registered = false;
         self.csta_peer = ZeroOption::None;
         self.calls.clear();
+        while self
+            .calls
+            .push(Call::new(0, None, CallState::Ended, false))
+            .is_ok()
+        {}
         self.ended.clear();
         self.next_call = 1;
         self.auto_answer = cfg.auto_answer;
@@ -584,7 +700,14 @@ where
 
     /// The states of the calls in progress, oldest first.
     pub fn call_states(&self) -> impl Iterator<Item = CallState> + '_ {
-        self.calls.iter().filter(|c| c.live()).map(|c| c.state)
+        let mut live: Vec<(u32, CallState), CALLS> = self
+            .calls
+            .iter()
+            .filter(|c| c.live())
+            .map(|c| (c.no, c.state))
+            .collect();
+        live.sort_unstable_by_key(|&(no, _)| no);
+        live.into_iter().map(|(_, state)| state)
     }
 
     /// The ECMA-269 device of the line (do-not-disturb, forwarding, ...).
@@ -640,6 +763,7 @@ where
         let calls = self
             .calls
             .iter()
+            .filter(|c| c.kept())
             .flat_map(|c| [c.resend.map(|r| r.next), c.no_answer_at])
             .flatten()
             .min();
@@ -671,6 +795,9 @@ where
         let t2 = Timers::DEFAULT.t2;
         for i in 0..self.calls.len() {
             let c = &mut self.calls[i];
+            if !c.kept() {
+                continue;
+            }
             if c.no_answer_at.is_some_and(|t| t <= now) {
                 c.no_answer_at = None;
                 if c.state == CallState::Ringing
@@ -705,8 +832,26 @@ where
                 self.warn("transmit", OUT_FULL);
             }
         }
-        self.forget_ended();
         self.pump(now);
+    }
+
+    /// Sends the device's next event to the application (or drops it while no
+    /// session is open); false when there was none. Not inlined: the message is built
+    /// in this frame, not in that of [`Phone::pump`], which is under most of the phone.
+    #[inline(never)]
+    fn send_event(&mut self) -> bool {
+        let Some(e) = self.device.poll_event() else {
+            return false;
+        };
+        let msg = e.message();
+        let name = msg.name();
+        if self.session.is_open() {
+            match self.session.send_event(&msg) {
+                Ok(()) => self.push_report(Report::CstaEvent { name }),
+                Err(err) => self.warn(name, err),
+            }
+        }
+        true
     }
 
     fn push_report(&mut self, r: Report) {
@@ -760,11 +905,6 @@ where
         self.push_report(report);
     }
 
-    /// Drops the calls that ended (and whose INVITE can no longer be answered).
-    fn forget_ended(&mut self) {
-        self.calls.retain(Call::kept);
-    }
-
     fn progress(&mut self, idx: usize, p: Progress<'_>) {
         let Some(model) = self.calls.get(idx).and_then(|c| c.model) else {
             return;
@@ -781,7 +921,7 @@ where
     }
 
     fn find_no(&self, no: u32) -> Option<usize> {
-        self.calls.iter().position(|c| c.no == no)
+        self.calls.iter().position(|c| c.kept() && c.no == no)
     }
 
     fn remember(&mut self, c: ClientTx, owner: Owner) {
@@ -804,11 +944,13 @@ where
         Some(self.client.swap_remove(i).1)
     }
 
-    fn send_request(&mut self, now: Instant, bytes: &[u8], owner: Owner) -> bool {
+    /// Sends the request in `self.scratch[..len]` to the proxy.
+    fn send_request(&mut self, now: Instant, len: usize, owner: Owner) -> bool {
         let Some(proxy) = self.proxy.get() else {
             self.warn("send request", NOT_CONFIGURED);
             return false;
         };
+        let bytes = &self.scratch[..len];
         match self
             .tx
             .send_request(now, proxy, self.transport.reliable(), bytes)
@@ -929,12 +1071,13 @@ where
             }
             Action::AutoAnswer(on) => self.auto_answer = on,
         }
-        self.forget_ended();
         self.pump(now);
     }
 
     fn newest(&self, states: &[CallState]) -> Option<usize> {
-        self.calls.iter().rposition(|c| states.contains(&c.state))
+        (0..self.calls.len())
+            .filter(|&i| self.calls[i].kept() && states.contains(&self.calls[i].state))
+            .max_by_key(|&i| self.calls[i].no)
     }
 
     // ---------------------------------------------------------------------------------
@@ -1042,20 +1185,24 @@ where
         state: CallState,
         outgoing: bool,
     ) -> Option<usize> {
-        self.forget_ended();
         let no = self.next_call;
-        let mut call = Call::new(no, model, state, outgoing);
-        call.local_tag = fixed(self.ids.token().as_str()).unwrap_or_default();
-        if outgoing {
-            let token = self.ids.token();
-            call.call_id = format(format_args!("{}@{}", token.as_str(), self.host)).ok()?;
-        }
-        if self.calls.push(call).is_err() {
+        let Some(idx) = self.calls.iter().position(|c| !c.kept()) else {
             self.warn("call", "no free call slot");
             return None;
-        }
+        };
+        let tag = fixed(self.ids.token().as_str()).unwrap_or_default();
+        let call_id = if outgoing {
+            let token = self.ids.token();
+            format(format_args!("{}@{}", token.as_str(), self.host)).ok()?
+        } else {
+            CallId::new()
+        };
+        let call = &mut self.calls[idx];
+        call.reset(no, model, state, outgoing);
+        call.local_tag = tag;
+        call.call_id = call_id;
         self.next_call = self.next_call.wrapping_add(1).max(1);
-        Some(self.calls.len() - 1)
+        Some(idx)
     }
 
     /// The handset went off hook: a call in state dialling.
@@ -1124,45 +1271,26 @@ where
         let Some(c) = self.calls.get_mut(idx) else {
             return;
         };
-        c.invite_cseq += 1;
-        let mut text = String::<BUF>::new();
-        let r = (|| {
-            use core::fmt::Write as _;
-            write!(
-                text,
-                "INVITE {ruri} SIP/2.0\r\nVia: {};rport;branch={}\r\nMax-Forwards: 70\r\n\
-                 From: <{}>;tag={}\r\nTo: <{ruri}>\r\nCall-ID: {}\r\nCSeq: {} INVITE\r\n\
-                 Contact: <{}>\r\n\
-                 Allow: INVITE, ACK, CANCEL, BYE, REFER, NOTIFY, INFO, UPDATE, OPTIONS\r\n\
-                 Supported: replaces\r\nUser-Agent: {}\r\n",
-                self.via,
-                branch.as_str(),
-                self.aor,
-                c.local_tag,
-                c.call_id,
-                c.invite_cseq,
-                self.contact,
-                self.user_agent,
-            )?;
-            if let Some(r) = replaces {
-                write!(text, "Replaces: {r}\r\n")?;
-            }
-            if let Some((name, value)) = auth {
-                write!(text, "{}: {value}\r\n", name.as_str())?;
-            }
-            write!(
-                text,
-                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-        })();
-        if r.is_err() {
+        let me = Local {
+            via: &self.via,
+            aor: &self.aor,
+            contact: &self.contact,
+            user_agent: &self.user_agent,
+        };
+        let written = write_invite(c, &me, branch.as_str(), ruri, replaces, auth, &body);
+        self.invite_written(now, idx, written);
+    }
+
+    /// Sends call `idx`'s INVITE that [`write_invite`] just wrote (or fails the call if
+    /// it could not).
+    fn invite_written(&mut self, now: Instant, idx: usize, written: fmt::Result) {
+        if written.is_err() {
+            self.calls[idx].invite.clear();
             self.warn("send INVITE", "message too long");
             self.invite_failed(idx, 500);
             return;
         }
-        let no = c.no;
-        c.invite = text.into_bytes();
+        let no = self.calls[idx].no;
         let Some(proxy) = self.proxy.get() else {
             self.warn("send INVITE", NOT_CONFIGURED);
             self.invite_failed(idx, 503);
@@ -1202,7 +1330,6 @@ where
         body: Option<(&str, &[u8])>,
         purpose: Purpose,
     ) -> bool {
-        let mut buf = [0u8; BUF];
         let Ok(via) = format::<136>(format_args!("{};rport", self.via)) else {
             return false;
         };
@@ -1214,7 +1341,7 @@ where
             return false;
         };
         let r = d
-            .request(method, &via, &mut self.ids, &mut buf)
+            .request(method, &via, &mut self.ids, &mut self.scratch)
             .map_err(cut::<80>)
             .and_then(|mut w| {
                 let r = (|| {
@@ -1239,14 +1366,15 @@ where
             }
         };
         if method == Method::Ack {
-            let Ok(ack) = Vec::from_slice(&buf[..len]) else {
+            let last = &mut self.calls[idx].last;
+            last.clear();
+            if last.extend_from_slice(&self.scratch[..len]).is_err() {
                 return false;
-            };
-            self.calls[idx].last = ack;
+            }
             self.resend_ack(idx);
             true
         } else {
-            self.send_request(now, &buf[..len], Owner::Call(no, purpose))
+            self.send_request(now, len, Owner::Call(no, purpose))
         }
     }
 
@@ -1352,7 +1480,10 @@ where
         extra: &[(&str, &str)],
         body: Option<&str>,
     ) {
-        let Some(c) = self.calls.get(idx) else {
+        let Ok(contact) = bracketed(&self.contact) else {
+            return;
+        };
+        let Some(c) = self.calls.get_mut(idx) else {
             return;
         };
         let Some(stx) = c.server_tx else {
@@ -1362,13 +1493,9 @@ where
         let Ok(msg) = Message::parse(&c.invite, &mut hs) else {
             return;
         };
-        let mut buf = [0u8; BUF];
-        let Ok(contact) = bracketed(&self.contact) else {
-            return;
-        };
         let r = (|| {
             let mut w = Writer::response_to(
-                SliceSink::new(&mut buf),
+                SliceSink::new(&mut self.scratch),
                 &msg,
                 status,
                 status.default_reason(),
@@ -1395,22 +1522,22 @@ where
                 return;
             }
         };
+        // The dialog exists from the 2xx on, built where it is kept.
         let dialog = if status.is_success() {
-            // The dialog exists from the 2xx on.
             match Dialog::new_uas(&msg, &c.local_tag, &self.contact) {
-                Ok(mut d) => {
-                    d.confirm();
-                    Some(d)
+                Ok(d) => {
+                    c.dialog.insert(d).confirm();
+                    Ok(())
                 }
-                Err(e) => {
-                    self.warn("dialog", e);
-                    None
-                }
+                Err(e) => Err(e),
             }
         } else {
-            None
+            Ok(())
         };
-        if let Err(e) = self.tx.respond(now, stx, &buf[..len]) {
+        if let Err(e) = dialog {
+            self.warn("dialog", e);
+        }
+        if let Err(e) = self.tx.respond(now, stx, &self.scratch[..len]) {
             self.warn("respond", e);
         }
         // Out now: a final answer right after would take the provisional's place.
@@ -1424,17 +1551,14 @@ where
         let c = &mut self.calls[idx];
         if status.is_success() {
             // The 2xx is resent until the ACK.
-            if let Ok(bytes) = Vec::from_slice(&buf[..len]) {
-                c.last = bytes;
+            c.last.clear();
+            if c.last.extend_from_slice(&self.scratch[..len]).is_ok() {
                 let t = Timers::DEFAULT;
                 c.resend = c.peer_addr.map(|_| Resend {
                     next: now + t.t1,
                     interval: t.t1,
                     until: now + t.t1_x64(),
                 });
-            }
-            if dialog.is_some() {
-                c.dialog = dialog;
             }
         }
         if status.is_final() {
@@ -1624,14 +1748,12 @@ where
             Received::Cancel { cancel, invite } => self.on_cancel(now, cancel, invite, &msg),
             Received::Absorbed | Received::Rejected(_) => {}
         }
-        self.forget_ended();
         self.pump(now);
     }
 
     fn stateless_reply(&mut self, to: A, msg: &Message<'_>, status: StatusCode) {
-        let mut buf = [0u8; BUF];
         if let Ok(w) = Writer::response_to(
-            SliceSink::new(&mut buf),
+            SliceSink::new(&mut self.scratch),
             msg,
             status,
             status.default_reason(),
@@ -1639,7 +1761,9 @@ where
         ) && let Ok(s) = w.finish(b"")
         {
             let n = s.len();
-            self.send_raw(to, &buf[..n]);
+            if self.out.push(to, &self.scratch[..n]).is_err() {
+                self.warn("transmit", OUT_FULL);
+            }
         }
     }
 
@@ -1660,7 +1784,7 @@ where
             && let Some(idx) = self
                 .calls
                 .iter()
-                .position(|c| c.outgoing && c.call_id == id && !c.last.is_empty())
+                .position(|c| c.kept() && c.outgoing && c.call_id == id && !c.last.is_empty())
         {
             self.resend_ack(idx);
         }
@@ -1782,15 +1906,16 @@ where
         }
         self.calls[idx].invite_tx = None;
         if status.is_success() {
+            let c = &mut self.calls[idx];
             let mut hs = [HeaderIndex::EMPTY; HEADERS];
-            let dialog = Message::parse(&self.calls[idx].invite, &mut hs)
+            let dialog = Message::parse(&c.invite, &mut hs)
                 .ok()
                 .and_then(|req| Dialog::new_uac(&req, msg).ok());
             let Some(d) = dialog else {
                 self.warn("2xx", "cannot build the dialog");
                 return;
             };
-            self.calls[idx].dialog = Some(d);
+            c.dialog = Some(d);
             self.in_dialog(now, idx, Method::Ack, &[], None, Purpose::Other);
             if live {
                 self.progress(idx, Progress::Answered);
@@ -1821,67 +1946,47 @@ where
         if (s == 401 || s == 407) && !self.calls[idx].auth_tried {
             self.calls[idx].auth_tried = true;
             // The retry keeps the first INVITE's Request-URI and Replaces (a
-            // transferee's call).
-            let invite = self.calls[idx].invite.clone();
+            // transferee's call), read from a copy of it in `scratch`.
+            let n = self.calls[idx].invite.len();
+            self.scratch[..n].copy_from_slice(&self.calls[idx].invite);
             let mut hs = [HeaderIndex::EMPTY; HEADERS];
-            if let Ok(m) = Message::parse(&invite, &mut hs)
+            if let Ok(m) = Message::parse(&self.scratch[..n], &mut hs)
                 && let Some(ruri) = m.request_uri_str()
-                && let Some(auth) = self.authorization(msg, s, ruri)
+                && let Some(auth) =
+                    authorization(&mut self.ids, &self.user, &self.password, msg, s, ruri)
             {
+                let body = sdp(&self.host, "sendrecv", 1);
+                let branch = self.ids.branch();
+                let me = Local {
+                    via: &self.via,
+                    aor: &self.aor,
+                    contact: &self.contact,
+                    user_agent: &self.user_agent,
+                };
                 let replaces = m.header(HeaderName::Replaces);
-                self.send_invite(now, idx, ruri, replaces, Some((auth.0, &auth.1)));
+                let auth = Some((auth.0, auth.1.as_str()));
+                let c = &mut self.calls[idx];
+                let written = write_invite(c, &me, branch.as_str(), ruri, replaces, auth, &body);
+                self.invite_written(now, idx, written);
                 return;
             }
         }
         self.invite_failed(idx, s);
     }
 
-    /// The (Proxy-)Authorization answering a 401/407 to our INVITE.
-    fn authorization(
-        &mut self,
-        msg: &Message<'_>,
-        status: u16,
-        ruri: &str,
-    ) -> Option<(HeaderName, String<1024>)> {
-        let (challenge_name, answer_name) = if status == 407 {
-            (
-                HeaderName::ProxyAuthenticate,
-                HeaderName::ProxyAuthorization,
-            )
-        } else {
-            (HeaderName::WwwAuthenticate, HeaderName::Authorization)
-        };
-        let challenge = select_challenge(msg.header_lines(challenge_name))?;
-        let cnonce = self.ids.token();
-        let creds = CredentialsRepr::answer(
-            &challenge,
-            &DigestRequest::new("INVITE", ruri, b""),
-            &self.user,
-            Secret::Password(&self.password),
-            cnonce.as_str(),
-            1,
-        )
-        .ok()?;
-        let mut buf = [0u8; 1024];
-        let mut sink = SliceSink::new(&mut buf);
-        creds.emit(&mut sink).ok()?;
-        let n = sink.len();
-        let text = core::str::from_utf8(&buf[..n]).ok()?;
-        Some((answer_name, fixed(text).ok()?))
-    }
-
     fn on_ack(&mut self, now: Instant, msg: &Message<'_>) {
         if self.is_session(msg) {
-            let mut buf = [0u8; BUF];
             let mut serve = |_: &Decoded<'_>, _: Edition, _: &mut [u8]| Ok(0);
-            let _ = self.session.handle_request(now, msg, &mut serve, &mut buf);
+            let _ = self
+                .session
+                .handle_request(now, msg, &mut serve, &mut self.scratch);
         }
         // The ACK for our 2xx to a call ends its retransmissions.
         if let Ok(id) = msg.call_id()
             && let Some(c) = self
                 .calls
                 .iter_mut()
-                .find(|c| !c.outgoing && c.call_id == id)
+                .find(|c| c.kept() && !c.outgoing && c.call_id == id)
         {
             c.resend = None;
         }
@@ -1899,9 +2004,8 @@ where
         } else {
             StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST
         };
-        let mut buf = [0u8; BUF];
         if let Ok(w) = Writer::response_to(
-            SliceSink::new(&mut buf),
+            SliceSink::new(&mut self.scratch),
             msg,
             status,
             status.default_reason(),
@@ -1909,7 +2013,7 @@ where
         ) && let Ok(s) = w.finish(b"")
         {
             let n = s.len();
-            let _ = self.tx.respond(now, cancel, &buf[..n]);
+            let _ = self.tx.respond(now, cancel, &self.scratch[..n]);
         }
         let Some(inv) = invite else { return };
         if let Some(idx) = self
@@ -2013,10 +2117,9 @@ where
         let Ok(contact) = bracketed(&self.contact) else {
             return;
         };
-        let mut buf = [0u8; BUF];
         let r = (|| {
             let mut w = Writer::response_to(
-                SliceSink::new(&mut buf),
+                SliceSink::new(&mut self.scratch),
                 msg,
                 status,
                 status.default_reason(),
@@ -2035,7 +2138,7 @@ where
         })();
         match r {
             Ok(n) => {
-                if let Err(e) = self.tx.respond(now, stx, &buf[..n]) {
+                if let Err(e) = self.tx.respond(now, stx, &self.scratch[..n]) {
                     self.warn("respond", e);
                 }
             }
@@ -2054,7 +2157,6 @@ where
         if method == Method::Invite {
             self.csta_peer = ZeroOption::Some(from);
         }
-        let mut buf = [0u8; BUF];
         let mut served: Option<(&'static str, &'static str)> = None;
         let device = &mut self.device;
         let mut serve = |r: &Decoded<'_>, edition: Edition, out: &mut [u8]| {
@@ -2063,10 +2165,13 @@ where
             served = Some((r.message.name(), answer.name()));
             answer.encode(edition, out)
         };
-        match self.session.handle_request(now, msg, &mut serve, &mut buf) {
+        match self
+            .session
+            .handle_request(now, msg, &mut serve, &mut self.scratch)
+        {
             Ok(0) => {}
             Ok(n) => {
-                if let Err(e) = self.tx.respond(now, stx, &buf[..n]) {
+                if let Err(e) = self.tx.respond(now, stx, &self.scratch[..n]) {
                     self.warn("respond", e);
                 }
             }
@@ -2123,13 +2228,14 @@ where
             forward(Forward::Immediate, Divert::ForwardImmediate)
                 .or_else(|| forward(Forward::Busy, Divert::ForwardBusy))
         };
-        let (Ok(call_id), Ok(invite)) = (
-            fixed::<96>(msg.call_id().unwrap_or_default()),
-            Vec::<u8, BUF>::from_slice(bytes),
-        ) else {
+        let Ok(call_id) = fixed::<96>(msg.call_id().unwrap_or_default()) else {
             self.stateless_busy(now, stx, msg, &from);
             return;
         };
+        if bytes.len() > BUF {
+            self.stateless_busy(now, stx, msg, &from);
+            return;
+        }
         let Some(idx) = self.new_call(None, CallState::Ringing, false) else {
             self.stateless_busy(now, stx, msg, &from);
             return;
@@ -2137,7 +2243,9 @@ where
         let c = &mut self.calls[idx];
         c.peer = from.clone();
         c.call_id = call_id;
-        c.invite = invite;
+        c.invite.clear();
+        // Fits: no longer than `BUF`, as checked above.
+        let _ = c.invite.extend_from_slice(bytes);
         c.server_tx = Some(stx);
         c.replaces = replaces;
         c.peer_addr = Some(from_addr);
@@ -2251,26 +2359,20 @@ where
     // Moving outputs
 
     fn pump(&mut self, now: Instant) {
-        let mut buf = [0u8; BUF];
         // Each round moves at least one output; the bound keeps a bug from spinning.
         for _ in 0..1000 {
             let mut moved = false;
-            while let Some(e) = self.device.poll_event() {
+            while self.send_event() {
                 moved = true;
-                let msg = e.message();
-                let name = msg.name();
-                if self.session.is_open() {
-                    match self.session.send_event(&msg) {
-                        Ok(()) => self.push_report(Report::CstaEvent { name }),
-                        Err(err) => self.warn(name, err),
-                    }
-                }
             }
             while let Some(c) = self.device.poll_command() {
                 moved = true;
                 self.command(now, c);
             }
-            while let Some(out) = self.session.poll_request(now, &mut self.ids, &mut buf) {
+            while let Some(out) = self
+                .session
+                .poll_request(now, &mut self.ids, &mut self.scratch)
+            {
                 // A message that does not fit stays due: said once, not retried here.
                 let Ok(out) = out else {
                     self.warn("CSTA request", "does not fit");
@@ -2280,7 +2382,7 @@ where
                 let Some(peer) = self.csta_peer.get() else {
                     break;
                 };
-                let bytes = &buf[..out.len];
+                let bytes = &self.scratch[..out.len];
                 if out.transaction {
                     match self
                         .tx
@@ -2313,13 +2415,15 @@ where
                 }
             }
             while let Some(proxy) = self.proxy.get() {
-                match self.reg.poll_request(now, &mut self.ids, &mut buf) {
+                match self.reg.poll_request(now, &mut self.ids, &mut self.scratch) {
                     Ok(Some(n)) => {
                         moved = true;
-                        match self
-                            .tx
-                            .send_request(now, proxy, self.transport.reliable(), &buf[..n])
-                        {
+                        match self.tx.send_request(
+                            now,
+                            proxy,
+                            self.transport.reliable(),
+                            &self.scratch[..n],
+                        ) {
                             Ok(c) => self.remember(c, Owner::Register),
                             Err(e) => {
                                 self.warn("REGISTER", e);
