@@ -290,12 +290,13 @@ struct Call<A, const BUF: usize> {
 }
 
 impl<A, const BUF: usize> Call<A, BUF> {
-    fn new(no: u32, model: Option<CallRef>, state: CallState, outgoing: bool) -> Self {
+    /// A free slot (see [`Call::reset`]).
+    fn idle() -> Self {
         Call {
-            no,
-            model,
-            state,
-            outgoing,
+            no: 0,
+            model: None,
+            state: CallState::Ended,
+            outgoing: false,
             peer: Name::new(),
             call_id: CallId::new(),
             local_tag: Tag::new(),
@@ -663,11 +664,7 @@ where
         self.registered = false;
         self.csta_peer = ZeroOption::None;
         self.calls.clear();
-        while self
-            .calls
-            .push(Call::new(0, None, CallState::Ended, false))
-            .is_ok()
-        {}
+        while self.calls.push(Call::idle()).is_ok() {}
         self.ended.clear();
         self.next_call = 1;
         self.auto_answer = cfg.auto_answer;
@@ -1524,13 +1521,7 @@ where
         };
         // The dialog exists from the 2xx on, built where it is kept.
         let dialog = if status.is_success() {
-            match Dialog::new_uas(&msg, &c.local_tag, &self.contact) {
-                Ok(d) => {
-                    c.dialog.insert(d).confirm();
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            }
+            Dialog::new_uas(&msg, &c.local_tag, &self.contact).map(|d| c.dialog.insert(d).confirm())
         } else {
             Ok(())
         };
