@@ -23,8 +23,17 @@ pub(crate) fn format<const N: usize>(
     args: fmt::Arguments<'_>,
 ) -> Result<heapless::String<N>, TooLong> {
     let mut out = heapless::String::new();
-    out.write_fmt(args).map_err(|_| TooLong)?;
+    format_into(out.as_mut_view(), args)?;
     Ok(out)
+}
+
+/// [`format`] for strings of any capacity: one copy of the formatting code (and of the
+/// string's `fmt::Write`), not one per `N`.
+fn format_into(
+    out: &mut heapless::string::StringView,
+    args: fmt::Arguments<'_>,
+) -> Result<(), TooLong> {
+    out.write_fmt(args).map_err(|_| TooLong)
 }
 
 /// The user part of a SIP URI or name-addr (`<sip:202@host>` gives `202`); the text

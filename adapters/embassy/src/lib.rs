@@ -176,7 +176,7 @@ pub enum Output<'a> {
 impl fmt::Display for Output<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Output::Report(r) => write!(f, "{r}"),
+            Output::Report(r) => fmt::Display::fmt(r, f),
             Output::Status(s) => {
                 let yes = |b: bool| if b { "yes" } else { "no" };
                 write!(
@@ -190,15 +190,29 @@ impl fmt::Display for Output<'_> {
                     f.write_str("none")?;
                 }
                 for (i, c) in s.calls.iter().enumerate() {
-                    write!(f, "{}{c}", if i > 0 { "," } else { "" })?;
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    f.write_str(c.as_str())?;
                 }
                 Ok(())
             }
-            Output::Refused(e) => write!(f, "error {e}"),
-            Output::SendFailed(e) => write!(f, "warning send: {e:?}"),
+            Output::Refused(e) => {
+                f.write_str("error ")?;
+                fmt::Display::fmt(e, f)
+            }
+            // As `Debug` shows the error, without the `Debug` machinery.
+            Output::SendFailed(e) => f.write_str(match e {
+                SendError::NoRoute => "warning send: NoRoute",
+                SendError::SocketNotBound => "warning send: SocketNotBound",
+                SendError::PacketTooLarge => "warning send: PacketTooLarge",
+            }),
             Output::Connected => f.write_str("link up"),
             Output::Disconnected { retry_in } => write!(f, "link down retry_in={retry_in}"),
-            Output::StreamBroken(e) => write!(f, "warning {e}"),
+            Output::StreamBroken(e) => {
+                f.write_str("warning ")?;
+                fmt::Display::fmt(e, f)
+            }
         }
     }
 }
@@ -396,5 +410,45 @@ where
             }
         }
         wait = (wait * 2).min(RECONNECT.1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::fmt::Write as _;
+
+    use super::*;
+
+    #[test]
+    fn send_failures_read_as_their_debug() {
+        for e in [
+            SendError::NoRoute,
+            SendError::SocketNotBound,
+            SendError::PacketTooLarge,
+        ] {
+            let (mut got, mut want) =
+                (heapless::String::<64>::new(), heapless::String::<64>::new());
+            write!(got, "{}", Output::SendFailed(e)).unwrap();
+            write!(want, "warning send: {e:?}").unwrap();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn status_line() {
+        let mut s = heapless::String::<80>::new();
+        let status = Status {
+            registered: true,
+            csta: false,
+            dnd: false,
+            calls: [CallState::Connected, CallState::Held]
+                .into_iter()
+                .collect(),
+        };
+        write!(s, "{}", Output::Status(status)).unwrap();
+        assert_eq!(
+            s.as_str(),
+            "status registered=yes csta=no dnd=no calls=connected,held"
+        );
     }
 }
