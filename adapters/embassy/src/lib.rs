@@ -77,7 +77,8 @@ pub async fn wait_address(stack: Stack<'_>) -> (Ipv4Addr, AddressText) {
         if let Some(c) = stack.config_v4() {
             let a = c.address.address();
             let mut text = AddressText::new();
-            let _ = fmt::write(&mut text, format_args!("{a}"));
+            // Through the string's view: the one `fmt::Write` of every capacity.
+            let _ = fmt::Write::write_fmt(text.as_mut_view(), format_args!("{a}"));
             return (a, text);
         }
     }

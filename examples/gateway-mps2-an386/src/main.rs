@@ -320,7 +320,7 @@ async fn handset_task() -> ! {
 async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: [u8; 32]) -> ! {
     let (_, local) = ucsta_embassy::wait_address(stack).await;
     let mut server_text = heapless::String::<16>::new();
-    let _ = write!(server_text, "{}", cfg.server.ip());
+    let _ = write!(server_text.as_mut_view(), "{}", cfg.server.ip());
     let domain = cfg.domain.unwrap_or(&server_text);
     let pcfg = ucsta_embassy::phone_config(&cfg, &local, domain, seed);
     let phone = PHONE.take();
