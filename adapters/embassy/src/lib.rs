@@ -168,7 +168,7 @@ pub enum Output<'a> {
     /// attempt follows after the delay.
     Disconnected {
         /// Seconds until the next attempt.
-        retry_in: u64,
+        retry_in: u32,
     },
     /// The server's stream could not be delimited (the connection is closed).
     StreamBroken(ucsta_phone::StreamError),
@@ -311,7 +311,7 @@ async fn timer_for(deadline: Option<sip_lite::time::Instant>) {
 }
 
 /// The first and the longest wait between connection attempts, seconds.
-const RECONNECT: (u64, u64) = (1, 32);
+const RECONNECT: (u32, u32) = (1, 32);
 
 /// Drives `phone` over one TCP connection to `server` (the phone configured with
 /// [`ucsta_phone::Transport::Tcp`]), for ever: connects (again after a loss, waiting
@@ -390,7 +390,8 @@ where
         drop(socket);
         out(Output::Disconnected { retry_in: wait });
         // Serve the handset and the phone's timers until the next attempt.
-        let until = embassy_time::Instant::now() + embassy_time::Duration::from_secs(wait);
+        let until =
+            embassy_time::Instant::now() + embassy_time::Duration::from_secs(u64::from(wait));
         while embassy_time::Instant::now() < until {
             // Nothing reaches the server now: what the phone sends fails at once (a
             // call placed on the handset ends, a REGISTER backs off) instead of waiting

@@ -276,6 +276,22 @@ fn boot_seed() -> [u8; 32] {
     out
 }
 
+/// A `u64` in decimal, as its `Display` writes it, through the `u32` formatting every
+/// other number uses (`u64`'s own costs 262 bytes for two log lines).
+struct Decimal(u64);
+
+impl core::fmt::Display for Decimal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        const E9: u64 = 1_000_000_000;
+        let low = (self.0 % E9) as u32;
+        if self.0 < E9 {
+            return write!(f, "{low}");
+        }
+        Decimal(self.0 / E9).fmt(f)?;
+        write!(f, "{low:09}")
+    }
+}
+
 fn fail(what: &str, why: &dyn core::fmt::Display) -> ! {
     uart::line(format_args!("fatal {what}: {why}"));
     log!("fatal {}: {}", what, why);
@@ -336,7 +352,7 @@ async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: 
     uart::line(format_args!("ready ip={local} user={}", cfg.user));
     log!(
         "up at {} ms, ip {}; phone {} bytes",
-        embassy_time::Instant::now().as_millis(),
+        Decimal(embassy_time::Instant::now().as_millis()),
         local,
         core::mem::size_of::<GatewayLine>()
     );
@@ -357,7 +373,7 @@ async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: 
             registered_once = true;
             log!(
                 "registered at {} ms; stack peak since the phone was built {} bytes",
-                embassy_time::Instant::now().as_millis(),
+                Decimal(embassy_time::Instant::now().as_millis()),
                 stack_peak()
             );
         }
