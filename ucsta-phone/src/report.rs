@@ -288,12 +288,13 @@ const fn phone_end(reason: PhoneEnd) -> &'static str {
 /// because its text is long.
 pub(crate) fn cut<const N: usize>(value: impl fmt::Display) -> heapless::String<N> {
     let mut out = heapless::String::new();
-    cut_into(out.as_mut_view(), format_args!("{value}"));
+    let _ = cut_into(out.as_mut_view(), format_args!("{value}"));
     out
 }
 
-/// [`cut`] for strings of any capacity: one copy of the code, not one per `N`.
-fn cut_into(out: &mut heapless::string::StringView, args: fmt::Arguments<'_>) {
+/// [`cut`] for strings of any capacity: one copy of the code, not one per `N`. `false`
+/// when the text was cut (or a value failed to format).
+pub(crate) fn cut_into(out: &mut heapless::string::StringView, args: fmt::Arguments<'_>) -> bool {
     struct Cut<'a>(&'a mut heapless::string::StringView);
     impl fmt::Write for Cut<'_> {
         fn write_str(&mut self, s: &str) -> fmt::Result {
@@ -311,7 +312,7 @@ fn cut_into(out: &mut heapless::string::StringView, args: fmt::Arguments<'_>) {
             }
         }
     }
-    let _ = fmt::write(&mut Cut(out), args);
+    fmt::write(&mut Cut(out), args).is_ok()
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Small text helpers: fixed strings, the user part of a URI, the SDP the phone offers,
 //! and the escaping of a `Replaces` value inside a Refer-To URI.
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 
 use sip_lite::wire::Uri;
 
@@ -23,17 +23,12 @@ pub(crate) fn format<const N: usize>(
     args: fmt::Arguments<'_>,
 ) -> Result<heapless::String<N>, TooLong> {
     let mut out = heapless::String::new();
-    format_into(out.as_mut_view(), args)?;
-    Ok(out)
-}
-
-/// [`format`] for strings of any capacity: one copy of the formatting code (and of the
-/// string's `fmt::Write`), not one per `N`.
-fn format_into(
-    out: &mut heapless::string::StringView,
-    args: fmt::Arguments<'_>,
-) -> Result<(), TooLong> {
-    out.write_fmt(args).map_err(|_| TooLong)
+    // Written by the writer reports use, which cuts what does not fit and says so; the
+    // cut text is then dropped. One `fmt::Write` for every capacity and both uses.
+    match crate::report::cut_into(out.as_mut_view(), args) {
+        true => Ok(out),
+        false => Err(TooLong),
+    }
 }
 
 /// The user part of a SIP URI or name-addr (`<sip:202@host>` gives `202`); the text

@@ -53,6 +53,25 @@ pub type HandsetLine = heapless::String<80>;
 /// The text of an IPv4 address (`10.0.2.15`).
 pub type AddressText = heapless::String<16>;
 
+/// The text of `a`, as its `Display` writes it (`10.0.2.15`), without `core::fmt`.
+pub fn address_text(a: Ipv4Addr) -> AddressText {
+    let mut text = AddressText::new();
+    for (i, x) in a.octets().into_iter().enumerate() {
+        // At most 15 characters: every push fits.
+        if i > 0 {
+            let _ = text.push('.');
+        }
+        if x >= 100 {
+            let _ = text.push(char::from(b'0' + x / 100));
+        }
+        if x >= 10 {
+            let _ = text.push(char::from(b'0' + x / 10 % 10));
+        }
+        let _ = text.push(char::from(b'0' + x % 10));
+    }
+    text
+}
+
 /// The embassy-net configuration for `cfg`'s addressing.
 pub fn net_config(cfg: &GatewayConfig<'_>) -> embassy_net::Config {
     match cfg.addressing {
@@ -76,10 +95,7 @@ pub async fn wait_address(stack: Stack<'_>) -> (Ipv4Addr, AddressText) {
         stack.wait_config_up().await;
         if let Some(c) = stack.config_v4() {
             let a = c.address.address();
-            let mut text = AddressText::new();
-            // Through the string's view: the one `fmt::Write` of every capacity.
-            let _ = fmt::Write::write_fmt(text.as_mut_view(), format_args!("{a}"));
-            return (a, text);
+            return (a, address_text(a));
         }
     }
 }
@@ -433,6 +449,21 @@ mod tests {
             write!(got, "{}", Output::SendFailed(e)).unwrap();
             write!(want, "warning send: {e:?}").unwrap();
             assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn address_texts_read_as_displayed() {
+        for a in [
+            [0, 0, 0, 0],
+            [10, 0, 2, 15],
+            [255, 255, 255, 255],
+            [192, 168, 100, 9],
+        ] {
+            let a = Ipv4Addr::from(a);
+            let mut want = heapless::String::<16>::new();
+            write!(want, "{a}").unwrap();
+            assert_eq!(address_text(a), want);
         }
     }
 

@@ -18,7 +18,6 @@ mod board;
 mod time;
 mod uart;
 
-use core::fmt::Write as _;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use cortex_m::peripheral::NVIC;
@@ -335,8 +334,7 @@ async fn handset_task() -> ! {
 #[embassy_executor::task]
 async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: [u8; 32]) -> ! {
     let (_, local) = ucsta_embassy::wait_address(stack).await;
-    let mut server_text = heapless::String::<16>::new();
-    let _ = write!(server_text.as_mut_view(), "{}", cfg.server.ip());
+    let server_text = ucsta_embassy::address_text(*cfg.server.ip());
     let domain = cfg.domain.unwrap_or(&server_text);
     let pcfg = ucsta_embassy::phone_config(&cfg, &local, domain, seed);
     let phone = PHONE.take();
