@@ -346,14 +346,11 @@ mod tests {
             FailureReason::Challenge(StatusCode(407)),
             FailureReason::NotBound,
         ];
-        for reason in reasons {
-            let r = Report::RegistrationFailed {
-                reason,
-                retrying: true,
-            };
+        for (reason, retrying) in reasons.into_iter().zip([true, false].into_iter().cycle()) {
+            let r = Report::RegistrationFailed { reason, retrying };
             let s: heapless::String<80> = cut(&r);
             let want: heapless::String<80> = cut(format_args!(
-                "registration_failed reason={reason:?} retrying=true"
+                "registration_failed reason={reason:?} retrying={retrying}"
             ));
             assert_eq!(s, want);
         }

@@ -115,6 +115,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn format_refuses_what_does_not_fit() {
+        let n = 12345;
+        assert_eq!(format::<5>(format_args!("{n}")).unwrap().as_str(), "12345");
+        assert_eq!(format::<4>(format_args!("{n}")), Err(TooLong));
+        assert_eq!(
+            format::<6>(format_args!("a{n}")).unwrap().as_str(),
+            "a12345"
+        );
+        assert_eq!(format::<6>(format_args!("{n}\u{e9}")), Err(TooLong));
+    }
+
+    #[test]
     fn user_parts() {
         assert_eq!(user_of("<sip:202@localhost>").as_str(), "202");
         assert_eq!(
