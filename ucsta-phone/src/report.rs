@@ -217,10 +217,19 @@ impl fmt::Display for Report {
         match self {
             Report::Registered { expires } => write!(f, " expires={expires}"),
             Report::RegistrationFailed { reason, retrying } => {
-                write!(f, " reason={reason:?} retrying={retrying}")
+                f.write_str(" reason=")?;
+                failure_reason(f, reason)?;
+                f.write_str(if *retrying {
+                    " retrying=true"
+                } else {
+                    " retrying=false"
+                })
             }
             Report::Unregistered | Report::CstaUp => Ok(()),
-            Report::CstaDown { reason } => write!(f, " reason={reason:?}"),
+            Report::CstaDown { reason } => {
+                f.write_str(" reason=")?;
+                f.write_str(phone_end(*reason))
+            }
             Report::CstaRequest { name, answer } => write!(f, " {name} -> {answer}"),
             Report::CstaEvent { name } => write!(f, " {name}"),
             Report::CstaEventRejected { status: Some(s) } => write!(f, " status={s}"),
@@ -243,23 +252,67 @@ impl fmt::Display for Report {
     }
 }
 
+/// `reason` as its `Debug` shows it (`Status(StatusCode(404))`), written without the
+/// `Debug` machinery (tuple builders, padding adapters, hexadecimal integers).
+fn failure_reason(f: &mut fmt::Formatter<'_>, reason: &FailureReason) -> fmt::Result {
+    let (name, status) = match *reason {
+        FailureReason::Status(s) => ("Status", Some(s)),
+        FailureReason::Timeout => ("Timeout", None),
+        FailureReason::Transport => ("Transport", None),
+        FailureReason::AuthRejected(s) => ("AuthRejected", Some(s)),
+        FailureReason::Challenge(s) => ("Challenge", Some(s)),
+        FailureReason::NotBound => ("NotBound", None),
+        // A reason added later: the compiler drops this arm while there is none.
+        _ => return write!(f, "{reason:?}"),
+    };
+    f.write_str(name)?;
+    match status {
+        Some(s) => write!(f, "(StatusCode({}))", s.0),
+        None => Ok(()),
+    }
+}
+
+/// `reason` as its `Debug` shows it (`Bye`).
+const fn phone_end(reason: PhoneEnd) -> &'static str {
+    match reason {
+        PhoneEnd::Bye => "Bye",
+        PhoneEnd::Replaced => "Replaced",
+        PhoneEnd::Expired => "Expired",
+        PhoneEnd::Lost => "Lost",
+        PhoneEnd::NoAck => "NoAck",
+        PhoneEnd::Closed => "Closed",
+    }
+}
+
 /// Writes what fits of a [`fmt::Display`] into a fixed string: a report is never lost
 /// because its text is long.
 pub(crate) fn cut<const N: usize>(value: impl fmt::Display) -> heapless::String<N> {
-    struct Cut<'a, const N: usize>(&'a mut heapless::String<N>);
-    impl<const N: usize> fmt::Write for Cut<'_, N> {
+    let mut out = heapless::String::new();
+    let _ = cut_into(out.as_mut_view(), format_args!("{value}"));
+    out
+}
+
+/// [`cut`] for strings of any capacity: one copy of the code, not one per `N`. `false`
+/// when the text was cut (or a value failed to format).
+pub(crate) fn cut_into(out: &mut heapless::string::StringView, args: fmt::Arguments<'_>) -> bool {
+    struct Cut<'a>(&'a mut heapless::string::StringView);
+    impl fmt::Write for Cut<'_> {
         fn write_str(&mut self, s: &str) -> fmt::Result {
-            for c in s.chars() {
-                if self.0.push(c).is_err() {
-                    return Err(fmt::Error);
-                }
+            // The longest prefix that fits and ends on a character boundary.
+            let mut end = s.len().min(self.0.capacity() - self.0.len());
+            while !s.is_char_boundary(end) {
+                end -= 1;
             }
-            Ok(())
+            let (head, tail) = s.split_at(end);
+            let _ = self.0.push_str(head);
+            if tail.is_empty() {
+                Ok(())
+            } else {
+                Err(fmt::Error)
+            }
         }
     }
-    let mut out = heapless::String::new();
-    let _ = fmt::write(&mut Cut(&mut out), format_args!("{value}"));
-    out
+    fmt::write(&mut Cut(out), args).is_ok()
 }
 
 #[cfg(test)]
@@ -272,6 +325,48 @@ mod tests {
         assert_eq!(s.as_str(), "abcde");
         let s: heapless::String<8> = cut(Cause::Failed(486));
         assert_eq!(s.as_str(), "486");
+    }
+
+    #[test]
+    fn cut_ends_on_a_character_boundary() {
+        let s: heapless::String<4> = cut("a\u{e9}\u{20ac}");
+        assert_eq!(s.as_str(), "a\u{e9}");
+        let s: heapless::String<6> = cut("a\u{e9}\u{20ac}");
+        assert_eq!(s.as_str(), "a\u{e9}\u{20ac}");
+    }
+
+    #[test]
+    fn reasons_read_as_their_debug() {
+        use sip_lite::wire::StatusCode;
+        let reasons = [
+            FailureReason::Status(StatusCode(404)),
+            FailureReason::Timeout,
+            FailureReason::Transport,
+            FailureReason::AuthRejected(StatusCode(401)),
+            FailureReason::Challenge(StatusCode(407)),
+            FailureReason::NotBound,
+        ];
+        for (reason, retrying) in reasons.into_iter().zip([true, false].into_iter().cycle()) {
+            let r = Report::RegistrationFailed { reason, retrying };
+            let s: heapless::String<80> = cut(&r);
+            let want: heapless::String<80> = cut(format_args!(
+                "registration_failed reason={reason:?} retrying={retrying}"
+            ));
+            assert_eq!(s, want);
+        }
+        let ends = [
+            PhoneEnd::Bye,
+            PhoneEnd::Replaced,
+            PhoneEnd::Expired,
+            PhoneEnd::Lost,
+            PhoneEnd::NoAck,
+            PhoneEnd::Closed,
+        ];
+        for reason in ends {
+            let s: heapless::String<40> = cut(Report::CstaDown { reason });
+            let want: heapless::String<40> = cut(format_args!("csta_down reason={reason:?}"));
+            assert_eq!(s, want);
+        }
     }
 
     #[test]

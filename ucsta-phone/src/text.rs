@@ -1,7 +1,7 @@
 //! Small text helpers: fixed strings, the user part of a URI, the SDP the phone offers,
 //! and the escaping of a `Replaces` value inside a Refer-To URI.
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 
 use sip_lite::wire::Uri;
 
@@ -23,8 +23,12 @@ pub(crate) fn format<const N: usize>(
     args: fmt::Arguments<'_>,
 ) -> Result<heapless::String<N>, TooLong> {
     let mut out = heapless::String::new();
-    out.write_fmt(args).map_err(|_| TooLong)?;
-    Ok(out)
+    // Written by the writer reports use, which cuts what does not fit and says so; the
+    // cut text is then dropped. One `fmt::Write` for every capacity and both uses.
+    match crate::report::cut_into(out.as_mut_view(), args) {
+        true => Ok(out),
+        false => Err(TooLong),
+    }
 }
 
 /// The user part of a SIP URI or name-addr (`<sip:202@host>` gives `202`); the text
@@ -109,6 +113,18 @@ pub(crate) fn unescape<const N: usize>(value: &str) -> Result<heapless::String<N
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_refuses_what_does_not_fit() {
+        let n = 12345;
+        assert_eq!(format::<5>(format_args!("{n}")).unwrap().as_str(), "12345");
+        assert_eq!(format::<4>(format_args!("{n}")), Err(TooLong));
+        assert_eq!(
+            format::<6>(format_args!("a{n}")).unwrap().as_str(),
+            "a12345"
+        );
+        assert_eq!(format::<6>(format_args!("{n}\u{e9}")), Err(TooLong));
+    }
 
     #[test]
     fn user_parts() {

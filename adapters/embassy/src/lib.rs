@@ -53,6 +53,25 @@ pub type HandsetLine = heapless::String<80>;
 /// The text of an IPv4 address (`10.0.2.15`).
 pub type AddressText = heapless::String<16>;
 
+/// The text of `a`, as its `Display` writes it (`10.0.2.15`), without `core::fmt`.
+pub fn address_text(a: Ipv4Addr) -> AddressText {
+    let mut text = AddressText::new();
+    for (i, x) in a.octets().into_iter().enumerate() {
+        // At most 15 characters: every push fits.
+        if i > 0 {
+            let _ = text.push('.');
+        }
+        if x >= 100 {
+            let _ = text.push(char::from(b'0' + x / 100));
+        }
+        if x >= 10 {
+            let _ = text.push(char::from(b'0' + x / 10 % 10));
+        }
+        let _ = text.push(char::from(b'0' + x % 10));
+    }
+    text
+}
+
 /// The embassy-net configuration for `cfg`'s addressing.
 pub fn net_config(cfg: &GatewayConfig<'_>) -> embassy_net::Config {
     match cfg.addressing {
@@ -76,9 +95,7 @@ pub async fn wait_address(stack: Stack<'_>) -> (Ipv4Addr, AddressText) {
         stack.wait_config_up().await;
         if let Some(c) = stack.config_v4() {
             let a = c.address.address();
-            let mut text = AddressText::new();
-            let _ = fmt::write(&mut text, format_args!("{a}"));
-            return (a, text);
+            return (a, address_text(a));
         }
     }
 }
@@ -167,7 +184,7 @@ pub enum Output<'a> {
     /// attempt follows after the delay.
     Disconnected {
         /// Seconds until the next attempt.
-        retry_in: u64,
+        retry_in: u32,
     },
     /// The server's stream could not be delimited (the connection is closed).
     StreamBroken(ucsta_phone::StreamError),
@@ -176,7 +193,7 @@ pub enum Output<'a> {
 impl fmt::Display for Output<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Output::Report(r) => write!(f, "{r}"),
+            Output::Report(r) => fmt::Display::fmt(r, f),
             Output::Status(s) => {
                 let yes = |b: bool| if b { "yes" } else { "no" };
                 write!(
@@ -190,15 +207,29 @@ impl fmt::Display for Output<'_> {
                     f.write_str("none")?;
                 }
                 for (i, c) in s.calls.iter().enumerate() {
-                    write!(f, "{}{c}", if i > 0 { "," } else { "" })?;
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    f.write_str(c.as_str())?;
                 }
                 Ok(())
             }
-            Output::Refused(e) => write!(f, "error {e}"),
-            Output::SendFailed(e) => write!(f, "warning send: {e:?}"),
+            Output::Refused(e) => {
+                f.write_str("error ")?;
+                fmt::Display::fmt(e, f)
+            }
+            // As `Debug` shows the error, without the `Debug` machinery.
+            Output::SendFailed(e) => f.write_str(match e {
+                SendError::NoRoute => "warning send: NoRoute",
+                SendError::SocketNotBound => "warning send: SocketNotBound",
+                SendError::PacketTooLarge => "warning send: PacketTooLarge",
+            }),
             Output::Connected => f.write_str("link up"),
             Output::Disconnected { retry_in } => write!(f, "link down retry_in={retry_in}"),
-            Output::StreamBroken(e) => write!(f, "warning {e}"),
+            Output::StreamBroken(e) => {
+                f.write_str("warning ")?;
+                fmt::Display::fmt(e, f)
+            }
         }
     }
 }
@@ -296,7 +327,7 @@ async fn timer_for(deadline: Option<sip_lite::time::Instant>) {
 }
 
 /// The first and the longest wait between connection attempts, seconds.
-const RECONNECT: (u64, u64) = (1, 32);
+const RECONNECT: (u32, u32) = (1, 32);
 
 /// Drives `phone` over one TCP connection to `server` (the phone configured with
 /// [`ucsta_phone::Transport::Tcp`]), for ever: connects (again after a loss, waiting
@@ -375,7 +406,8 @@ where
         drop(socket);
         out(Output::Disconnected { retry_in: wait });
         // Serve the handset and the phone's timers until the next attempt.
-        let until = embassy_time::Instant::now() + embassy_time::Duration::from_secs(wait);
+        let until =
+            embassy_time::Instant::now() + embassy_time::Duration::from_secs(u64::from(wait));
         while embassy_time::Instant::now() < until {
             // Nothing reaches the server now: what the phone sends fails at once (a
             // call placed on the handset ends, a REGISTER backs off) instead of waiting
@@ -396,5 +428,60 @@ where
             }
         }
         wait = (wait * 2).min(RECONNECT.1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::fmt::Write as _;
+
+    use super::*;
+
+    #[test]
+    fn send_failures_read_as_their_debug() {
+        for e in [
+            SendError::NoRoute,
+            SendError::SocketNotBound,
+            SendError::PacketTooLarge,
+        ] {
+            let (mut got, mut want) =
+                (heapless::String::<64>::new(), heapless::String::<64>::new());
+            write!(got, "{}", Output::SendFailed(e)).unwrap();
+            write!(want, "warning send: {e:?}").unwrap();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn address_texts_read_as_displayed() {
+        for a in [
+            [0, 0, 0, 0],
+            [10, 0, 2, 15],
+            [255, 255, 255, 255],
+            [192, 168, 100, 9],
+        ] {
+            let a = Ipv4Addr::from(a);
+            let mut want = heapless::String::<16>::new();
+            write!(want, "{a}").unwrap();
+            assert_eq!(address_text(a), want);
+        }
+    }
+
+    #[test]
+    fn status_line() {
+        let mut s = heapless::String::<80>::new();
+        let status = Status {
+            registered: true,
+            csta: false,
+            dnd: false,
+            calls: [CallState::Connected, CallState::Held]
+                .into_iter()
+                .collect(),
+        };
+        write!(s, "{}", Output::Status(status)).unwrap();
+        assert_eq!(
+            s.as_str(),
+            "status registered=yes csta=no dnd=no calls=connected,held"
+        );
     }
 }

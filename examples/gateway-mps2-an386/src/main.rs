@@ -18,7 +18,6 @@ mod board;
 mod time;
 mod uart;
 
-use core::fmt::Write as _;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use cortex_m::peripheral::NVIC;
@@ -276,6 +275,22 @@ fn boot_seed() -> [u8; 32] {
     out
 }
 
+/// A `u64` in decimal, as its `Display` writes it, through the `u32` formatting every
+/// other number uses (`u64`'s own costs 262 bytes for two log lines).
+struct Decimal(u64);
+
+impl core::fmt::Display for Decimal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        const E9: u64 = 1_000_000_000;
+        let low = (self.0 % E9) as u32;
+        if self.0 < E9 {
+            return write!(f, "{low}");
+        }
+        Decimal(self.0 / E9).fmt(f)?;
+        write!(f, "{low:09}")
+    }
+}
+
 fn fail(what: &str, why: &dyn core::fmt::Display) -> ! {
     uart::line(format_args!("fatal {what}: {why}"));
     log!("fatal {}: {}", what, why);
@@ -319,8 +334,7 @@ async fn handset_task() -> ! {
 #[embassy_executor::task]
 async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: [u8; 32]) -> ! {
     let (_, local) = ucsta_embassy::wait_address(stack).await;
-    let mut server_text = heapless::String::<16>::new();
-    let _ = write!(server_text, "{}", cfg.server.ip());
+    let server_text = ucsta_embassy::address_text(*cfg.server.ip());
     let domain = cfg.domain.unwrap_or(&server_text);
     let pcfg = ucsta_embassy::phone_config(&cfg, &local, domain, seed);
     let phone = PHONE.take();
@@ -336,7 +350,7 @@ async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: 
     uart::line(format_args!("ready ip={local} user={}", cfg.user));
     log!(
         "up at {} ms, ip {}; phone {} bytes",
-        embassy_time::Instant::now().as_millis(),
+        Decimal(embassy_time::Instant::now().as_millis()),
         local,
         core::mem::size_of::<GatewayLine>()
     );
@@ -357,7 +371,7 @@ async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: 
             registered_once = true;
             log!(
                 "registered at {} ms; stack peak since the phone was built {} bytes",
-                embassy_time::Instant::now().as_millis(),
+                Decimal(embassy_time::Instant::now().as_millis()),
                 stack_peak()
             );
         }

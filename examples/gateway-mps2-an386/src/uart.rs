@@ -77,5 +77,6 @@ impl fmt::Write for Console {
 
 /// Writes one line.
 pub fn line(args: fmt::Arguments<'_>) {
-    let _ = fmt::Write::write_fmt(&mut Console, format_args!("{args}\r\n"));
+    let _ = fmt::Write::write_fmt(&mut Console, args);
+    let _ = fmt::Write::write_str(&mut Console, "\r\n");
 }

@@ -228,18 +228,88 @@ impl Emit for Host<'_> {
                 Ok(())
             }
             Host::Ipv6(a) => {
-                out.put(b"[")?;
-                let mut buf = heapless::String::<40>::new();
-                // An Ipv6Addr always fits in 39 characters.
-                let _ = core::fmt::write(&mut buf, format_args!("{a}"));
-                out.put(buf.as_bytes())?;
-                out.put(b"]")
+                let mut buf = [0u8; IPV6_TEXT];
+                let n = ipv6_text(a, &mut buf);
+                out.put(&buf[..n])
             }
         }
     }
 }
 
 display_via_emit!(Host);
+
+/// The longest bracketed IPv6 reference: `[` + eight groups of four digits and seven
+/// colons + `]`.
+const IPV6_TEXT: usize = 41;
+
+/// Writes `[a]` into `buf` and returns its length: `a` as `Ipv6Addr`'s `Display`
+/// shows it (RFC 5952: lower-case digits without leading zeros, the first longest run
+/// of two or more zero groups as `::`, an IPv4-mapped address as `::ffff:a.b.c.d`),
+/// written without `core::fmt` (its IPv6 code is over 1 KiB) and not once per sink.
+fn ipv6_text(a: &Ipv6Addr, buf: &mut [u8; IPV6_TEXT]) -> usize {
+    let mut n = 0;
+    // Never past the end: the longest text fits.
+    let mut push = |b: u8| {
+        if let Some(slot) = buf.get_mut(n) {
+            *slot = b;
+            n += 1;
+        }
+    };
+    push(b'[');
+    if let Some(v4) = a.to_ipv4_mapped() {
+        b"::ffff:".iter().for_each(|&b| push(b));
+        for (i, x) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                push(b'.');
+            }
+            if x >= 100 {
+                push(b'0' + x / 100);
+            }
+            if x >= 10 {
+                push(b'0' + x / 10 % 10);
+            }
+            push(b'0' + x % 10);
+        }
+    } else {
+        let groups = a.segments();
+        // The first longest run of zero groups: (start, length).
+        let (mut zeros, mut run) = ((0, 0), 0);
+        for (i, &g) in groups.iter().enumerate() {
+            run = if g == 0 { run + 1 } else { 0 };
+            if run > zeros.1 {
+                zeros = (i + 1 - run, run);
+            }
+        }
+        if zeros.1 < 2 {
+            zeros = (groups.len(), 0);
+        }
+        for (i, &g) in groups.iter().enumerate() {
+            if i == zeros.0 {
+                push(b':');
+                push(b':');
+            }
+            if (zeros.0..zeros.0 + zeros.1).contains(&i) {
+                continue;
+            }
+            if i > 0 && i != zeros.0 + zeros.1 {
+                push(b':');
+            }
+            let mut shift = 12;
+            while shift > 0 && g >> shift == 0 {
+                shift -= 4;
+            }
+            loop {
+                push(b"0123456789abcdef"[usize::from((g >> shift) & 0xf)]);
+                if shift == 0 {
+                    break;
+                }
+                shift -= 4;
+            }
+        }
+    }
+    push(b']');
+    n
+}
 
 fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     // IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT; leading zeros are
@@ -1038,6 +1108,49 @@ pub fn unescape<'b>(s: &str, buf: &'b mut [u8]) -> Result<&'b [u8], EmitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_emit_ipv6_as_core_displays_it() {
+        use std::format;
+        let check = |a: Ipv6Addr| {
+            let mut buf = [0u8; IPV6_TEXT];
+            let n = ipv6_text(&a, &mut buf);
+            assert_eq!(&buf[..n], format!("[{a}]").as_bytes(), "{a:?}");
+        };
+        for text in [
+            "::",
+            "::1",
+            "1::",
+            "2001:db8::1",
+            "2001:db8:0:0:1:0:0:1",
+            "2001:0:0:1:0:0:0:1",
+            "0:0:1:0:0:1:0:0",
+            "1:0:1:0:1:0:1:0",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "::ffff:192.0.2.2",
+            "::ffff:0.0.0.0",
+            "::ffff:10.100.1.255",
+            "::192.0.2.2",
+            "64:ff9b::192.0.2.2",
+            "fe80::1:abcd:ef",
+        ] {
+            check(text.parse().unwrap());
+        }
+        // Every pattern of zero and non-zero groups, with varied digits.
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        for zeros in 0u32..256 {
+            let mut g = [0u16; 8];
+            for (i, g) in g.iter_mut().enumerate() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if zeros & (1 << i) == 0 {
+                    *g = (x as u16) >> (x % 16) | 1;
+                }
+            }
+            check(Ipv6Addr::from(g));
+        }
+    }
 
     fn sip(s: &str) -> SipUri<'_> {
         SipUri::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
