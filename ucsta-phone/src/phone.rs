@@ -697,13 +697,14 @@ where
 
     /// The states of the calls in progress, oldest first.
     pub fn call_states(&self) -> impl Iterator<Item = CallState> + '_ {
-        let mut live: Vec<(u32, CallState), CALLS> = self
-            .calls
-            .iter()
-            .filter(|c| c.live())
-            .map(|c| (c.no, c.state))
-            .collect();
-        live.sort_unstable_by_key(|&(no, _)| no);
+        // Sorted by insertion: there are at most CALLS, and a library sort is kilobytes of
+        // code in a firmware.
+        let mut live: Vec<(u32, CallState), CALLS> = Vec::new();
+        for c in self.calls.iter().filter(|c| c.live()) {
+            let at = live.iter().position(|&(no, _)| no > c.no);
+            // Cannot fail: there are no more live calls than slots.
+            let _ = live.insert(at.unwrap_or(live.len()), (c.no, c.state));
+        }
         live.into_iter().map(|(_, state)| state)
     }
 
