@@ -486,10 +486,14 @@ fn boot() -> &'static raw::Executor {
     executor
 }
 
+/// Reports where the firmware panicked, not the message: the messages would link the
+/// text and the `Debug` code of every panic site in the firmware (10 KB of flash), and
+/// the file and line find the site.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    uart::line(format_args!("fatal panic: {}", info.message()));
-    log!("panic: {}", info);
+    let (file, line) = info.location().map_or(("?", 0), |at| (at.file(), at.line()));
+    uart::line(format_args!("fatal panic at {file}:{line}"));
+    log!("panic at {}:{}", file, line);
     #[cfg(feature = "qemu")]
     cortex_m_semihosting::debug::exit(cortex_m_semihosting::debug::EXIT_FAILURE);
     loop {
