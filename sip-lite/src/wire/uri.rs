@@ -347,24 +347,65 @@ fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
 /// RFC 5118 section 4.10 asks parsers to tolerate; it means the same as the two-colon
 /// form.
 fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
-    if let Ok(a) = s.parse::<Ipv6Addr>() {
-        return Some(a);
+    // Groups before and after the "::", in order, and where the "::" stands.
+    let mut groups = [0u16; 8];
+    let (mut n, mut gap) = (0usize, None);
+    let mut rest = s.as_bytes();
+    if let Some(after) = rest.strip_prefix(b"::") {
+        (gap, rest) = (Some(0), three_colons(after));
     }
-    let (hex, v4) = s.rsplit_once(':')?;
-    if !hex.ends_with("::") || hex.ends_with(":::") {
-        return None;
+    while !rest.is_empty() {
+        let end = lex::find_byte(rest, 0, b':').unwrap_or(rest.len());
+        let (part, after) = rest.split_at(end);
+        if part.contains(&b'.') {
+            // An IPv4 address fills the last two groups and ends the text.
+            if !after.is_empty() || n > 6 {
+                return None;
+            }
+            let [a, b, c, d] = parse_ipv4(part)?.octets();
+            groups[n] = u16::from_be_bytes([a, b]);
+            groups[n + 1] = u16::from_be_bytes([c, d]);
+            n += 2;
+            break;
+        }
+        if n == 8 || part.is_empty() || part.len() > 4 {
+            return None;
+        }
+        groups[n] = part.iter().try_fold(0u16, |v, &c| {
+            Some((v << 4) | (c as char).to_digit(16)? as u16)
+        })?;
+        n += 1;
+        rest = match after {
+            [] => break,
+            [b':'] => return None,
+            [b':', b':', more @ ..] if gap.is_none() => {
+                gap = Some(n);
+                three_colons(more)
+            }
+            [b':', more @ ..] => more,
+            _ => return None,
+        };
     }
-    let v4 = parse_ipv4(v4.as_bytes())?;
-    let prefix: Ipv6Addr = hex.parse().ok()?;
-    // "::" must stand for at least one zero group besides the two the IPv4 part fills.
-    let groups = hex.split(':').filter(|g| !g.is_empty()).count();
-    let seg = prefix.segments();
-    if groups > 5 || seg[6] != 0 || seg[7] != 0 {
-        return None;
+    let mut out = [0u16; 8];
+    match gap {
+        None if n == 8 => out = groups,
+        // "::" stands for one zero group at least.
+        Some(at) if n < 8 => {
+            out[..at].copy_from_slice(&groups[..at]);
+            out[8 - (n - at)..].copy_from_slice(&groups[at..n]);
+        }
+        _ => return None,
     }
-    Some(Ipv6Addr::from(
-        u128::from(prefix) | u128::from(u32::from(v4)),
-    ))
+    Some(Ipv6Addr::from(out))
+}
+
+/// What follows a "::": the text after a third colon when that colon only introduces an
+/// IPv4 address (RFC 3261's `hexpart ":" IPv4address`), else `after` itself.
+fn three_colons(after: &[u8]) -> &[u8] {
+    match after {
+        [b':', v4 @ ..] if v4.contains(&b'.') && !v4.contains(&b':') => v4,
+        _ => after,
+    }
 }
 
 /// The end of the run of `class` characters and `%HH` escapes starting at `i`.
@@ -1150,6 +1191,61 @@ mod tests {
             }
             check(Ipv6Addr::from(g));
         }
+    }
+
+    #[test]
+    fn test_parse_ipv6_as_core_parses_it() {
+        // Random texts over the characters of IPv6 addresses: what core's parser takes,
+        // parse_ipv6 takes alike; what only parse_ipv6 takes is RFC 3261's, "::" ":"
+        // before an IPv4 address or an IPv4 octet with leading zeros.
+        let rfc3261 = |t: &str| {
+            t.contains(":::")
+                || t.split([':', '.'])
+                    .any(|o| o.len() > 1 && o.starts_with('0'))
+        };
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let (mut taken, mut text) = (0, std::string::String::new());
+        for _ in 0..200_000 {
+            text.clear();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for i in 0..(x % 24) {
+                text.push(
+                    b"0:1:f:A:9:0.1.25:::2.:"[((x >> (i * 2 % 58)) ^ i) as usize % 22] as char,
+                );
+                x = x.rotate_left(5) ^ i;
+            }
+            let (ours, core) = (parse_ipv6(&text), text.parse::<Ipv6Addr>().ok());
+            match core {
+                Some(a) => {
+                    assert_eq!(ours, Some(a), "{text}");
+                    taken += 1;
+                }
+                None => assert!(ours.is_none() || rfc3261(&text), "{text}: {ours:?}"),
+            }
+        }
+        assert!(taken > 1000, "{taken}");
+        for bad in [
+            "",
+            ":",
+            ":::",
+            "1:",
+            ":1",
+            "1::2::3",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7:8::",
+        ] {
+            assert_eq!(parse_ipv6(bad), None, "{bad}");
+        }
+        assert_eq!(parse_ipv6("1.2.3.4"), None);
+        assert_eq!(parse_ipv6("12345::"), None);
+        assert_eq!(parse_ipv6("::1.2.3.4:1"), None);
+        assert_eq!(
+            parse_ipv6("1:2:3:4:5:6:7::"),
+            "1:2:3:4:5:6:7:0".parse().ok()
+        );
+        assert_eq!(parse_ipv6(":::192.0.2.1"), "::192.0.2.1".parse().ok());
     }
 
     fn sip(s: &str) -> SipUri<'_> {
