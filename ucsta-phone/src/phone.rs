@@ -16,8 +16,8 @@ use sip_lite::registration::{self, Registration, RegistrationEvent};
 use sip_lite::time::{Instant, Timers};
 use sip_lite::transaction::{self, ClientTx, Event, Received, ServerTx, Transactions, Tx};
 use sip_lite::wire::{
-    Emit as _, EmitError, FmtSink, HeaderIndex, HeaderName, Message, Method, SliceSink, StatusCode,
-    Writer,
+    Emit as _, EmitError, FmtSink, HeaderIndex, HeaderName, Message, Method, NameAddr, SipUri,
+    SliceSink, StatusCode, Uri, Writer,
 };
 use sip_lite::zeroed::ZeroOption;
 
@@ -2309,19 +2309,26 @@ where
     }
 
     fn refer_received(&mut self, now: Instant, stx: ServerTx, msg: &Message<'_>, idx: usize) {
-        let Some(refer_to) = msg.header(HeaderName::ReferTo) else {
+        let Some(refer_to) = msg
+            .header(HeaderName::ReferTo)
+            .and_then(|v| NameAddr::parse(v).ok())
+        else {
             self.plain_reply(now, stx, msg, StatusCode::BAD_REQUEST, None, Some(idx));
             return;
         };
-        let inner = refer_to
-            .trim()
-            .trim_start_matches('<')
-            .split('>')
-            .next()
-            .unwrap_or("");
-        let (uri, replaces) = match inner.split_once("?Replaces=") {
-            Some((u, r)) => (u, Some(r)),
-            None => (inner, None),
+        // The URI's headers belong in the INVITE it triggers (RFC 3515 section 2.1); the
+        // one a phone acts on is Replaces (RFC 3891), the call the transfer replaces.
+        let (uri, replaces) = match refer_to.uri {
+            Uri::Sip(sip) => (
+                Uri::Sip(SipUri {
+                    headers: None,
+                    ..sip
+                }),
+                sip.headers()
+                    .find(|(name, _)| name.eq_ignore_ascii_case("Replaces"))
+                    .map(|(_, value)| value),
+            ),
+            other => (other, None),
         };
         let replaces = match replaces.map(unescape::<200>).transpose() {
             Ok(r) => r,
@@ -2330,7 +2337,7 @@ where
                 return;
             }
         };
-        let Ok(uri) = fixed::<128>(uri) else {
+        let Ok(uri) = format::<128>(format_args!("{uri}")) else {
             self.plain_reply(now, stx, msg, StatusCode::BAD_REQUEST, None, Some(idx));
             return;
         };

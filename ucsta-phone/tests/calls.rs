@@ -329,6 +329,70 @@ CSeq: 1 INVITE\r\nContact: <sip:201@192.0.2.1>\r\nContent-Length: 0\r\n\r\n";
     assert_eq!(w.states(1).last(), Some(&CallState::Ringing));
 }
 
+/// The value of header `name` in SIP message `text`.
+fn header<'t>(text: &'t str, name: &str) -> &'t str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[test]
+fn refer_to_is_parsed_as_a_name_addr_with_uri_headers() {
+    let mut w = World::new();
+    w.act(0, Action::Call("202"));
+    w.phones[1].handle_action(w.now, Action::Answer);
+    w.settle(true);
+    let ok = w
+        .trace
+        .iter()
+        .find(|t| t.starts_with("SIP/2.0 200"))
+        .unwrap();
+    let (call_id, from, to) = (header(ok, "Call-ID"), header(ok, "From"), header(ok, "To"));
+    // A display name, the header names in another case, a second URI header, and a
+    // header parameter: the transfer target is the URI without its headers, and the
+    // Replaces header its unescaped value.
+    let refer = format!(
+        "REFER sip:202@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKrefer\r\n\
+         From: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 9 REFER\r\n\
+         Refer-To: \"Carol\" <sip:203@pbx.example;user=phone?require=replaces&replaces=abc%40h%3Bto-tag%3D1%3Bfrom-tag%3D2>;x=1\r\n\
+         Contact: <sip:201@192.0.2.1>\r\nContent-Length: 0\r\n\r\n"
+    );
+    w.trace.clear();
+    w.phones[1].handle_datagram(w.now, 1, refer.as_bytes());
+    w.settle(true);
+    assert!(
+        w.trace.iter().any(|t| t.starts_with("SIP/2.0 202 ")),
+        "{:?}",
+        w.trace
+    );
+    let invite = w
+        .trace
+        .iter()
+        .find(|t| t.starts_with("INVITE "))
+        .unwrap_or_else(|| panic!("no INVITE: {:?}", w.trace));
+    assert!(
+        invite.starts_with("INVITE sip:203@pbx.example;user=phone SIP/2.0\r\n"),
+        "{invite}"
+    );
+    assert_eq!(header(invite, "Replaces"), "abc@h;to-tag=1;from-tag=2");
+    // Without a Refer-To that parses: 400.
+    let bad = refer
+        .replace("Refer-To: \"Carol\" <", "Refer-To: \"Carol <")
+        .replace("CSeq: 9", "CSeq: 10");
+    w.trace.clear();
+    w.phones[1].handle_datagram(
+        w.now,
+        1,
+        bad.replace("z9hG4bKrefer", "z9hG4bKbad").as_bytes(),
+    );
+    w.settle(true);
+    assert!(
+        w.trace.iter().any(|t| t.starts_with("SIP/2.0 400 ")),
+        "{:?}",
+        w.trace
+    );
+}
+
 /// Prints what a phone weighs in two configurations (a figure, not a limit).
 #[test]
 fn sizes() {
