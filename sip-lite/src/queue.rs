@@ -187,6 +187,14 @@ impl<T: Copy, const BUF: usize, const R: usize, const K: usize> MessageQueue<T, 
         Some((tag, &self.ring.as_flattened()[start..start + len as usize]))
     }
 
+    /// Takes the oldest message out of the queue: its tag and its octets, which stay
+    /// where they are until the queue is next changed.
+    pub fn pop_front(&mut self) -> Option<(T, &[u8])> {
+        let (tag, start, len) = self.queue.pop_front()?;
+        let start = start as usize;
+        Some((tag, &self.ring.as_flattened()[start..start + len as usize]))
+    }
+
     /// Drops the oldest message.
     pub fn pop(&mut self) {
         self.queue.pop_front();
@@ -208,9 +216,8 @@ mod tests {
         q: &mut OutQueue<u8, B, R, K>,
     ) -> std::vec::Vec<(u8, std::vec::Vec<u8>)> {
         let mut out = std::vec::Vec::new();
-        while let Some((to, bytes)) = q.front() {
+        while let Some((to, bytes)) = q.pop_front() {
             out.push((to, bytes.to_vec()));
-            q.pop();
         }
         out
     }

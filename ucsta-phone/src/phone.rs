@@ -724,27 +724,28 @@ where
         self.reports_lost
     }
 
+    /// The next datagram to send: where to send it, and its octets, lent until the
+    /// phone is next called. The runtime passes them to its socket without a buffer of
+    /// its own.
+    #[must_use]
+    pub fn poll_transmit_ref(&mut self) -> Option<(A, &[u8])> {
+        if let Some(queued) = self.out.pop_front() {
+            return Some(queued);
+        }
+        let t = self.tx.poll_transmit()?;
+        Some((t.peer, t.bytes))
+    }
+
     /// Copies the next datagram to send into `buf` (which should hold `BUF` octets):
     /// where to send it and its length. A datagram longer than `buf` is dropped with a
     /// warning.
     #[must_use]
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<(A, usize)> {
         loop {
-            let (peer, bytes) = match self.out.front() {
-                Some(front) => front,
-                None => {
-                    let t = self.tx.poll_transmit()?;
-                    (t.peer, t.bytes)
-                }
-            };
-            let n = bytes.len();
-            let fits = n <= buf.len();
-            if fits {
-                buf[..n].copy_from_slice(bytes);
-            }
-            self.out.pop();
-            if fits {
-                return Some((peer, n));
+            let (peer, bytes) = self.poll_transmit_ref()?;
+            if let Some(to) = buf.get_mut(..bytes.len()) {
+                to.copy_from_slice(bytes);
+                return Some((peer, bytes.len()));
             }
             self.warn("transmit", "datagram larger than the buffer");
         }
@@ -2221,15 +2222,16 @@ where
                 .or_else(|| forward(Forward::Busy, Divert::ForwardBusy))
         };
         let Ok(call_id) = fixed::<96>(msg.call_id().unwrap_or_default()) else {
-            self.stateless_busy(now, stx, msg, &from);
+            self.stateless_reject(now, stx, msg, &from, StatusCode::BUSY_HERE);
             return;
         };
         if bytes.len() > BUF {
-            self.stateless_busy(now, stx, msg, &from);
+            // More than a call keeps (RFC 3261 section 21.5.14).
+            self.stateless_reject(now, stx, msg, &from, StatusCode::MESSAGE_TOO_LARGE);
             return;
         }
         let Some(idx) = self.new_call(None, CallState::Ringing, false) else {
-            self.stateless_busy(now, stx, msg, &from);
+            self.stateless_reject(now, stx, msg, &from, StatusCode::BUSY_HERE);
             return;
         };
         let c = &mut self.calls[idx];
@@ -2298,12 +2300,20 @@ where
         });
     }
 
-    /// An INVITE we have no room for: 486 from the transaction alone.
-    fn stateless_busy(&mut self, now: Instant, stx: ServerTx, msg: &Message<'_>, from: &Name) {
-        self.plain_reply(now, stx, msg, StatusCode::BUSY_HERE, None, None);
+    /// An INVITE we have no room for: 486 (no call slot) or 513 (too long) from the
+    /// transaction alone.
+    fn stateless_reject(
+        &mut self,
+        now: Instant,
+        stx: ServerTx,
+        msg: &Message<'_>,
+        from: &Name,
+        status: StatusCode,
+    ) {
+        self.plain_reply(now, stx, msg, status, None, None);
         self.push_report(Report::Rejected {
             from: from.clone(),
-            status: 486,
+            status: status.as_u16(),
             to: None,
         });
     }

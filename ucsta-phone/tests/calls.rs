@@ -393,6 +393,31 @@ fn refer_to_is_parsed_as_a_name_addr_with_uri_headers() {
     );
 }
 
+/// A datagram longer than the phone's `BUF`: an INVITE, which a call would have to
+/// keep, gets 513; an OPTIONS, answered from the datagram, its 200.
+#[test]
+fn a_request_longer_than_buf_is_answered() {
+    let mut w = World::new();
+    let padding = "x".repeat(BUF);
+    for (method, answer) in [("INVITE", "SIP/2.0 513 "), ("OPTIONS", "SIP/2.0 200 ")] {
+        let big = format!(
+            "{method} sip:202@pbx.example SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{method}\r\n\
+             From: <sip:201@pbx.example>;tag=1\r\nTo: <sip:202@pbx.example>\r\nCall-ID: big@y\r\n\
+             CSeq: 1 {method}\r\nContact: <sip:201@192.0.2.1>\r\nSubject: {padding}\r\nContent-Length: 0\r\n\r\n"
+        );
+        w.trace.clear();
+        w.phones[1].handle_datagram(w.now, 1, big.as_bytes());
+        w.settle(true);
+        assert_eq!(w.trace.len(), 1, "{method}: {:?}", w.trace);
+        assert!(w.trace[0].starts_with(answer), "{method}: {}", w.trace[0]);
+    }
+    assert!(w.states(1).is_empty());
+    assert!(matches!(
+        w.reports[1][..],
+        [Report::Rejected { status: 513, .. }]
+    ));
+}
+
 /// Prints what a phone weighs in two configurations (a figure, not a limit).
 #[test]
 fn sizes() {

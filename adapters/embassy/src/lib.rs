@@ -240,8 +240,9 @@ fn now() -> sip_lite::time::Instant {
 
 /// Drives `phone` for ever: datagrams from a UDP socket bound to `port`, handset
 /// lines from `handset`, its timers from embassy-time; datagrams out through the
-/// socket, and every report, status or refusal to `out`. `scratch` holds one
-/// datagram (the phone's `BUF` octets). The phone registers first.
+/// socket, and every report, status or refusal to `out`. Datagrams go from the
+/// socket's buffers to the phone and back without a copy in between. The phone
+/// registers first.
 pub async fn run<
     M,
     const N: usize,
@@ -256,7 +257,6 @@ pub async fn run<
     buffers: SocketBuffers<'_>,
     phone: &mut Line<CALLS, TXS, STORE, BUF, Q>,
     handset: Receiver<'_, M, HandsetLine, N>,
-    scratch: &mut [u8],
     out: &mut impl FnMut(Output<'_>),
 ) -> !
 where
@@ -273,8 +273,8 @@ where
     let _ = socket.bind(port);
     phone.handle_action(now(), ucsta_phone::Action::Register);
     loop {
-        while let Some((to, n)) = phone.poll_transmit(scratch) {
-            if let Err(e) = socket.send_to(&scratch[..n], to).await {
+        while let Some((to, datagram)) = phone.poll_transmit_ref() {
+            if let Err(e) = socket.send_to(datagram, to).await {
                 out(Output::SendFailed(e));
             }
         }
@@ -282,12 +282,12 @@ where
             out(Output::Report(&r));
         }
         let timer = timer_for(phone.poll_timeout());
-        match select3(socket.recv_from(scratch), handset.receive(), timer).await {
-            Either3::First(Ok((n, meta))) => {
-                phone.handle_datagram(now(), meta.endpoint, &scratch[..n]);
-            }
-            // Truncated: longer than the phone keeps; dropped.
-            Either3::First(Err(_)) => {}
+        // The phone reads a datagram where the socket keeps it.
+        let receive = socket.recv_from_with(|datagram, meta| {
+            phone.handle_datagram(now(), meta.endpoint, datagram);
+        });
+        match select3(receive, handset.receive(), timer).await {
+            Either3::First(()) => {}
             Either3::Second(line) => handle_line(phone, &line, out),
             Either3::Third(()) => phone.handle_timeout(now()),
         }
@@ -349,7 +349,6 @@ pub async fn run_tcp<
     buffers: TcpBuffers<'_>,
     phone: &mut Line<CALLS, TXS, STORE, BUF, Q>,
     handset: Receiver<'_, M, HandsetLine, N>,
-    scratch: &mut [u8],
     out: &mut impl FnMut(Output<'_>),
 ) -> !
 where
@@ -367,10 +366,10 @@ where
             phone.handle_action(now(), ucsta_phone::Action::Register);
             let mut filled = 0;
             'connection: loop {
-                while let Some((_, n)) = phone.poll_transmit(scratch) {
+                while let Some((_, message)) = phone.poll_transmit_ref() {
                     let mut sent = 0;
-                    while sent < n {
-                        match socket.write(&scratch[sent..n]).await {
+                    while sent < message.len() {
+                        match socket.write(&message[sent..]).await {
                             Ok(0) | Err(_) => break 'connection,
                             Ok(k) => sent += k,
                         }
@@ -413,8 +412,8 @@ where
             // call placed on the handset ends, a REGISTER backs off) instead of waiting
             // 32 s for its transaction to time out, a REGISTER outstanding that long
             // holding up the next connection's.
-            while phone.poll_transmit(scratch).is_some() {
-                while phone.poll_transmit(scratch).is_some() {}
+            while phone.poll_transmit_ref().is_some() {
+                while phone.poll_transmit_ref().is_some() {}
                 phone.handle_connection_lost(now());
             }
             while let Some(r) = phone.poll_report() {

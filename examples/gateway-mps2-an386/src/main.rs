@@ -59,7 +59,6 @@ static TX_META: ConstStaticCell<[PacketMetadata; 4]> =
     ConstStaticCell::new([PacketMetadata::EMPTY; 4]);
 static RX_BUF: ConstStaticCell<[u8; 4096]> = ConstStaticCell::new([0; 4096]);
 static TX_BUF: ConstStaticCell<[u8; 4096]> = ConstStaticCell::new([0; 4096]);
-static SCRATCH: ConstStaticCell<[u8; BUF]> = ConstStaticCell::new([0; BUF]);
 /// With `transport=tcp`: received octets not yet delimited (two messages' worth).
 static STREAM: ConstStaticCell<[u8; 2 * BUF]> = ConstStaticCell::new([0; 2 * BUF]);
 
@@ -392,7 +391,6 @@ async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: 
                 buffers,
                 phone,
                 HANDSET.receiver(),
-                SCRATCH.take(),
                 &mut out,
             )
             .await
@@ -410,7 +408,6 @@ async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: 
                 buffers,
                 phone,
                 HANDSET.receiver(),
-                SCRATCH.take(),
                 &mut out,
             )
             .await
