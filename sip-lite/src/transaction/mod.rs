@@ -747,7 +747,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
         from: usize,
         to: usize,
         bound: usize,
-        build: impl Fn(&Message<'_>, &mut SliceSink<'_>) -> Result<(), TxError>,
+        build: impl Fn(&Message<'_>, SliceSink<'_>) -> Result<usize, TxError>,
     ) -> Result<(), TxError> {
         for attempt in 0..2 {
             if attempt == 1 {
@@ -757,10 +757,8 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
             let (kept, tail) = self.store.split_at_mut(self.used);
             let mut headers = [HeaderIndex::EMPTY; MAX_HEADERS];
             let msg = parse(&kept[source.range()], &mut headers)?;
-            let mut sink = SliceSink::new(tail);
-            match build(&msg, &mut sink) {
-                Ok(()) => {
-                    let len = sink.len();
+            match build(&msg, SliceSink::new(tail)) {
+                Ok(len) => {
                     let start = self.used;
                     // Not `release_msg`: the old message is below the new one.
                     self.slots[to].msg = Span {
@@ -1205,12 +1203,12 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
             // A 100 copies the request's Via, From, To, Call-ID and CSeq.
             let _ = self.make_room(answer_bound(msg).min(B));
             let tail = &mut self.store[self.used..];
-            let mut sink = SliceSink::new(tail);
-            let trying = Writer::response_to(&mut sink, msg, StatusCode::TRYING, "", None)
-                .and_then(|w| w.finish(b"").map(drop));
+            let trying =
+                Writer::response_to(SliceSink::new(tail), msg, StatusCode::TRYING, "", None)
+                    .and_then(|w| w.finish(b""));
             // A request whose headers do not fit gets no 100; the TU's own response
             // will fail the same way and tell it.
-            if trying.is_ok() {
+            if let Ok(sink) = trying {
                 let len = sink.len();
                 self.slots[index].msg = Span {
                     start: self.used as u32,
@@ -1311,9 +1309,9 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
             return Ok(Received::Rejected(status));
         }
         let retry_after = self.config().retry_after;
-        let mut sink = SliceSink::new(&mut self.store[self.used..]);
-        let mut w = Writer::response_to(&mut sink, msg, status, "", Some(tag))
-            .map_err(|_| TxError::TooLarge)?;
+        let sink = SliceSink::new(&mut self.store[self.used..]);
+        let mut w =
+            Writer::response_to(sink, msg, status, "", Some(tag)).map_err(|_| TxError::TooLarge)?;
         if status == StatusCode::SERVICE_UNAVAILABLE {
             let mut digits = [0u8; 10];
             let mut n = SliceSink::new(&mut digits);
@@ -1321,7 +1319,7 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
             let n = core::str::from_utf8(n.written()).unwrap_or("0");
             w.header("Retry-After", n).map_err(|_| TxError::TooLarge)?;
         }
-        if w.finish(b"").is_ok() {
+        if let Ok(sink) = w.finish(b"") {
             let len = sink.len();
             self.stateless = Span {
                 start: self.used as u32,
@@ -1508,9 +1506,9 @@ impl<A: Copy + PartialEq, const N: usize, const B: usize> Transactions<A, N, B> 
 
 /// The headers a CANCEL or an ACK copies from the INVITE, in order (sections 9.1 and
 /// 17.1.1.3), after the top Via.
-fn copy_invite_headers<S: crate::wire::Sink>(
+fn copy_invite_headers(
     invite: &Message<'_>,
-    w: &mut Writer<S>,
+    w: &mut Writer<SliceSink<'_>>,
     to: Option<&str>,
     method: Method<'_>,
 ) -> Result<(), EmitError> {
@@ -1545,24 +1543,24 @@ fn copy_invite_headers<S: crate::wire::Sink>(
     Ok(())
 }
 
-fn build_cancel(invite: &Message<'_>, out: &mut SliceSink<'_>) -> Result<(), TxError> {
+/// Writes the CANCEL of `invite` to `out`: its length.
+fn build_cancel(invite: &Message<'_>, out: SliceSink<'_>) -> Result<usize, TxError> {
     let uri = invite.request_uri_str().ok_or(TxError::Malformed)?;
-    let mut build = || -> Result<(), EmitError> {
-        let mut w = Writer::request_str(&mut *out, Method::Cancel, uri)?;
+    let build = || -> Result<usize, EmitError> {
+        let mut w = Writer::request_str(out, Method::Cancel, uri)?;
         copy_invite_headers(invite, &mut w, None, Method::Cancel)?;
-        w.finish(b"")?;
-        Ok(())
+        Ok(w.finish(b"")?.len())
     };
     build().map_err(emit_error)
 }
 
-fn build_ack(invite: &Message<'_>, to: &str, out: &mut SliceSink<'_>) -> Result<(), TxError> {
+/// Writes the ACK of `invite` for a non-2xx answer whose To is `to`: its length.
+fn build_ack(invite: &Message<'_>, to: &str, out: SliceSink<'_>) -> Result<usize, TxError> {
     let uri = invite.request_uri_str().ok_or(TxError::Malformed)?;
-    let mut build = || -> Result<(), EmitError> {
-        let mut w = Writer::request_str(&mut *out, Method::Ack, uri)?;
+    let build = || -> Result<usize, EmitError> {
+        let mut w = Writer::request_str(out, Method::Ack, uri)?;
         copy_invite_headers(invite, &mut w, Some(to), Method::Ack)?;
-        w.finish(b"")?;
-        Ok(())
+        Ok(w.finish(b"")?.len())
     };
     build().map_err(emit_error)
 }
