@@ -49,7 +49,7 @@ static EXECUTOR: StaticCell<raw::Executor> = StaticCell::new();
 static PENDED: AtomicBool = AtomicBool::new(false);
 static RESOURCES: StaticCell<StackResources<3>> = StaticCell::new();
 /// The line, made `const` and configured where it lies ([`ucsta_phone::Phone::configure`]):
-/// the phone (54 KB) never passes through the stack, and being all zero bits it lies in
+/// the phone (48 KB) never passes through the stack, and being all zero bits it lies in
 /// `.bss` (RAM only; `scripts/firmware-size.sh` fails when `.data` grows past 1 KiB).
 static PHONE: ConstStaticCell<GatewayLine> = ConstStaticCell::new(GatewayLine::unconfigured());
 static CMDLINE: ConstStaticCell<[u8; 512]> = ConstStaticCell::new([0; 512]);
@@ -57,8 +57,10 @@ static RX_META: ConstStaticCell<[PacketMetadata; 4]> =
     ConstStaticCell::new([PacketMetadata::EMPTY; 4]);
 static TX_META: ConstStaticCell<[PacketMetadata; 4]> =
     ConstStaticCell::new([PacketMetadata::EMPTY; 4]);
-static RX_BUF: ConstStaticCell<[u8; 4096]> = ConstStaticCell::new([0; 4096]);
-static TX_BUF: ConstStaticCell<[u8; 4096]> = ConstStaticCell::new([0; 4096]);
+/// Datagrams (or TCP octets) received and not yet read: room for a burst of two.
+static RX_BUF: ConstStaticCell<[u8; 2 * BUF]> = ConstStaticCell::new([0; 2 * BUF]);
+/// Octets to send: one message at a time, the phone queues the others.
+static TX_BUF: ConstStaticCell<[u8; BUF]> = ConstStaticCell::new([0; BUF]);
 /// With `transport=tcp`: received octets not yet delimited (two messages' worth).
 static STREAM: ConstStaticCell<[u8; 2 * BUF]> = ConstStaticCell::new([0; 2 * BUF]);
 
