@@ -404,15 +404,8 @@ async fn gateway_task(stack: Stack<'static>, cfg: GatewayConfig<'static>, seed: 
                 tx,
                 stream: STREAM.take(),
             };
-            ucsta_embassy::run_tcp(
-                stack,
-                server,
-                buffers,
-                phone,
-                HANDSET.receiver(),
-                &mut out,
-            )
-            .await
+            ucsta_embassy::run_tcp(stack, server, buffers, phone, HANDSET.receiver(), &mut out)
+                .await
         }
     }
 }
@@ -490,7 +483,9 @@ fn boot() -> &'static raw::Executor {
 /// the file and line find the site.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    let (file, line) = info.location().map_or(("?", 0), |at| (at.file(), at.line()));
+    let (file, line) = info
+        .location()
+        .map_or(("?", 0), |at| (at.file(), at.line()));
     uart::line(format_args!("fatal panic at {file}:{line}"));
     log!("panic at {}:{}", file, line);
     #[cfg(feature = "qemu")]
