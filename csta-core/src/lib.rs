@@ -53,6 +53,8 @@
 extern crate std;
 
 #[macro_use]
+mod lookup;
+#[macro_use]
 mod macros;
 #[macro_use]
 mod codec;

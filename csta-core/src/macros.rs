@@ -15,6 +15,10 @@
 //! decode. `open` ones take a lifetime and an `Other(Text<'a>)` arm that keeps any other
 //! spelling, so unknown values survive decoding and re-encoding. Both get `ALL`,
 //! `as_str`/`from_name`, the XML leaf codec and JSON as the wire spelling.
+//!
+//! Spellings are kept in a table indexed by declaration order and found again through a
+//! [`NameTable`](crate::lookup::NameTable), so each enumeration costs a few bytes per
+//! value rather than a `match` arm in every function that names a value.
 
 macro_rules! names {
     (
@@ -30,26 +34,31 @@ macro_rules! names {
             $( $(#[$vmeta])* #[doc = concat!("`", $text, "`")] $variant, )+
         }
 
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+        const _: () = {
+            /// The spellings, in declaration order (by discriminant).
+            const TABLE: $crate::lookup::NameTable = name_table!($($text),+);
+            /// The alternative spellings `from_name` accepts.
+            const ALIASES: &[(&str, $name)] = &[$($( ($alias, $name::$variant), )*)+];
 
-            /// The wire spelling.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $( $name::$variant => $text, )+
+            impl $name {
+                /// Every value, in declaration order.
+                pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+                /// The wire spelling.
+                pub const fn as_str(self) -> &'static str {
+                    TABLE.names()[self as usize]
+                }
+
+                /// The value with wire spelling `name` (or a documented alias), matched
+                /// exactly.
+                pub fn from_name(name: &str) -> Option<Self> {
+                    match TABLE.find(name) {
+                        Some(index) => Some(Self::ALL[index]),
+                        None => ALIASES.iter().find(|(alias, _)| *alias == name).map(|&(_, v)| v),
+                    }
                 }
             }
-
-            /// The value with wire spelling `name` (or a documented alias), matched
-            /// exactly.
-            pub fn from_name(name: &str) -> Option<Self> {
-                match name {
-                    $( $text $(| $alias)* => Some($name::$variant), )+
-                    _ => None,
-                }
-            }
-        }
+        };
 
         impl core::fmt::Display for $name {
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -106,38 +115,60 @@ macro_rules! names {
             Other($crate::xml::Text<'a>),
         }
 
-        impl<'a> $name<'a> {
-            /// Every known value, in declaration order.
-            pub const ALL: &'static [$name<'static>] = &[$($name::$variant),+];
+        const _: () = {
+            /// The known values without their data, for indexing `TABLE`.
+            #[derive(Clone, Copy)]
+            #[allow(clippy::enum_variant_names)]
+            enum Known {
+                $( $variant, )+
+            }
+            /// The known values, in declaration order (the discriminants of `Known`).
+            const KNOWN: &[Known] = &[$(Known::$variant),+];
+            /// The spellings, in declaration order.
+            const TABLE: $crate::lookup::NameTable = name_table!($($text),+);
 
-            /// The wire spelling.
-            pub fn as_text(&self) -> $crate::xml::Text<'a> {
-                match *self {
-                    $( $name::$variant => $crate::xml::Text::new($text), )+
-                    $name::Other(text) => text,
+            impl<'a> $name<'a> {
+                /// Every known value, in declaration order.
+                pub const ALL: &'static [$name<'static>] = &[$($name::$variant),+];
+
+                /// The wire spelling.
+                pub fn as_text(&self) -> $crate::xml::Text<'a> {
+                    match self.spelling() {
+                        Ok(known) => $crate::xml::Text::new(known),
+                        Err(other) => other,
+                    }
+                }
+
+                /// The spelling of a known value, or the text of [`Other`](Self::Other).
+                fn spelling(&self) -> Result<&'static str, $crate::xml::Text<'a>> {
+                    let known = match *self {
+                        $( $name::$variant => Known::$variant, )+
+                        $name::Other(text) => return Err(text),
+                    };
+                    Ok(TABLE.names()[known as usize])
+                }
+
+                /// The known value with wire spelling `name`, matched exactly.
+                pub fn from_name(name: &str) -> Option<Self> {
+                    let known = KNOWN[TABLE.find(name)?];
+                    Some(match known {
+                        $( Known::$variant => $name::$variant, )+
+                    })
+                }
+
+                /// The value spelt `text`: a known one, or [`Other`](Self::Other).
+                pub fn from_text(text: $crate::xml::Text<'a>) -> Self {
+                    $crate::codec::with_str(text, Self::from_name)
+                        .flatten()
+                        .unwrap_or($name::Other(text))
+                }
+
+                /// Whether this is a value of the list rather than [`Other`](Self::Other).
+                pub fn is_known(&self) -> bool {
+                    !matches!(self, $name::Other(_))
                 }
             }
-
-            /// The known value with wire spelling `name`, matched exactly.
-            pub fn from_name(name: &str) -> Option<Self> {
-                match name {
-                    $( $text => Some($name::$variant), )+
-                    _ => None,
-                }
-            }
-
-            /// The value spelt `text`: a known one, or [`Other`](Self::Other).
-            pub fn from_text(text: $crate::xml::Text<'a>) -> Self {
-                $crate::codec::with_str(text, Self::from_name)
-                    .flatten()
-                    .unwrap_or($name::Other(text))
-            }
-
-            /// Whether this is a value of the list rather than [`Other`](Self::Other).
-            pub fn is_known(&self) -> bool {
-                !matches!(self, $name::Other(_))
-            }
-        }
+        };
 
         impl core::fmt::Display for $name<'_> {
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -158,16 +189,16 @@ macro_rules! names {
                 (!text.is_empty()).then(|| $name::from_text(text))
             }
             fn write_text(&self, w: &mut $crate::xml::Writer<'_>) {
-                match self {
-                    $name::Other(text) => w.text(text),
+                match self.spelling() {
                     // The spellings need no escaping (checked below).
-                    known => w.raw(known.as_text().raw()),
+                    Ok(known) => w.raw(known),
+                    Err(other) => w.text(&other),
                 }
             }
             fn encode_leaf(&self, w: &mut $crate::xml::Writer<'_>, name: &str) {
-                match self {
-                    $name::Other(text) => w.leaf(name, text),
-                    known => w.leaf_verbatim(name, known.as_text().raw()),
+                match self.spelling() {
+                    Ok(known) => w.leaf_verbatim(name, known),
+                    Err(other) => w.leaf(name, &other),
                 }
             }
         }
