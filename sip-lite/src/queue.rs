@@ -183,16 +183,20 @@ impl<T: Copy, const BUF: usize, const R: usize, const K: usize> MessageQueue<T, 
     /// The oldest message and its tag.
     pub fn front(&self) -> Option<(T, &[u8])> {
         let &(tag, start, len) = self.queue.front()?;
-        let start = start as usize;
-        Some((tag, &self.ring.as_flattened()[start..start + len as usize]))
+        Some((tag, self.octets(start, len)))
     }
 
     /// Takes the oldest message out of the queue: its tag and its octets, which stay
     /// where they are until the queue is next changed.
     pub fn pop_front(&mut self) -> Option<(T, &[u8])> {
         let (tag, start, len) = self.queue.pop_front()?;
+        Some((tag, self.octets(start, len)))
+    }
+
+    /// The octets of the message at `start`.
+    fn octets(&self, start: u32, len: u32) -> &[u8] {
         let start = start as usize;
-        Some((tag, &self.ring.as_flattened()[start..start + len as usize]))
+        &self.ring.as_flattened()[start..start + len as usize]
     }
 
     /// Drops the oldest message.
