@@ -33,7 +33,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,8 @@ use sip_lite::wire::{
     Credentials, HeaderIndex, HeaderName, Host, Message, Method, NameAddr, SipUri,
     Transport as ViaTransport, Uri, Via,
 };
+
+use sha2::{Digest as _, Sha256};
 
 use crate::core::{Passwords, SERVER};
 use crate::registrar::{AuthError, Registrar, Transport};
@@ -50,6 +52,16 @@ use crate::transport::{ConnId, Outbound, Source, TransportKind};
 const MAX_HEADERS: usize = 96;
 /// The prefix of every branch the proxy makes.
 const BRANCH_PREFIX: &str = "z9hG4bKcs";
+/// The URI parameter of the proxy's Record-Route entries that proves the dialog.
+const DIALOG_PARAM: &str = "dlg";
+/// The octets of the keyed hash a dialog proof carries (128 bits).
+const PROOF_LEN: usize = 16;
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `a == b` in a time that depends on their lengths only.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}
 
 /// Where requests leave the server when they are not for a local user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +165,9 @@ pub struct ProxyStats {
     pub by_class: [u64; 6],
     /// Request retransmissions absorbed.
     pub absorbed: u64,
+    /// Requests answered without a transaction: challenges, and refusals before
+    /// authentication or of in-dialog requests on a route the proxy did not make.
+    pub stateless: u64,
 }
 
 /// Where a message goes.
@@ -274,6 +289,10 @@ pub struct Proxy {
     timers: BinaryHeap<Reverse<(Instant, Kind, TxId)>>,
     next_id: TxId,
     stats: ProxyStats,
+    /// The key of the dialog proofs in the proxy's Record-Route entries.
+    route_secret: [u8; 32],
+    /// Makes the To-tags of stateless answers (the same for a retransmission).
+    tags: std::hash::RandomState,
 }
 
 /// What the proxy answers by itself.
@@ -468,7 +487,24 @@ struct Ctx<'r> {
 
 impl Proxy {
     /// A proxy with no transaction.
+    ///
+    /// The key of its dialog proofs is random: dialogs it record-routed before a
+    /// restart are not relayed by it after (use [`Proxy::with_secret`] to keep them).
     pub fn new(config: ProxyConfig) -> Proxy {
+        let mut secret = [0u8; 32];
+        if getrandom::fill(&mut secret).is_err() {
+            // std seeds every RandomState from the operating system's random numbers.
+            for (i, chunk) in secret.chunks_exact_mut(8).enumerate() {
+                let h = std::hash::RandomState::new().hash_one(i);
+                chunk.copy_from_slice(&h.to_le_bytes());
+            }
+        }
+        Proxy::with_secret(config, secret)
+    }
+
+    /// A proxy with no transaction whose dialog proofs are keyed by `secret` (several
+    /// processes relaying each other's dialogs, or one keeping them over a restart).
+    pub fn with_secret(config: ProxyConfig, secret: [u8; 32]) -> Proxy {
         Proxy {
             config,
             servers: HashMap::new(),
@@ -478,6 +514,8 @@ impl Proxy {
             timers: BinaryHeap::new(),
             next_id: 1,
             stats: ProxyStats::default(),
+            route_secret: secret,
+            tags: std::hash::RandomState::new(),
         }
     }
 
@@ -568,14 +606,97 @@ impl Proxy {
         }
     }
 
-    fn record_route(&self, transport: TransportKind, peer: SocketAddr) -> Option<String> {
+    /// The proxy's Record-Route entry toward `peer`, with the proof of the dialog
+    /// `proof` ([`Proxy::dialog_proof`]).
+    fn record_route(
+        &self,
+        transport: TransportKind,
+        peer: SocketAddr,
+        proof: &str,
+    ) -> Option<String> {
         let local = self.local(transport, peer)?;
         let t = match transport {
             TransportKind::Udp => "",
             TransportKind::Tcp => ";transport=tcp",
             TransportKind::Tls => ";transport=tls",
         };
-        Some(format!("<sip:{}{t};lr>", self.host_port(local)))
+        Some(format!(
+            "<sip:{}{t};lr;{DIALOG_PARAM}={proof}>",
+            self.host_port(local)
+        ))
+    }
+
+    /// The proof that the proxy record-routed the dialog of Call-ID `call_id` whose
+    /// initial request had From-tag `tag`: a keyed hash of both, in hexadecimal.
+    fn dialog_proof(&self, call_id: &str, tag: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.route_secret);
+        h.update(call_id.as_bytes());
+        h.update([0]);
+        h.update(tag.as_bytes());
+        let digest = h.finalize();
+        let mut proof = String::with_capacity(2 * PROOF_LEN);
+        for b in &digest[..PROOF_LEN] {
+            proof.push(char::from(HEX[usize::from(b >> 4)]));
+            proof.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        proof
+    }
+
+    /// Whether an in-dialog request travels a route this proxy record-routed (RFC 3261
+    /// section 16.4): one of its own Route entries (or, from a strict router, its
+    /// Request-URI) carries the proof of the request's Call-ID and of its From-tag or
+    /// To-tag (the initial request's From-tag is one or the other, by direction).
+    fn dialog_proven(&self, msg: &Message<'_>) -> bool {
+        let call_id = msg.call_id().unwrap_or("");
+        let tags = [
+            msg.from().ok().and_then(|f| f.tag()),
+            msg.to().ok().and_then(|t| t.tag()),
+        ];
+        let proves = |uri: &SipUri<'_>| {
+            let Some(given) = uri.param(DIALOG_PARAM).and_then(|p| p.value) else {
+                return false;
+            };
+            tags.iter()
+                .flatten()
+                .any(|tag| ct_eq(given.as_bytes(), self.dialog_proof(call_id, tag).as_bytes()))
+        };
+        let ours = |value: &str| {
+            NameAddr::parse(value)
+                .is_ok_and(|n| n.uri.as_sip().is_some_and(|u| self.is_self(u) && proves(u)))
+        };
+        let strict = match msg.request_uri() {
+            Some(Ok(Uri::Sip(u))) => u.user.is_none() && self.is_self(&u) && proves(&u),
+            _ => false,
+        };
+        strict
+            || msg
+                .values(HeaderName::Route)
+                .take_while(|r| {
+                    NameAddr::parse(r)
+                        .is_ok_and(|n| n.uri.as_sip().is_some_and(|u| self.is_self(u)))
+                })
+                .any(ours)
+    }
+
+    /// Sends a response of the proxy's making without keeping any state: a
+    /// retransmission of the request is answered again, the same way.
+    fn respond_stateless(
+        &mut self,
+        msg: &Message<'_>,
+        top: &str,
+        key: &str,
+        reply: Dest,
+        code: u16,
+        extra: &[(&str, &str)],
+        out: &mut VecDeque<Outbound>,
+    ) {
+        let to = msg.header(HeaderName::To).map(unfold).unwrap_or_default();
+        let tag = format!("px{:x}", self.tags.hash_one(key));
+        let data = make_response(code, &template(msg, top), &to, Some(&tag), extra);
+        self.count_response(code);
+        self.stats.stateless += 1;
+        out.push_back(reply.outbound(data));
     }
 
     fn dest(&self, transport: TransportKind, peer: SocketAddr, conn: Option<ConnId>) -> Dest {
@@ -651,8 +772,51 @@ impl Proxy {
             local: Some(source.local),
         };
         let invite = method == Some(Method::Invite);
-        let to_value = msg.header(HeaderName::To).map(unfold).unwrap_or_default();
         let in_dialog = msg.to().ok().and_then(|t| t.tag()).is_some();
+        // Nothing is kept for a request until it has shown its right to be relayed: an
+        // in-dialog request by the proof in the proxy's own Route entry, any other by
+        // its credentials. The answers before that are stateless, so a flood of
+        // unauthenticated requests (from a spoofed source, say) leaves no state and
+        // gets one answer per request, never retransmissions.
+        if in_dialog && !self.dialog_proven(msg) {
+            self.respond_stateless(msg, &top, &key, reply, 403, &[], out);
+            return;
+        }
+        if self.config.authenticate && !in_dialog && !self.is_upstream(source) {
+            let verified = registrar.verify(
+                unix,
+                msg,
+                source.peer.ip(),
+                HeaderName::ProxyAuthorization,
+                None,
+            );
+            match verified {
+                Ok(user) => {
+                    let from_user = msg
+                        .from()
+                        .ok()
+                        .and_then(|f| f.uri.as_sip().and_then(|u| u.user));
+                    if from_user != Some(user) {
+                        self.respond_stateless(msg, &top, &key, reply, 403, &[], out);
+                        return;
+                    }
+                }
+                Err(AuthError::Challenge { stale }) => {
+                    let challenges = registrar.challenges(unix, source.peer.ip(), stale);
+                    let extra: Vec<(&str, &str)> = challenges
+                        .iter()
+                        .map(|c| ("Proxy-Authenticate", c.as_str()))
+                        .collect();
+                    self.respond_stateless(msg, &top, &key, reply, 407, &extra, out);
+                    return;
+                }
+                Err(AuthError::Malformed) => {
+                    self.respond_stateless(msg, &top, &key, reply, 400, &[], out);
+                    return;
+                }
+            }
+        }
+        let to_value = msg.header(HeaderName::To).map(unfold).unwrap_or_default();
         let merge = (!in_dialog).then(|| {
             format!(
                 "{}|{}|{}|{}",
@@ -734,38 +898,6 @@ impl Proxy {
                 .map(|tx| make_response(100, &tx.template, &tx.to, None, &[]));
             if let Some(t) = trying {
                 self.send_response(id, 100, t, out);
-            }
-        }
-        // Authentication (out-of-dialog requests from anyone but the upstream).
-        let from_upstream = self.is_upstream(source);
-        if self.config.authenticate && !in_dialog && !from_upstream {
-            match ctx
-                .registrar
-                .verify(ctx.unix, msg, HeaderName::ProxyAuthorization, None)
-            {
-                Ok(user) => {
-                    let from_user = msg
-                        .from()
-                        .ok()
-                        .and_then(|f| f.uri.as_sip().and_then(|u| u.user).map(str::to_owned));
-                    if from_user.as_deref() != Some(user) {
-                        self.respond(now, id, 403, &[], out);
-                        return;
-                    }
-                }
-                Err(AuthError::Challenge { stale }) => {
-                    let challenges = ctx.registrar.challenges(ctx.unix, stale);
-                    let extra: Vec<(&str, &str)> = challenges
-                        .iter()
-                        .map(|c| ("Proxy-Authenticate", c.as_str()))
-                        .collect();
-                    self.respond(now, id, 407, &extra, out);
-                    return;
-                }
-                Err(AuthError::Malformed) => {
-                    self.respond(now, id, 400, &[], out);
-                    return;
-                }
             }
         }
         let route_set = self.own_routes(msg);
@@ -1029,8 +1161,12 @@ impl Proxy {
             self.host_port(via_host)
         );
         if record {
-            let outgoing = self.record_route(target.dest.transport, target.dest.peer)?;
-            let incoming = self.record_route(source.transport, source.peer)?;
+            let proof = self.dialog_proof(
+                msg.call_id().unwrap_or(""),
+                msg.from().ok().and_then(|f| f.tag()).unwrap_or(""),
+            );
+            let outgoing = self.record_route(target.dest.transport, target.dest.peer, &proof)?;
+            let incoming = self.record_route(source.transport, source.peer, &proof)?;
             insert.push_str(&format!("Record-Route: {outgoing}\r\n"));
             if incoming != outgoing {
                 insert.push_str(&format!("Record-Route: {incoming}\r\n"));
@@ -1248,7 +1384,12 @@ impl Proxy {
             }
             return;
         }
-        // The ACK of a 2xx: forwarded statelessly along its route.
+        // The ACK of a 2xx: forwarded statelessly along its route, when that is a route
+        // the proxy made. Any other ACK (of a stateless answer, or made up) ends here.
+        if !self.dialog_proven(msg) {
+            self.stats.absorbed += 1;
+            return;
+        }
         let max_forwards = match msg.max_forwards() {
             None => 70,
             Some(Ok(n)) if n > 0 => n,
@@ -1860,12 +2001,14 @@ mod tests {
             .and_then(|b| b.split(';').next())
             .unwrap();
         assert!(branch.starts_with(BRANCH_PREFIX));
+        let proof = p.dialog_proof("c1", "fa");
+        assert_eq!(proof.len(), 2 * PROOF_LEN);
         assert_eq!(
             t,
             format!(
                 "INVITE sip:bob@10.0.0.5:5062 SIP/2.0\r\n\
                  Via: SIP/2.0/UDP {ME};branch={branch};rport\r\n\
-                 Record-Route: <sip:{ME};lr>\r\n\
+                 Record-Route: <sip:{ME};lr;dlg={proof}>\r\n\
                  Route: <sip:edge.example;lr>\r\n\
                  Via: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKa1\r\n\
                  Max-Forwards: 9\r\nFrom: <sip:alice@localhost>;tag=fa\r\n\
@@ -2127,9 +2270,20 @@ mod tests {
         // A retransmitted 2xx is forwarded too (RFC 6026).
         let o = feed(&mut p, &r, now, &bob, &answer(&fwd, 200, "tb", ""));
         assert_eq!(o.len(), 1);
+        // The Record-Route the proxy added to the INVITE, as the UAs' route set.
+        let record_route = fwd
+            .data
+            .split(|&b| b == b'\n')
+            .find_map(|l| l.strip_prefix(b"Record-Route: "))
+            .map(|v| String::from_utf8_lossy(v).trim_end().to_owned())
+            .unwrap();
+        assert_eq!(
+            record_route,
+            format!("<sip:{ME};lr;dlg={}>", p.dialog_proof("c1", "fa"))
+        );
         let ack = format!(
             "ACK sip:bob@192.0.2.20 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKa2\r\n\
-             Route: <sip:{ME};lr>\r\nMax-Forwards: 70\r\nFrom: <sip:alice@localhost>;tag=fa\r\n\
+             Route: {record_route}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@localhost>;tag=fa\r\n\
              To: <sip:bob@localhost>;tag=tb\r\nCall-ID: c1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
         );
         let o = feed(&mut p, &r, now, &alice, ack.as_bytes());
@@ -2177,6 +2331,7 @@ mod tests {
         let r = registrar(Vec::new());
         let mut p = proxy(None);
         let now = Instant::now();
+        let proof = p.dialog_proof("c2", "fa");
         // Loose: the own entry is removed from a list line, the next one is used.
         let out = feed(
             &mut p,
@@ -2185,7 +2340,7 @@ mod tests {
             &udp("192.0.2.1:5070"),
             &bye(
                 "sip:carol@192.0.2.30:5080",
-                "<sip:127.0.0.1:5060;lr>, <sip:10.0.0.9;lr>",
+                &format!("<sip:127.0.0.1:5060;lr;dlg={proof}>, <sip:10.0.0.9;lr>"),
                 "",
             ),
         );
@@ -2207,7 +2362,7 @@ mod tests {
             now,
             &udp("192.0.2.1:5070"),
             &bye(
-                "sip:127.0.0.1:5060",
+                &format!("sip:127.0.0.1:5060;dlg={proof}"),
                 "<sip:10.0.0.9:5090;lr>, <sip:carol@192.0.2.30:5080>",
                 "",
             )
@@ -2230,7 +2385,7 @@ mod tests {
             &udp("192.0.2.1:5070"),
             &bye(
                 "sip:carol@192.0.2.30:5080",
-                "<sip:10.0.0.9;lr>",
+                &format!("<sip:127.0.0.1:5060;lr;dlg={proof}>, <sip:10.0.0.9;lr>"),
                 "Proxy-Require: foo\r\n",
             )
             .replace_branch()
@@ -2238,6 +2393,173 @@ mod tests {
         );
         assert_eq!(first_line(&out[0]), "SIP/2.0 420 Bad Extension");
         assert!(text(&out[0]).contains("\r\nUnsupported: foo\r\n"));
+    }
+
+    /// An in-dialog request `method` (To-tag `tb`) to `ruri` with the given Route lines.
+    fn in_dialog(method: &str, ruri: &str, routes: &[String], branch: &str) -> Vec<u8> {
+        let mut s = format!(
+            "{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.66:5060;branch=z9hG4bK{branch}\r\n"
+        );
+        for r in routes {
+            s.push_str(&format!("Route: {r}\r\n"));
+        }
+        s.push_str(&format!(
+            "Max-Forwards: 70\r\nFrom: <sip:alice@localhost>;tag=fa\r\n\
+             To: <sip:bob@localhost>;tag=tb\r\nCall-ID: c9\r\nCSeq: 5 {method}\r\n\
+             Event: check-sync;reboot=true\r\nContent-Length: 0\r\n\r\n"
+        ));
+        s.into_bytes()
+    }
+
+    #[test]
+    fn in_dialog_requests_need_the_proof_of_a_route_the_proxy_made() {
+        let r = registrar(vec![binding("sip:bob@192.0.2.20", "192.0.2.20:5060", &[])]);
+        let mut p = proxy(None);
+        let now = Instant::now();
+        let src = udp("192.0.2.66:5060");
+        let proof = p.dialog_proof("c9", "fa");
+        let other_call = p.dialog_proof("c8", "fa");
+        let refused = [
+            // No Route: to an arbitrary address, and to a registered phone.
+            ("INVITE", "sip:victim@203.0.113.7:5060", vec![]),
+            ("MESSAGE", "sip:victim@203.0.113.7", vec![]),
+            ("NOTIFY", "sip:bob@192.0.2.20", vec![]),
+            ("BYE", "sip:bob@192.0.2.20", vec![]),
+            ("OPTIONS", "sip:bob@localhost", vec![]),
+            // A Route naming the proxy, without or with a wrong proof.
+            (
+                "NOTIFY",
+                "sip:bob@192.0.2.20",
+                vec![format!("<sip:{ME};lr>")],
+            ),
+            (
+                "NOTIFY",
+                "sip:bob@192.0.2.20",
+                vec![format!("<sip:{ME};lr;dlg=00>")],
+            ),
+            (
+                "NOTIFY",
+                "sip:bob@192.0.2.20",
+                vec![format!("<sip:{ME};lr;dlg={other_call}>")],
+            ),
+            // The proof in a Route entry that is not the proxy's.
+            (
+                "BYE",
+                "sip:bob@192.0.2.20",
+                vec![format!("<sip:192.0.2.99;lr;dlg={proof}>")],
+            ),
+        ];
+        for (i, (method, ruri, routes)) in refused.iter().enumerate() {
+            let out = feed(
+                &mut p,
+                &r,
+                now,
+                &src,
+                &in_dialog(method, ruri, routes, &format!("n{i}")),
+            );
+            assert_eq!(out.len(), 1, "{method} {ruri} {routes:?}");
+            assert_eq!(
+                first_line(&out[0]),
+                "SIP/2.0 403 Forbidden",
+                "{method} {routes:?}"
+            );
+            assert_eq!(out[0].peer, src.peer);
+            assert_eq!(p.active(), (0, 0), "a refusal keeps no state");
+        }
+        assert_eq!(p.stats().forwarded, 0);
+        assert_eq!(p.stats().stateless, refused.len() as u64);
+        // A made-up ACK is dropped.
+        assert!(
+            feed(
+                &mut p,
+                &r,
+                now,
+                &src,
+                &in_dialog("ACK", "sip:x@203.0.113.7", &[], "a")
+            )
+            .is_empty()
+        );
+
+        // With the proof, either direction of the dialog: from the caller (From-tag
+        // signed) and from the callee (To-tag signed).
+        let routes = vec![format!("<sip:{ME};lr;dlg={proof}>")];
+        let out = feed(
+            &mut p,
+            &r,
+            now,
+            &src,
+            &in_dialog("BYE", "sip:bob@192.0.2.20", &routes, "ok1"),
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].peer, "192.0.2.20:5060".parse().unwrap());
+        let reverse = String::from_utf8(in_dialog(
+            "INFO",
+            "sip:alice@192.0.2.1:5070",
+            &routes,
+            "ok2",
+        ))
+        .unwrap()
+        .replace(
+            "<sip:alice@localhost>;tag=fa",
+            "<sip:bob@localhost>;tag=tb2",
+        )
+        .replace("<sip:bob@localhost>;tag=tb", "<sip:alice@localhost>;tag=fa");
+        let out = feed(&mut p, &r, now, &src, reverse.as_bytes());
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].peer, "192.0.2.1:5070".parse().unwrap());
+        assert_eq!(p.stats().forwarded, 2);
+    }
+
+    #[test]
+    fn challenges_keep_no_state_and_are_not_retransmitted() {
+        let r = registrar(vec![binding("sip:bob@192.0.2.20", "192.0.2.20:5060", &[])]);
+        let mut p = Proxy::new(ProxyConfig {
+            authenticate: true,
+            ..proxy(None).config.clone()
+        });
+        let now = Instant::now();
+        let src = udp("192.0.2.66:5060");
+        let first = feed(&mut p, &r, now, &src, &invite("sip:bob@localhost"));
+        assert_eq!(first.len(), 1, "no 100 Trying before the credentials");
+        assert_eq!(
+            first_line(&first[0]),
+            "SIP/2.0 407 Proxy Authentication Required"
+        );
+        assert_eq!(p.active(), (0, 0));
+        assert!(p.timers.is_empty() && p.server_keys.is_empty() && p.merged.is_empty());
+        // Nothing is retransmitted, however long the caller stays silent.
+        assert!(run(&mut p, now + Duration::from_secs(64)).is_empty());
+        // A retransmission is answered again, with the same To-tag.
+        let again = feed(&mut p, &r, now, &src, &invite("sip:bob@localhost"));
+        let tag = |o: &Outbound| {
+            text(o)
+                .split("To: ")
+                .nth(1)
+                .map(|t| t.lines().next().unwrap_or("").to_owned())
+        };
+        assert_eq!(tag(&again[0]), tag(&first[0]));
+        // Its ACK ends here.
+        let ack = String::from_utf8(invite("sip:bob@localhost"))
+            .unwrap()
+            .replace("INVITE sip", "ACK sip")
+            .replace("1 INVITE", "1 ACK")
+            .replace(
+                "<sip:bob@localhost>\r\n",
+                &format!("{}\r\n", tag(&first[0]).unwrap()),
+            );
+        assert!(feed(&mut p, &r, now, &src, ack.as_bytes()).is_empty());
+        // A flood leaves nothing behind.
+        for i in 0..10_000 {
+            let inv = String::from_utf8(invite("sip:bob@localhost"))
+                .unwrap()
+                .replace("z9hG4bKa1", &format!("z9hG4bKf{i}"))
+                .replace("Call-ID: c1", &format!("Call-ID: f{i}"));
+            assert_eq!(feed(&mut p, &r, now, &src, inv.as_bytes()).len(), 1);
+        }
+        assert_eq!(p.active(), (0, 0));
+        assert!(p.timers.is_empty() && p.server_keys.is_empty());
+        assert_eq!(p.stats().transactions, 0);
+        assert_eq!(p.stats().stateless, 10_002);
     }
 
     /// Gives a request a new branch (a new transaction).

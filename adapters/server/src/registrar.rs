@@ -8,11 +8,19 @@
 //! uaCSTA session manager). The driver also calls [`Registrar::expire`] when
 //! [`Registrar::next_expiry`] is reached.
 //!
-//! Nonces carry their own validity: the time they were made and a keyed hash of it
-//! under a per-process secret, so the registrar keeps no table of nonces. A nonce older
-//! than [`Config::nonce_lifetime`] is answered with a new challenge with `stale=true`.
-//! Without a table the nonce count is not checked, so a captured REGISTER can be
-//! replayed for the life of its nonce (as with any registrar without nonce state).
+//! Nonces carry their own validity: the time they were made, a sequence number, and a
+//! keyed hash of both and of the IP address the challenge went to, under a
+//! per-process secret. Challenging keeps no state, so a flood of requests without
+//! credentials costs the registrar nothing. A nonce older than
+//! [`Config::nonce_lifetime`], or received from another IP address than the one it
+//! was made for, is answered with a new challenge with `stale=true`.
+//!
+//! Replays are refused (RFC 7616 section 3.3): the registrar remembers, for every nonce
+//! that authenticated a request and is still within its lifetime, the highest nonce
+//! count (`nc`) used with it; a request whose count is not higher is a replay and is
+//! challenged again (`stale=true`). Only nonces that authenticated a request are
+//! remembered, so the table grows with the legitimate traffic of the last lifetime,
+//! never with an attacker's requests.
 //!
 //! ```
 //! use std::collections::HashMap;
@@ -44,11 +52,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::hash::BuildHasher;
+use std::net::IpAddr;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -116,7 +126,8 @@ pub struct Config {
     pub max_expires: u32,
     /// The most contacts one address-of-record may have; more are answered 403.
     pub max_contacts: usize,
-    /// How long a nonce stays valid, in seconds.
+    /// How long a nonce stays valid, in seconds. A phone keeps using a nonce for
+    /// further requests (with growing nonce counts) until it is answered `stale=true`.
     pub nonce_lifetime: u32,
     /// The digest algorithms offered, the preferred first; one `WWW-Authenticate` is
     /// sent for each. RFC 8760 section 2.4 orders SHA-256 before MD5.
@@ -125,7 +136,7 @@ pub struct Config {
 
 impl Default for Config {
     /// Realm and domain `localhost`, authentication on, expiry 3600 s (60 to 7200),
-    /// 10 contacts per address-of-record, nonces valid for 300 s, SHA-256 then MD5.
+    /// 10 contacts per address-of-record, nonces valid for 30 s, SHA-256 then MD5.
     fn default() -> Self {
         Config {
             realm: "localhost".to_owned(),
@@ -135,7 +146,7 @@ impl Default for Config {
             min_expires: 60,
             max_expires: 7200,
             max_contacts: 10,
-            nonce_lifetime: 300,
+            nonce_lifetime: 30,
             algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
         }
     }
@@ -319,8 +330,56 @@ impl Sink for VecSink<'_> {
     }
 }
 
-/// A nonce: 16 hexadecimal digits of the Unix time it was made and 32 of a keyed hash.
-const NONCE_LEN: usize = 48;
+/// A nonce: 16 hexadecimal digits of the Unix time it was made, 8 of a sequence number
+/// and 32 of a keyed hash of both and of the IP address challenged.
+const NONCE_LEN: usize = 56;
+/// The part of a nonce that the keyed hash covers, with the address: time and sequence.
+const NONCE_STAMP: usize = 24;
+
+/// A nonce and the user it authenticated.
+type NonceUse = ([u8; NONCE_LEN], Box<str>);
+
+/// The highest nonce count seen with each nonce and user that authenticated a request
+/// and is still within its lifetime (RFC 7616 section 3.3: the count must grow).
+#[derive(Debug, Default)]
+struct NonceCounts {
+    counts: HashMap<NonceUse, u32>,
+    /// The nonces of `counts` with the time they were first used, oldest first. A nonce
+    /// is made before it is first used, so one lifetime after that use it has expired
+    /// and can be forgotten.
+    order: VecDeque<(u64, NonceUse)>,
+}
+
+impl NonceCounts {
+    /// Records that `nonce` authenticated a request of `user` with count `nc` at `now`:
+    /// false (a replay) unless `nc` is higher than every count seen with them.
+    fn advance(&mut self, now: u64, lifetime: u32, nonce: NonceUse, nc: u32) -> bool {
+        while let Some((t, _)) = self.order.front() {
+            if now.saturating_sub(*t) <= u64::from(lifetime) {
+                break;
+            }
+            if let Some((_, n)) = self.order.pop_front() {
+                self.counts.remove(&n);
+            }
+        }
+        match self.counts.get_mut(&nonce) {
+            Some(last) if nc <= *last => false,
+            Some(last) => {
+                *last = nc;
+                true
+            }
+            None => {
+                self.counts.insert(nonce.clone(), nc);
+                self.order.push_back((now, nonce));
+                true
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.counts.len()
+    }
+}
 
 /// How a received nonce stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -398,6 +457,10 @@ pub struct Registrar<U: Users> {
     count: usize,
     secret: [u8; 32],
     tags: std::hash::RandomState,
+    /// The sequence number of the next nonce (nonces made in the same second for the
+    /// same address differ by it).
+    nonce_seq: AtomicU32,
+    nonce_counts: Mutex<NonceCounts>,
 }
 
 impl<U: Users> fmt::Debug for Registrar<U> {
@@ -498,7 +561,18 @@ impl<U: Users> Registrar<U> {
             count: 0,
             secret,
             tags: std::hash::RandomState::new(),
+            nonce_seq: AtomicU32::new(0),
+            nonce_counts: Mutex::new(NonceCounts::default()),
         })
+    }
+
+    /// How many nonces are remembered with their nonce counts (those that
+    /// authenticated a request within the last nonce lifetime).
+    pub fn remembered_nonces(&self) -> usize {
+        self.nonce_counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
     }
 
     /// The configuration.
@@ -657,11 +731,15 @@ impl<U: Users> Registrar<U> {
 
     // ---- nonces ----
 
-    fn nonce_mac(&self, stamp: &[u8]) -> [u8; 32] {
+    fn nonce_mac(&self, stamp: &[u8], peer: IpAddr) -> [u8; 32] {
         let mut out = [0u8; 32];
         let mut h = Sha256::new();
         h.update(self.secret);
         h.update(stamp);
+        match peer.to_canonical() {
+            IpAddr::V4(a) => h.update(a.octets()),
+            IpAddr::V6(a) => h.update(a.octets()),
+        }
         h.update(self.config.realm.as_bytes());
         let d = h.finalize();
         for (o, b) in out.chunks_exact_mut(2).zip(d.iter()) {
@@ -670,25 +748,35 @@ impl<U: Users> Registrar<U> {
         out
     }
 
-    fn make_nonce(&self, now: u64) -> [u8; NONCE_LEN] {
+    /// A nonce made at `now` for a challenge sent to `peer`.
+    fn make_nonce(&self, now: u64, peer: IpAddr) -> [u8; NONCE_LEN] {
         let mut n = [0u8; NONCE_LEN];
         for (i, o) in n[..16].chunks_exact_mut(2).enumerate() {
             o.copy_from_slice(&hex_byte((now >> (56 - 8 * i)) as u8));
         }
-        let mac = self.nonce_mac(&n[..16]);
-        n[16..].copy_from_slice(&mac);
+        let seq = self.nonce_seq.fetch_add(1, Ordering::Relaxed);
+        for (o, b) in n[16..NONCE_STAMP]
+            .chunks_exact_mut(2)
+            .zip(seq.to_be_bytes())
+        {
+            o.copy_from_slice(&hex_byte(b));
+        }
+        let mac = self.nonce_mac(&n[..NONCE_STAMP], peer);
+        n[NONCE_STAMP..].copy_from_slice(&mac);
         n
     }
 
-    fn nonce_state(&self, now: u64, nonce: &str) -> NonceState {
+    /// How `nonce`, received from `peer` at `now`, stands: only a nonce this process
+    /// made for `peer` can be fresh.
+    fn nonce_state(&self, now: u64, nonce: &str, peer: IpAddr) -> NonceState {
         let b = nonce.as_bytes();
         if b.len() != NONCE_LEN {
             return NonceState::Foreign;
         }
-        let mac = self.nonce_mac(&b[..16]);
+        let mac = self.nonce_mac(&b[..NONCE_STAMP], peer);
         let diff = mac
             .iter()
-            .zip(&b[16..])
+            .zip(&b[NONCE_STAMP..])
             .fold(0u8, |acc, (x, y)| acc | (x ^ y.to_ascii_lowercase()));
         let Ok(stamp) = std::str::from_utf8(&b[..16]).map(|s| u64::from_str_radix(s, 16)) else {
             return NonceState::Foreign;
@@ -733,7 +821,7 @@ impl<U: Users> Registrar<U> {
         let result = self.process(now, msg, source, &mut outcome);
         let status = match result {
             Ok(resp) => self.write_ok(now, msg, &resp, out),
-            Err(r) => self.write_reject(now, msg, r, out),
+            Err(r) => self.write_reject(now, msg, r, source.0.ip(), out),
         };
         match status {
             Ok(s) => outcome.status = Some(s),
@@ -775,13 +863,14 @@ impl<U: Users> Registrar<U> {
         now: u64,
         msg: &Message<'_>,
         r: Reject,
+        peer: IpAddr,
         out: &mut Vec<u8>,
     ) -> Result<StatusCode, EmitError> {
         let mut w = self.start(msg, r.status, r.reason, out)?;
         match r.extra {
             Extra::None => {}
             Extra::Challenge { stale } => {
-                let nonce = self.make_nonce(now);
+                let nonce = self.make_nonce(now, peer);
                 let nonce = std::str::from_utf8(&nonce).unwrap_or_default();
                 for &algorithm in &self.config.algorithms {
                     let c = ChallengeRepr {
@@ -842,6 +931,7 @@ impl<U: Users> Registrar<U> {
         &self,
         now: u64,
         msg: &Message<'_>,
+        peer: IpAddr,
         ruri: &str,
         to_user: &str,
     ) -> Result<(), Reject> {
@@ -850,7 +940,7 @@ impl<U: Users> Registrar<U> {
             reason: "Unauthorized",
             extra: Extra::Challenge { stale },
         };
-        let username = match self.verify(now, msg, HeaderName::Authorization, Some(ruri)) {
+        let username = match self.verify(now, msg, peer, HeaderName::Authorization, Some(ruri)) {
             Ok(u) => u,
             Err(AuthError::Challenge { stale }) => return Err(challenge(stale)),
             Err(AuthError::Malformed) => {
@@ -869,15 +959,19 @@ impl<U: Users> Registrar<U> {
     /// Checks the digest credentials of `msg` in its `header` lines
     /// ([`HeaderName::Authorization`] or [`HeaderName::ProxyAuthorization`]) for this
     /// registrar's realm, users and nonces, and returns the authenticated user name.
-    /// `ruri`, when given, must match the credentials' `uri`.
+    /// `peer` is the IP address the request came from (a nonce is valid only from the
+    /// address it was sent to); `ruri`, when given, must match the credentials' `uri`.
+    /// A nonce count that does not grow is a replay, challenged like a stale nonce.
     ///
     /// # Errors
-    /// [`AuthError::Challenge`] when the request must be challenged (no, wrong or stale
-    /// credentials), [`AuthError::Malformed`] for credentials that do not parse.
+    /// [`AuthError::Challenge`] when the request must be challenged (no, wrong, stale or
+    /// replayed credentials), [`AuthError::Malformed`] for credentials that do not
+    /// parse.
     pub fn verify<'m>(
         &self,
         now: u64,
         msg: &Message<'m>,
+        peer: IpAddr,
         header: HeaderName,
         ruri: Option<&str>,
     ) -> Result<&'m str, AuthError> {
@@ -905,7 +999,7 @@ impl<U: Users> Registrar<U> {
         let Some(nonce) = cred.nonce() else {
             return Err(AuthError::Malformed);
         };
-        let state = self.nonce_state(now, nonce.as_str());
+        let state = self.nonce_state(now, nonce.as_str(), peer);
         let Some(secret) = self.users.secret(username, &self.config.realm, algorithm) else {
             return Err(challenge(false));
         };
@@ -924,7 +1018,22 @@ impl<U: Users> Registrar<U> {
             ..Verifier::new(&self.config.realm, "", method)
         };
         match verifier.verify(&cred, secret) {
-            Ok(_) => Ok(username),
+            Ok(verified) => {
+                // Fresh, so the nonce is one of ours: NONCE_LEN octets.
+                let mut key = [0u8; NONCE_LEN];
+                key.copy_from_slice(nonce.as_str().as_bytes());
+                let lifetime = self.config.nonce_lifetime;
+                let nc = verified.nc.unwrap_or(0);
+                let mut counts = self
+                    .nonce_counts
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if counts.advance(now, lifetime, (key, username.into()), nc) {
+                    Ok(username)
+                } else {
+                    Err(challenge(true))
+                }
+            }
             Err(sip_lite::DigestError::StaleNonce) => Err(challenge(true)),
             Err(sip_lite::DigestError::Syntax(_) | sip_lite::DigestError::MissingParam) => {
                 Err(AuthError::Malformed)
@@ -933,10 +1042,11 @@ impl<U: Users> Registrar<U> {
         }
     }
 
-    /// The challenges to send at `now` (one per configured algorithm, a fresh nonce,
-    /// `qop=auth`), as header values for `WWW-Authenticate` or `Proxy-Authenticate`.
-    pub fn challenges(&self, now: u64, stale: bool) -> Vec<String> {
-        let nonce = self.make_nonce(now);
+    /// The challenges to send at `now` to `peer` (one per configured algorithm, a fresh
+    /// nonce, `qop=auth`), as header values for `WWW-Authenticate` or
+    /// `Proxy-Authenticate`.
+    pub fn challenges(&self, now: u64, peer: IpAddr, stale: bool) -> Vec<String> {
+        let nonce = self.make_nonce(now, peer);
         let nonce = std::str::from_utf8(&nonce).unwrap_or_default();
         let mut out = Vec::with_capacity(self.config.algorithms.len());
         for &algorithm in &self.config.algorithms {
@@ -1032,7 +1142,7 @@ impl<U: Users> Registrar<U> {
             .filter(|u| !u.is_empty())
             .ok_or(reject(404, "Address-of-record without user"))?;
         if self.config.authenticate {
-            self.authenticate(now, msg, ruri_str, to_user)?;
+            self.authenticate(now, msg, source.0.ip(), ruri_str, to_user)?;
         }
         if !self.serves_host(&to_sip.host) {
             return Err(reject(404, "Address-of-record not served here"));
