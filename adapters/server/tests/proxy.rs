@@ -137,7 +137,12 @@ struct Phone {
 
 impl Phone {
     async fn udp(user: &str, server: &ServerHandle) -> Phone {
-        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        Phone::udp_at(user, server, "127.0.0.1:0").await
+    }
+
+    /// A UDP phone on address `bind` (another loopback address is another host).
+    async fn udp_at(user: &str, server: &ServerHandle, bind: &str) -> Phone {
+        let sock = UdpSocket::bind(bind).await.unwrap();
         let addr = sock.local_addr().unwrap();
         Phone {
             user: user.into(),
@@ -303,6 +308,11 @@ impl Phone {
 
 /// Digest credentials for a challenge value, with the user's password.
 fn answer(challenge: &str, method: &str, uri: &str, user: &str) -> String {
+    answer_nc(challenge, method, uri, user, 1)
+}
+
+/// Digest credentials with nonce count `nc`.
+fn answer_nc(challenge: &str, method: &str, uri: &str, user: &str, nc: u32) -> String {
     let challenge = Challenge::parse(challenge).unwrap();
     let request = Request::new(method, uri, b"");
     let password = format!("{user}-pw");
@@ -312,7 +322,7 @@ fn answer(challenge: &str, method: &str, uri: &str, user: &str) -> String {
         user,
         Secret::Password(&password),
         "c0ffee",
-        1,
+        nc,
     )
     .unwrap();
     let mut buf = [0u8; 1024];
@@ -390,12 +400,23 @@ async fn call_from_udp_to_tcp_phone_with_record_route() {
             alice.addr.port()
         )
     );
-    // Different transports on each side: two Record-Route entries (RFC 5658).
+    // Different transports on each side: two Record-Route entries (RFC 5658), each
+    // with the proof of the dialog that in-dialog requests must bring back.
+    let rr = inv.all("Record-Route");
+    assert_eq!(rr.len(), 2, "{rr:?}");
+    let proof = rr[0]
+        .split(";dlg=")
+        .nth(1)
+        .and_then(|p| p.strip_suffix('>'))
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(proof.len(), 32, "{rr:?}");
+    assert!(proof.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(
-        inv.all("Record-Route"),
+        rr,
         vec![
-            format!("<sip:{tcp};transport=tcp;lr>"),
-            format!("<sip:{udp};lr>")
+            format!("<sip:{tcp};transport=tcp;lr;dlg={proof}>"),
+            format!("<sip:{udp};lr;dlg={proof}>")
         ]
     );
 
@@ -696,7 +717,18 @@ async fn foreign_domain_goes_upstream() {
     assert_eq!(ack.request_uri(), "sip:dave@example.org");
     alice.expect_status(486, "INVITE").await;
 
-    // A user of the domain that is not configured here is the upstream's.
+    // A user of the domain that is not configured here is the upstream's. The phone
+    // reuses the nonce, counting on (the same count again would be a replay).
+    let creds = format!(
+        "Proxy-Authorization: {}\r\n",
+        answer_nc(
+            &challenge.one("Proxy-Authenticate"),
+            "INVITE",
+            "sip:zed@localhost",
+            "alice",
+            2
+        )
+    );
     alice
         .send(&alice.invite("sip:zed@localhost", "up2", "up2", 1, &creds))
         .await;
@@ -785,5 +817,145 @@ async fn require_is_for_the_callee_proxy_require_for_the_proxy() {
         .await;
     let r = alice.expect_status(420, "INVITE").await;
     assert_eq!(r.one("Unsupported"), "foo");
+    server.shutdown().await.unwrap();
+}
+
+/// Unauthenticated requests with a To-tag of their own making, to an arbitrary address
+/// and to a registered phone: none is relayed, each is refused once.
+#[tokio::test]
+async fn made_up_in_dialog_requests_are_not_relayed() {
+    let (server, _dir) = start_with(|c| c.sip.authenticate_calls = true).await;
+    let mut bob = Phone::udp("bob", &server).await;
+    bob.register().await;
+    let mut victim = Phone::udp("victim", &server).await;
+    let mut attacker = Phone::udp("mallory", &server).await;
+    let targets = [
+        format!("sip:victim@{}", victim.addr),
+        bob.contact(),
+        "sip:bob@localhost".to_owned(),
+    ];
+    let mut n = 0;
+    for target in &targets {
+        for (method, extra) in [
+            ("INVITE", ""),
+            ("MESSAGE", "Content-Type: text/plain\r\n"),
+            (
+                "NOTIFY",
+                "Event: check-sync;reboot=true\r\nSubscription-State: active\r\n",
+            ),
+            ("BYE", ""),
+            ("OPTIONS", ""),
+        ] {
+            n += 1;
+            let request = format!(
+                "{method} {target} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\n\
+                 From: <sip:boss@localhost>;tag=m{n}\r\nTo: <{target}>;tag=made-up\r\n\
+                 Call-ID: relay-{n}\r\nCSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n",
+                attacker.via(&format!("relay{n}"))
+            );
+            attacker.send(&request).await;
+            let answer = attacker
+                .expect(&format!("an answer to {method}"), |m| {
+                    m.0.starts_with("SIP/2.0")
+                })
+                .await;
+            // An OPTIONS to a local address-of-record is the server's own to answer.
+            let own =
+                method == "OPTIONS" && answer.is_status(200) && target.ends_with("@localhost");
+            assert!(
+                answer.is_status(403) || own,
+                "{method} {target}: {}",
+                answer.0
+            );
+        }
+    }
+    let none = |m: &Msg| !m.is_status(200) || m.cseq_method() != "REGISTER";
+    victim.silent(Duration::from_millis(300), none).await;
+    bob.silent(Duration::from_millis(100), none).await;
+    // Nothing else (retransmissions) comes back to the attacker either.
+    attacker.silent(Duration::from_millis(300), |_| true).await;
+    server.shutdown().await.unwrap();
+}
+
+/// A sniffed Authorization header replayed from another host with another Contact,
+/// and from the same host without a new nonce count: refused, and the victim keeps
+/// its calls.
+#[tokio::test]
+async fn a_replayed_authorization_is_refused() {
+    let (server, _dir) = start_with(|_| {}).await;
+    let mut alice = Phone::udp("alice", &server).await;
+    alice.seq += 1;
+    alice.send(&alice.register_text(alice.seq, None)).await;
+    let challenge = alice.expect_status(401, "REGISTER").await;
+    let auth = answer(
+        &challenge.one("WWW-Authenticate"),
+        "REGISTER",
+        "sip:localhost",
+        "alice",
+    );
+    alice.seq += 1;
+    let sniffed = alice.register_text(alice.seq, Some(auth));
+    alice.send(&sniffed).await;
+    alice.expect_status(200, "REGISTER").await;
+
+    let mut thief = Phone::udp_at("alice", &server, "127.0.0.2:0").await;
+    for seq in 10..20 {
+        let replay = thief.register_text(seq, None).replace(
+            "Content-Length: 0",
+            &format!(
+                "Authorization: {}\r\nContent-Length: 0",
+                Msg(sniffed.clone()).one("Authorization")
+            ),
+        );
+        thief.send(&replay).await;
+        let answer = thief.expect_status(401, "REGISTER").await;
+        assert!(
+            answer.one("WWW-Authenticate").contains("stale=true"),
+            "{}",
+            answer.0
+        );
+    }
+    // The same octets again from alice's own address: a replay too.
+    alice.send(&sniffed.replace("CSeq: 2 ", "CSeq: 3 ")).await;
+    alice.expect_status(401, "REGISTER").await;
+
+    // Calls to alice still reach alice, and only her.
+    let mut bob = Phone::udp("bob", &server).await;
+    bob.register().await;
+    bob.send(&bob.invite("sip:alice@localhost", "rp1", "replay-call", 1, ""))
+        .await;
+    let inv = alice.expect_request("INVITE").await;
+    assert_eq!(inv.request_uri(), alice.contact());
+    thief
+        .silent(Duration::from_millis(200), |m| m.is_request("INVITE"))
+        .await;
+    server.shutdown().await.unwrap();
+}
+
+/// The 407 to an INVITE that is never ACKed is sent once: no retransmissions toward a
+/// source that may be spoofed.
+#[tokio::test]
+async fn a_challenge_is_not_retransmitted() {
+    let (server, _dir) = start_with(|c| c.sip.authenticate_calls = true).await;
+    let mut alice = Phone::udp("alice", &server).await;
+    alice.register().await;
+    for i in 0..20 {
+        alice
+            .send(&alice.invite(
+                "sip:bob@localhost",
+                &format!("refl{i}"),
+                &format!("refl{i}"),
+                1,
+                "",
+            ))
+            .await;
+    }
+    let mut challenges = 0;
+    // T1 is 50 ms here: Timer G would have retransmitted each 407 five times by now.
+    while let Some(m) = alice.recv_for(Duration::from_millis(1_500)).await {
+        assert!(m.is_status(407), "{}", m.0);
+        challenges += 1;
+    }
+    assert_eq!(challenges, 20);
     server.shutdown().await.unwrap();
 }

@@ -202,6 +202,18 @@ fn authorization(
     password: &str,
     ruri: &str,
 ) -> String {
+    authorization_nc(resp, algorithm, user, password, ruri, 1)
+}
+
+/// Credentials for the challenge of `resp` with nonce count `nc`.
+fn authorization_nc(
+    resp: &Resp,
+    algorithm: Algorithm,
+    user: &str,
+    password: &str,
+    ruri: &str,
+    nc: u32,
+) -> String {
     let value = resp
         .all("WWW-Authenticate")
         .into_iter()
@@ -215,7 +227,7 @@ fn authorization(
         user,
         Secret::Password(password),
         "c0ffee",
-        1,
+        nc,
     )
     .unwrap();
     let mut buf = [0u8; 1024];
@@ -260,7 +272,7 @@ fn test_challenge_then_success_sha256() {
     let ch = first.all("WWW-Authenticate");
     assert_eq!(ch.len(), 2);
     let nonce = nonce_of(ch[0]);
-    assert_eq!(nonce.len(), 48);
+    assert_eq!(nonce.len(), 56);
     assert_eq!(
         ch[0],
         format!("Digest realm=\"example.com\", nonce=\"{nonce}\", algorithm=SHA-256, qop=\"auth\"")
@@ -319,10 +331,10 @@ fn test_stale_nonce_challenged_with_stale_true() {
     let auth = authorization(&first, Algorithm::Sha256, "alice", "secret-a", &r.ruri);
     // Within the lifetime: accepted.
     let again = r.clone().cseq(2).h(&format!("Authorization: {auth}"));
-    assert_eq!(h.send(T0 + 300, &again).1.status, 200);
+    assert_eq!(h.send(T0 + 30, &again).1.status, 200);
     // After it: a new challenge with stale=true in every header.
     let late = r.clone().cseq(3).h(&format!("Authorization: {auth}"));
-    let (outcome, resp) = h.send(T0 + 301, &late);
+    let (outcome, resp) = h.send(T0 + 31, &late);
     assert_eq!(resp.status, 401);
     assert!(!outcome.is_modified());
     let ch = resp.all("WWW-Authenticate");
@@ -338,6 +350,60 @@ fn test_stale_nonce_challenged_with_stale_true() {
     let (_, resp) = other.send(T0, &late.clone().cseq(4));
     assert_eq!(resp.status, 401);
     assert!(resp.all("WWW-Authenticate")[0].contains("stale=true"));
+}
+
+#[test]
+fn test_replayed_credentials_are_challenged_and_the_phone_goes_on() {
+    let mut h = Harness::new(true);
+    let r = Reg::new("alice").contact(CONTACT_A);
+    let (_, first) = h.send(T0, &r);
+    let auth = authorization(&first, Algorithm::Sha256, "alice", "secret-a", &r.ruri);
+    let ok = r.clone().cseq(2).h(&format!("Authorization: {auth}"));
+    assert_eq!(h.send(T0 + 1, &ok).1.status, 200);
+    // The same credentials again (a sniffed header, with another Contact): the nonce
+    // count did not grow, so it is a replay, and nothing changes.
+    let replay = Reg::new("alice")
+        .contact("<sip:alice@203.0.113.66:5060>")
+        .cseq(3)
+        .h(&format!("Authorization: {auth}"));
+    let (outcome, resp) = h.send(T0 + 2, &replay);
+    assert_eq!(resp.status, 401, "{}", resp.text);
+    assert!(!outcome.is_modified());
+    assert!(resp.all("WWW-Authenticate")[0].contains("stale=true"));
+    // The phone itself counts on (nc=2) with the same nonce: accepted.
+    let next = authorization_nc(&first, Algorithm::Sha256, "alice", "secret-a", &r.ruri, 2);
+    let refresh = r.clone().cseq(4).h(&format!("Authorization: {next}"));
+    assert_eq!(h.send(T0 + 3, &refresh).1.status, 200);
+    // A count that goes back is a replay too.
+    assert_eq!(h.send(T0 + 4, &replay.clone().cseq(5)).1.status, 401);
+    assert_eq!(h.reg.remembered_nonces(), 1);
+    // Nonces are forgotten one lifetime after their first use.
+    let (_, later) = h.send(T0 + 100, &r.clone().cseq(6));
+    let auth = authorization(&later, Algorithm::Sha256, "alice", "secret-a", &r.ruri);
+    let ok = r.clone().cseq(7).h(&format!("Authorization: {auth}"));
+    assert_eq!(h.send(T0 + 100, &ok).1.status, 200);
+    assert_eq!(h.reg.remembered_nonces(), 1);
+}
+
+#[test]
+fn test_a_nonce_is_valid_only_from_the_address_it_was_sent_to() {
+    let mut h = Harness::new(true);
+    let r = Reg::new("alice").contact(CONTACT_A);
+    let (_, first) = h.send(T0, &r);
+    let auth = authorization(&first, Algorithm::Sha256, "alice", "secret-a", &r.ruri);
+    let elsewhere = ("198.51.100.7:5060".parse().unwrap(), Transport::Udp);
+    let stolen = Reg::new("alice")
+        .contact("<sip:alice@198.51.100.7:5060>")
+        .cseq(2)
+        .h(&format!("Authorization: {auth}"));
+    let (outcome, resp) = h.send_text(T0 + 1, &stolen.text(), elsewhere);
+    assert_eq!(resp.status, 401, "{}", resp.text);
+    assert!(!outcome.is_modified());
+    assert!(resp.all("WWW-Authenticate")[0].contains("stale=true"));
+    assert_eq!(h.reg.remembered_nonces(), 0);
+    // From the address challenged, the same credentials work.
+    let ok = r.clone().cseq(3).h(&format!("Authorization: {auth}"));
+    assert_eq!(h.send(T0 + 1, &ok).1.status, 200);
 }
 
 #[test]
