@@ -462,6 +462,11 @@ fn publish(core: &mut Core, metrics: &Metrics) {
             "Request retransmissions the proxy absorbed since the start",
             count(p.absorbed),
         ));
+        gauges.push((
+            "proxy_stateless_answers",
+            "Requests the proxy answered without keeping state (challenges, refusals) since the start",
+            count(p.stateless),
+        ));
     }
     for (name, help, value) in gauges {
         if let Err(e) = metrics.set_gauge(name, help, value) {
