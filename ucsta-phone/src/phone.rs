@@ -17,7 +17,7 @@ use sip_lite::time::{Instant, Timers};
 use sip_lite::transaction::{self, ClientTx, Event, Received, ServerTx, Transactions, Tx};
 use sip_lite::wire::{
     Emit as _, EmitError, FmtSink, HeaderIndex, HeaderName, Message, Method, NameAddr, SipUri,
-    SliceSink, StatusCode, Uri, Writer,
+    SliceSink, StatusCode, Unfolded, Uri, Writer,
 };
 use sip_lite::zeroed::ZeroOption;
 
@@ -1502,6 +1502,11 @@ where
             )?;
             if status.as_u16() < 300 && status != StatusCode::TRYING {
                 w.header("Contact", &contact)?;
+                // A response that makes a dialog carries the request's Record-Route,
+                // in order (RFC 3261 section 12.1.1): the caller's route set.
+                for rr in msg.header_lines(HeaderName::RecordRoute) {
+                    w.header_typed(HeaderName::RecordRoute, &Unfolded(rr))?;
+                }
             }
             for (n, v) in extra {
                 w.header(n, v)?;

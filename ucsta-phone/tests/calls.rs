@@ -590,3 +590,61 @@ fn tcp_registers_again_on_every_new_connection() {
     assert!(a.is_registered());
     assert_eq!(reports(&mut a), [Report::Registered { expires: 3600 }]);
 }
+
+/// An incoming INVITE that passed two proxies: the 180 and the 200 carry its
+/// Record-Route, all of it and in order (RFC 3261 section 12.1.1), so the caller's
+/// in-dialog requests come back through both proxies; the callee's own in-dialog
+/// requests follow the same route.
+#[test]
+fn dialog_responses_carry_the_record_route() {
+    let mut w = World::new();
+    let invite = "INVITE sip:202@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKrr\r\n\
+        Record-Route: <sip:192.0.2.1;lr;dlg=0123abcd>,\r\n <sip:198.51.100.1;lr;ftag=9>\r\n\
+        Record-Route: <sip:203.0.113.5;transport=tcp;lr>\r\n\
+        From: <sip:201@pbx.example>;tag=caller\r\nTo: <sip:202@pbx.example>\r\nCall-ID: rr@y\r\n\
+        CSeq: 1 INVITE\r\nContact: <sip:201@203.0.113.9>\r\nContent-Length: 0\r\n\r\n";
+    w.trace.clear();
+    w.phones[1].handle_datagram(w.now, 1, invite.as_bytes());
+    w.settle(true);
+    w.phones[1].handle_action(w.now, Action::Answer);
+    w.settle(true);
+    let expected = [
+        "Record-Route: <sip:192.0.2.1;lr;dlg=0123abcd>, <sip:198.51.100.1;lr;ftag=9>",
+        "Record-Route: <sip:203.0.113.5;transport=tcp;lr>",
+    ];
+    for status in ["SIP/2.0 180 ", "SIP/2.0 200 "] {
+        let response = w
+            .trace
+            .iter()
+            .find(|t| t.starts_with(status))
+            .unwrap_or_else(|| panic!("no {status}: {:?}", w.trace));
+        let rr: Vec<&str> = response
+            .lines()
+            .filter(|l| l.starts_with("Record-Route:"))
+            .collect();
+        assert_eq!(rr, expected, "{response}");
+    }
+    // The callee hangs up: its BYE goes along the route set, the first entry first.
+    w.trace.clear();
+    w.phones[1].handle_action(w.now, Action::Hangup);
+    w.settle(true);
+    let bye = w
+        .trace
+        .iter()
+        .find(|t| t.starts_with("BYE "))
+        .unwrap_or_else(|| panic!("no BYE: {:?}", w.trace));
+    assert!(
+        bye.starts_with("BYE sip:201@203.0.113.9 SIP/2.0\r\n"),
+        "{bye}"
+    );
+    let routes: Vec<&str> = bye.lines().filter(|l| l.starts_with("Route:")).collect();
+    assert_eq!(
+        routes,
+        [
+            "Route: <sip:192.0.2.1;lr;dlg=0123abcd>",
+            "Route: <sip:198.51.100.1;lr;ftag=9>",
+            "Route: <sip:203.0.113.5;transport=tcp;lr>",
+        ],
+        "{bye}"
+    );
+}

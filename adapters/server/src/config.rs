@@ -223,6 +223,10 @@ pub struct Limits {
     /// Monitors one CSTA client connection may hold; more MonitorStarts are refused
     /// (`objectMonitorLimitExceeded`).
     pub max_monitors_per_client: usize,
+    /// Transactions the proxy keeps at once (each request it relays is one until it
+    /// is answered and its timers end); a request beyond them is answered 503 with
+    /// Retry-After, without state.
+    pub max_proxy_transactions: usize,
 }
 
 /// An optional listener: an address, or `false` for none.
@@ -347,6 +351,7 @@ impl Default for Limits {
             max_client_message: MAX_CLIENT_MESSAGE,
             client_queue: 1024,
             max_monitors_per_client: 256,
+            max_proxy_transactions: 65_536,
         }
     }
 }
@@ -658,6 +663,12 @@ impl Config {
                 "must be between 1 and 1000000",
             ));
         }
+        if !(1..=10_000_000).contains(&l.max_proxy_transactions) {
+            return Err(invalid(
+                "limits.max_proxy_transactions",
+                "must be between 1 and 10000000",
+            ));
+        }
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "must not be empty"));
         }
@@ -810,6 +821,10 @@ mod tests {
         assert_eq!(
             invalid_key("[limits]\nmax_monitors_per_client = 0\n"),
             "limits.max_monitors_per_client"
+        );
+        assert_eq!(
+            invalid_key("[limits]\nmax_proxy_transactions = 0\n"),
+            "limits.max_proxy_transactions"
         );
         assert_eq!(
             invalid_key("[timers]\nclient_idle_timeout = 0\n"),

@@ -133,6 +133,9 @@ pub struct ProxyConfig {
     /// RFC 3261 Timer C, how long an INVITE branch may stay in proceeding (more than
     /// 3 minutes).
     pub timer_c: Duration,
+    /// The most server transactions kept at once; a request beyond them is answered
+    /// 503 with Retry-After, statelessly.
+    pub max_transactions: usize,
 }
 
 impl Default for ProxyConfig {
@@ -148,6 +151,7 @@ impl Default for ProxyConfig {
             t2: Duration::from_secs(4),
             t4: Duration::from_secs(5),
             timer_c: Duration::from_secs(181),
+            max_transactions: 65_536,
         }
     }
 }
@@ -313,6 +317,7 @@ fn reason(code: u16) -> &'static str {
         483 => "Too Many Hops",
         487 => "Request Terminated",
         500 => "Server Internal Error",
+        503 => "Service Unavailable",
         _ => "",
     }
 }
@@ -779,6 +784,13 @@ impl Proxy {
         // unauthenticated requests (from a spoofed source, say) leaves no state and
         // gets one answer per request, never retransmissions.
         if in_dialog && !self.dialog_proven(msg) {
+            tracing::debug!(
+                peer = %source.peer,
+                call_id = msg.call_id().unwrap_or(""),
+                routes = ?msg.values(HeaderName::Route).collect::<Vec<_>>(),
+                ruri = msg.request_uri_str().unwrap_or(""),
+                "in-dialog request not on a route of this proxy: 403"
+            );
             self.respond_stateless(msg, &top, &key, reply, 403, &[], out);
             return;
         }
@@ -815,6 +827,10 @@ impl Proxy {
                     return;
                 }
             }
+        }
+        if self.servers.len() >= self.config.max_transactions {
+            self.respond_stateless(msg, &top, &key, reply, 503, &[("Retry-After", "5")], out);
+            return;
         }
         let to_value = msg.header(HeaderName::To).map(unfold).unwrap_or_default();
         let merge = (!in_dialog).then(|| {
@@ -2560,6 +2576,33 @@ mod tests {
         assert!(p.timers.is_empty() && p.server_keys.is_empty());
         assert_eq!(p.stats().transactions, 0);
         assert_eq!(p.stats().stateless, 10_002);
+    }
+
+    #[test]
+    fn beyond_its_transaction_limit_the_proxy_answers_503_statelessly() {
+        let r = registrar(vec![binding("sip:bob@192.0.2.20", "192.0.2.20:5060", &[])]);
+        let mut p = Proxy::new(ProxyConfig {
+            max_transactions: 3,
+            ..proxy(None).config.clone()
+        });
+        let now = Instant::now();
+        let src = udp("192.0.2.1:5070");
+        let mut codes = Vec::new();
+        for i in 0..5 {
+            let inv = String::from_utf8(invite("sip:bob@localhost"))
+                .unwrap()
+                .replace("z9hG4bKa1", &format!("z9hG4bKl{i}"))
+                .replace("Call-ID: c1", &format!("Call-ID: l{i}"));
+            let out = feed(&mut p, &r, now, &src, inv.as_bytes());
+            codes.push(first_line(&out[0]));
+            if i >= 3 {
+                assert_eq!(out.len(), 1);
+                assert!(text(&out[0]).contains("\r\nRetry-After: 5\r\n"));
+            }
+        }
+        assert_eq!(codes[..3], ["SIP/2.0 100 Trying"; 3]);
+        assert_eq!(codes[3..], ["SIP/2.0 503 Service Unavailable"; 2]);
+        assert_eq!(p.active().0, 3);
     }
 
     /// Gives a request a new branch (a new transaction).

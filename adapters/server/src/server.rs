@@ -736,6 +736,7 @@ fn proxy_config(
         t2: ms(config.timers.sip_t2_ms),
         t4: ms(config.timers.sip_t4_ms),
         timer_c: Duration::from_secs(u64::from(config.timers.invite_timeout)),
+        max_transactions: config.limits.max_proxy_transactions,
     }
 }
 
