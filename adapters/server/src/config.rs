@@ -223,6 +223,13 @@ pub struct Limits {
     /// Monitors one CSTA client connection may hold; more MonitorStarts are refused
     /// (`objectMonitorLimitExceeded`).
     pub max_monitors_per_client: usize,
+    /// Requests one CSTA client connection may have waiting for the answer of one
+    /// phone: its share of the phone's request queue
+    /// ([`QUEUE`](crate::sessions::QUEUE) requests), 1 to `QUEUE - 1` so that one
+    /// client never fills the queue alone; more are refused
+    /// (`outstandingReqLimitExceeded`). Default
+    /// [`DEVICE_SHARE`](crate::hub::DEVICE_SHARE), half the queue.
+    pub max_pending_per_client_device: usize,
 }
 
 /// An optional listener: an address, or `false` for none.
@@ -347,6 +354,7 @@ impl Default for Limits {
             max_client_message: MAX_CLIENT_MESSAGE,
             client_queue: 1024,
             max_monitors_per_client: 256,
+            max_pending_per_client_device: crate::hub::DEVICE_SHARE,
         }
     }
 }
@@ -658,6 +666,16 @@ impl Config {
                 "must be between 1 and 1000000",
             ));
         }
+        let queue = crate::sessions::QUEUE;
+        if !(1..queue).contains(&l.max_pending_per_client_device) {
+            return Err(invalid(
+                "limits.max_pending_per_client_device",
+                format!(
+                    "must be between 1 and {} (a phone queues {queue} requests; one client must leave room for the others)",
+                    queue - 1
+                ),
+            ));
+        }
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "must not be empty"));
         }
@@ -729,6 +747,10 @@ mod tests {
         assert_eq!(c.timers.registration_min_expires, 60);
         assert_eq!(c.timers.registration_max_expires, 7200);
         assert_eq!(c.limits.max_message_size, 65_535);
+        assert_eq!(
+            c.limits.max_pending_per_client_device,
+            crate::hub::DEVICE_SHARE
+        );
         assert_eq!(c.csta_lines.len(), 2);
         assert!(!c.csta_lines[0].notify_mode);
         assert!(c.csta_lines[1].notify_mode);
@@ -811,6 +833,14 @@ mod tests {
             invalid_key("[limits]\nmax_monitors_per_client = 0\n"),
             "limits.max_monitors_per_client"
         );
+        for share in [0, crate::sessions::QUEUE] {
+            assert_eq!(
+                invalid_key(&format!(
+                    "[limits]\nmax_pending_per_client_device = {share}\n"
+                )),
+                "limits.max_pending_per_client_device"
+            );
+        }
         assert_eq!(
             invalid_key("[timers]\nclient_idle_timeout = 0\n"),
             "timers.client_idle_timeout"
