@@ -227,6 +227,13 @@ pub struct Limits {
     /// is answered and its timers end); a request beyond them is answered 503 with
     /// Retry-After, without state.
     pub max_proxy_transactions: usize,
+    /// Requests one CSTA client connection may have waiting for the answer of one
+    /// phone: its share of the phone's request queue
+    /// ([`QUEUE`](crate::sessions::QUEUE) requests), 1 to `QUEUE - 1` so that one
+    /// client never fills the queue alone; more are refused
+    /// (`outstandingReqLimitExceeded`). Default
+    /// [`DEVICE_SHARE`](crate::hub::DEVICE_SHARE), half the queue.
+    pub max_pending_per_client_device: usize,
 }
 
 /// An optional listener: an address, or `false` for none.
@@ -352,6 +359,7 @@ impl Default for Limits {
             client_queue: 1024,
             max_monitors_per_client: 256,
             max_proxy_transactions: 65_536,
+            max_pending_per_client_device: crate::hub::DEVICE_SHARE,
         }
     }
 }
@@ -669,6 +677,16 @@ impl Config {
                 "must be between 1 and 10000000",
             ));
         }
+        let queue = crate::sessions::QUEUE;
+        if !(1..queue).contains(&l.max_pending_per_client_device) {
+            return Err(invalid(
+                "limits.max_pending_per_client_device",
+                format!(
+                    "must be between 1 and {} (a phone queues {queue} requests; one client must leave room for the others)",
+                    queue - 1
+                ),
+            ));
+        }
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "must not be empty"));
         }
@@ -740,6 +758,10 @@ mod tests {
         assert_eq!(c.timers.registration_min_expires, 60);
         assert_eq!(c.timers.registration_max_expires, 7200);
         assert_eq!(c.limits.max_message_size, 65_535);
+        assert_eq!(
+            c.limits.max_pending_per_client_device,
+            crate::hub::DEVICE_SHARE
+        );
         assert_eq!(c.csta_lines.len(), 2);
         assert!(!c.csta_lines[0].notify_mode);
         assert!(c.csta_lines[1].notify_mode);
@@ -822,6 +844,14 @@ mod tests {
             invalid_key("[limits]\nmax_monitors_per_client = 0\n"),
             "limits.max_monitors_per_client"
         );
+        for share in [0, crate::sessions::QUEUE] {
+            assert_eq!(
+                invalid_key(&format!(
+                    "[limits]\nmax_pending_per_client_device = {share}\n"
+                )),
+                "limits.max_pending_per_client_device"
+            );
+        }
         assert_eq!(
             invalid_key("[limits]\nmax_proxy_transactions = 0\n"),
             "limits.max_proxy_transactions"

@@ -50,6 +50,28 @@
 //!   `GetForwarding` are answered from [`Devices::view`] when the view knows the
 //!   answer; `RequestSystemStatus` and `GetCSTAFeatures` (what the hub offers) are
 //!   answered by the hub.
+//! - **Fairness between clients.** Each phone's uaCSTA session queues at most
+//!   [`QUEUE`](crate::sessions::QUEUE) requests, and a request that finds the queue
+//!   full is refused (`resourceBusy`). So that one client cannot keep a phone's queue
+//!   full and lock the other clients out of that phone, a client may have at most
+//!   [`HubConfig::max_pending_per_client_device`] requests waiting for any one phone
+//!   (default [`DEVICE_SHARE`], half the queue: two clients always get a full share,
+//!   and one client never takes every place), besides
+//!   [`HubConfig::max_pending_per_client`] over all phones. A request beyond either
+//!   is refused with `outstandingReqLimitExceeded`: the limit is the client's, and it
+//!   may send again once the phone has answered. A pickup's `DeflectCall` and
+//!   `AnswerCall` count as its client's requests with the phone they go to while they
+//!   wait for its answer. A request leaves the counts when the phone answers it (or
+//!   the session manager answers it as failed: a SIP error or timeout), when the phone
+//!   goes offline, and when its client's session ends or the connection closes.
+//!   A fixed share was chosen over sending the clients' requests round-robin: the
+//!   queue lives in the session manager and the hub does not hold requests, so
+//!   round-robin would need a second queue per phone in the hub (bounded, timed out,
+//!   emptied on a client's disconnect) and delayed answers, while a share keeps the
+//!   refusal immediate and costs a counter per client and phone. Clients that need
+//!   more than their share of one phone send the rest after the answers come. (The
+//!   share is per connection: the phone still holds the requests of a client that
+//!   disconnected until it answers them or they time out.)
 //! - **Devices.** `GetSwitchingFunctionDevices` is answered by the hub from the
 //!   user's access list and the controlled devices ([`Devices::all`]): a
 //!   `GetSwitchingFunctionDevicesResponse` with a serviceCrossRefID (`D1`, `D2`, ...),
@@ -95,10 +117,10 @@
 //! | A device in the access list that the server does not control | `operation/invalidDeviceID` |
 //! | A connection without `deviceID` | `operation/invalidConnectionID` |
 //! | The phone is offline | `systemResourceAvailibility/deviceOutOfService` |
-//! | The phone's queue is full | `systemResourceAvailibility/resourceBusy` |
+//! | The phone's queue is full (other clients hold the rest of it) | `systemResourceAvailibility/resourceBusy` |
 //! | The request cannot be written for the phone | `operation/invalidParameterValue` |
 //! | The phone gave no CSTA answer (SIP error, timeout, undecodable answer) | `systemResourceAvailibility/generic`: the failure is in the path to the device, not in the request. |
-//! | Too many requests outstanding for the client ([`HubConfig::max_pending_per_client`]) | `subscribedResourceAvailability/outstandingReqLimitExceeded` |
+//! | Too many requests outstanding for the client ([`HubConfig::max_pending_per_client`]), or for the client at one phone ([`HubConfig::max_pending_per_client_device`], its share of the phone's queue) | `subscribedResourceAvailability/outstandingReqLimitExceeded`: the limit is the client's own (ECMA-269's "outstanding requests limit exceeded" for a subscriber), not the phone's. |
 //! | Too many monitors for the client ([`HubConfig::max_monitors_per_client`]) | `subscribedResourceAvailability/objectMonitorLimitExceeded` |
 //! | `MonitorStop` of a monitor the client does not have | `operation/invalidMonitorCrossRefID` |
 //! | `MonitorStart` on a call (`callObject`) | `operation/invalidMonitorObject` |
@@ -184,8 +206,14 @@ pub struct HubConfig {
     pub max_login_failures: u32,
     /// Monitors one client may hold (default 256; `limits.max_monitors_per_client`).
     pub max_monitors_per_client: usize,
-    /// Requests one client may have waiting for a phone's answer (default 64).
+    /// Requests one client may have waiting for a phone's answer, all phones
+    /// together (default 64).
     pub max_pending_per_client: usize,
+    /// Requests one client may have waiting for the answer of one phone (default
+    /// [`DEVICE_SHARE`]; `limits.max_pending_per_client_device`): a client's share of
+    /// the phone's request queue ([`QUEUE`](crate::sessions::QUEUE)), so that it
+    /// cannot fill the queue and starve the other clients of that phone.
+    pub max_pending_per_client_device: usize,
     /// The edition of clients that negotiate none and have not sent a CSTA request
     /// yet (default edition 3, the uaCSTA default).
     pub default_edition: Edition,
@@ -215,6 +243,7 @@ impl HubConfig {
             max_login_failures: 3,
             max_monitors_per_client: 256,
             max_pending_per_client: 64,
+            max_pending_per_client_device: DEVICE_SHARE,
             default_edition: Edition::Ed3,
             segment_size: 32,
             pickup_timeout: Duration::from_secs(5),
@@ -223,16 +252,22 @@ impl HubConfig {
         }
     }
 
-    /// The defaults with the client users and the monitor limit of the server's
-    /// configuration.
+    /// The defaults with the client users and the per-client limits of the server's
+    /// configuration (monitors, requests per phone).
     pub fn from_config(config: &Config) -> Self {
         HubConfig {
             max_monitors_per_client: config.limits.max_monitors_per_client,
+            max_pending_per_client_device: config.limits.max_pending_per_client_device,
             pickup_groups: pickup_groups(config),
             ..HubConfig::new(config.client_users.clone())
         }
     }
 }
+
+/// The default of [`HubConfig::max_pending_per_client_device`]: half of a phone's
+/// request queue ([`QUEUE`](crate::sessions::QUEUE)), so that two clients each get a
+/// full share however many requests they send.
+pub const DEVICE_SHARE: usize = crate::sessions::QUEUE / 2;
 
 /// The pick-up group of each line that has one.
 pub fn pickup_groups(config: &Config) -> BTreeMap<String, String> {
@@ -295,8 +330,45 @@ struct Client {
     edition: Edition,
     /// Its monitors' numbers.
     monitors: Vec<u64>,
-    /// Its requests waiting for a phone.
+    /// Its requests waiting for a phone (a pickup counts as one from start to end).
     pending: usize,
+    /// Its requests with each phone (canonical device ID), the phone requests of its
+    /// pickups included: the entries of `Hub::pending` and `Hub::pickup_requests` that
+    /// are its. A device is removed when its count is back to zero.
+    per_device: HashMap<String, usize>,
+}
+
+impl Client {
+    /// The client's requests with `device`.
+    fn at_device(&self, device: &str) -> usize {
+        self.per_device.get(device).copied().unwrap_or(0)
+    }
+
+    /// One more request with `device`.
+    fn hold(&mut self, device: &str) {
+        match self.per_device.get_mut(device) {
+            Some(n) => *n += 1,
+            None => {
+                self.per_device.insert(device.to_owned(), 1);
+            }
+        }
+    }
+
+    /// One request with `device` less.
+    fn release(&mut self, device: &str) {
+        if let Some(n) = self.per_device.get_mut(device) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_device.remove(device);
+            }
+        }
+    }
+
+    /// Whether a new request to `device` would exceed one of the client's limits.
+    fn over_limit(&self, config: &HubConfig, device: &str) -> bool {
+        self.pending >= config.max_pending_per_client
+            || self.at_device(device) >= config.max_pending_per_client_device
+    }
 }
 
 #[derive(Debug)]
@@ -674,8 +746,7 @@ impl Hub {
                     .cloned()
                     .collect();
                 for key in stale {
-                    if let Some(p) = self.pending.remove(&key) {
-                        self.unpend(p.client);
+                    if let Some(p) = self.take_pending(&key) {
                         let refusal = system(SystemResourceAvailability::DeviceOutOfService);
                         self.refuse(p.client, p.invoke_id, p.edition, refusal);
                     }
@@ -688,7 +759,7 @@ impl Hub {
                 self.fan_out(device, event);
             }
             DeviceNews::Answer { device, id, answer } => {
-                if let Some(n) = self.pickup_requests.remove(&(device.to_owned(), id)) {
+                if let Some(n) = self.take_pickup_request(&(device.to_owned(), id)) {
                     self.pickup_answer(now, n, answer);
                 } else {
                     self.answer(device, id, answer);
@@ -838,6 +909,7 @@ impl Hub {
                 edition: self.config.default_edition,
                 monitors: Vec::new(),
                 pending: 0,
+                per_device: HashMap::new(),
             },
         );
     }
@@ -891,6 +963,7 @@ impl Hub {
         let monitors = match self.clients.get_mut(&client) {
             Some(c) => {
                 c.pending = 0;
+                c.per_device.clear();
                 std::mem::take(&mut c.monitors)
             }
             None => self
@@ -930,10 +1003,52 @@ impl Hub {
         }
     }
 
+    /// One request (or pickup) of `client` less waiting for a phone.
     fn unpend(&mut self, client: ClientId) {
         if let Some(c) = self.clients.get_mut(&client) {
             c.pending = c.pending.saturating_sub(1);
         }
+    }
+
+    /// Removes a client's request waiting for a phone, and counts it off the
+    /// client's limits.
+    fn take_pending(&mut self, key: &(String, RequestId)) -> Option<Pending> {
+        let p = self.pending.remove(key)?;
+        if let Some(c) = self.clients.get_mut(&p.client) {
+            c.pending = c.pending.saturating_sub(1);
+            c.release(&key.0);
+        }
+        Some(p)
+    }
+
+    /// Records a phone request of pickup `n`, counted as its client's request with
+    /// the phone.
+    fn add_pickup_request(&mut self, key: (String, RequestId), n: u64) {
+        if let Some(client) = self.pickups.get(&n).map(|p| p.client)
+            && let Some(c) = self.clients.get_mut(&client)
+        {
+            c.hold(&key.0);
+        }
+        if let Some(old) = self.pickup_requests.insert(key.clone(), n)
+            && let Some(client) = self.pickups.get(&old).map(|p| p.client)
+            && let Some(c) = self.clients.get_mut(&client)
+        {
+            // A request ID given twice: the older request's answer cannot be told
+            // apart; it is counted off (its pickup ends at its deadline).
+            c.release(&key.0);
+        }
+    }
+
+    /// Removes a phone request of a pickup and counts it off the pickup's client;
+    /// the pickup's number.
+    fn take_pickup_request(&mut self, key: &(String, RequestId)) -> Option<u64> {
+        let n = self.pickup_requests.remove(key)?;
+        if let Some(client) = self.pickups.get(&n).map(|p| p.client)
+            && let Some(c) = self.clients.get_mut(&client)
+        {
+            c.release(&key.0);
+        }
+        Some(n)
     }
 
     fn frame(
@@ -1320,7 +1435,7 @@ impl Hub {
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
-        if client.pending >= self.config.max_pending_per_client {
+        if client.over_limit(&self.config, &device) {
             let e = ErrorCode::SubscribedResourceAvailability(
                 SubscribedResourceAvailability::OutstandingReqLimitExceeded,
             );
@@ -1329,16 +1444,26 @@ impl Hub {
         match devices.send(now, &device, message) {
             Ok(request) => {
                 client.pending += 1;
+                client.hold(&device);
                 self.stats.requests_forwarded += 1;
                 tracing::debug!(client = id.0, message = message.name(), device = %device, "request passed to the phone");
-                self.pending.insert(
-                    (device, request),
-                    Pending {
-                        client: id,
-                        invoke_id,
-                        edition,
-                    },
-                );
+                let key = (device, request);
+                // A request ID the session manager gave twice would leave the first
+                // request unanswerable; it is answered now and counted off.
+                if let Some(old) = self.take_pending(&key) {
+                    self.refuse(
+                        old.client,
+                        old.invoke_id,
+                        old.edition,
+                        system(SystemResourceAvailability::Generic),
+                    );
+                }
+                let pending = Pending {
+                    client: id,
+                    invoke_id,
+                    edition,
+                };
+                self.pending.insert(key, pending);
             }
             Err(e) => self.refuse(id, invoke_id, edition, send_refusal(e)),
         }
@@ -1502,7 +1627,7 @@ impl Hub {
     }
 
     fn answer(&mut self, device: &str, id: RequestId, answer: Answer<'_>) {
-        let Some(p) = self.pending.remove(&(device.to_owned(), id)) else {
+        let Some(p) = self.take_pending(&(device.to_owned(), id)) else {
             tracing::debug!(
                 device,
                 request = id.0,
@@ -1510,7 +1635,6 @@ impl Hub {
             );
             return;
         };
-        self.unpend(p.client);
         match answer {
             Answer::Message(m) => self.send(p.client, p.invoke_id, p.edition, m),
             Answer::Failed => self.refuse(

@@ -15,6 +15,7 @@ use csta_server::interface::{
     Answer, ClientId, ClientInfo, ClientInput, ClientOutput, DeviceNews, DeviceStatus, Devices,
     Encoding, SendError, View,
 };
+use csta_server::sessions::QUEUE;
 
 const A201: &str = "sip:201@example.test";
 const A202: &str = "sip:202@example.test";
@@ -36,6 +37,11 @@ struct Fake {
     sent: Vec<(String, String, String)>,
     next: u32,
     refuse: Option<SendError>,
+    /// Requests one phone can have outstanding, as the session manager's queue
+    /// ([`QUEUE`]); `None`: no limit.
+    queue: Option<usize>,
+    /// The requests sent and not answered yet: (device, request).
+    open: Vec<(String, RequestId)>,
 }
 
 impl Fake {
@@ -50,6 +56,8 @@ impl Fake {
             sent: Vec::new(),
             next: 100,
             refuse: None,
+            queue: None,
+            open: Vec::new(),
         }
     }
 
@@ -116,6 +124,11 @@ impl Devices for Fake {
         if self.status(device) == DeviceStatus::Offline {
             return Err(SendError::Offline);
         }
+        if let Some(queue) = self.queue
+            && self.open.iter().filter(|(d, _)| d == device).count() >= queue
+        {
+            return Err(SendError::Busy);
+        }
         let mut buf = vec![0; 4096];
         let n = request
             .encode(csta_core::Edition::Ed3, &mut buf)
@@ -126,6 +139,7 @@ impl Devices for Fake {
             String::from_utf8(buf[..n].to_vec()).unwrap(),
         ));
         self.next += 1;
+        self.open.push((device.to_owned(), RequestId(self.next)));
         Ok(RequestId(self.next))
     }
 }
@@ -747,6 +761,250 @@ fn test_pending_limit() {
     });
     assert_eq!(t.send(1, 3, &make_call(ED3, "201", "202")), vec![]);
     assert_eq!(t.fake.sent.len(), 2);
+}
+
+/// The share of one phone's queue a client may hold by default.
+fn share() -> usize {
+    HubConfig::new(users()).max_pending_per_client_device
+}
+
+/// The refusal of a request beyond a client's limits.
+fn limit_exceeded() -> String {
+    error(
+        ED3,
+        "subscribedResourceAvailability",
+        "outstandingReqLimitExceeded",
+    )
+}
+
+fn make_call_response() -> Message<'static> {
+    let xml = format!(
+        r#"<MakeCallResponse xmlns="{ED3}"><callingDevice><callID>C1</callID><deviceID>201</deviceID></callingDevice></MakeCallResponse>"#
+    );
+    decode(Box::leak(xml.into_bytes().into_boxed_slice()))
+        .unwrap()
+        .message
+}
+
+/// `n` as an invokeID offset.
+fn inv(base: u16, n: usize) -> u16 {
+    base + u16::try_from(n).unwrap()
+}
+
+/// `n` as a request of the fake (its requests are numbered from 101).
+fn req(n: usize) -> RequestId {
+    RequestId(100 + u32::try_from(n).unwrap())
+}
+
+#[test]
+fn test_one_client_cannot_starve_another_on_a_device() {
+    let share = share();
+    assert!(share >= 1 && 2 * share <= QUEUE, "two clients get room");
+    let mut t = T::new();
+    t.fake.queue = Some(QUEUE);
+    t.login(1, "alice", "s3cret", ED3);
+    t.login(2, "bob", "hunter2", ED3);
+    // A floods 201, which answers nothing: its share is passed on, the rest refused
+    // with the outstanding-request limit, not left to fill the phone's queue.
+    for i in 0..QUEUE + 2 {
+        let invoke = inv(10, i);
+        let out = t.send(1, invoke, &make_call(ED3, "201", "202"));
+        let expected = if i < share {
+            vec![]
+        } else {
+            vec![(1, invoke, limit_exceeded())]
+        };
+        assert_eq!(out, expected, "request {i}");
+    }
+    assert_eq!(t.fake.sent.len(), share);
+    // The share is per device: A's request to 202 passes.
+    assert_eq!(t.send(1, 30, &make_call(ED3, "202", "201")), vec![]);
+    // B's requests to 201 still reach the phone, up to B's own share.
+    for i in 0..share {
+        assert_eq!(
+            t.send(2, inv(40, i), &make_call(ED3, "201", "203")),
+            vec![],
+            "B's request {i}"
+        );
+    }
+    assert_eq!(t.fake.sent.len(), 2 * share + 1);
+    assert!(t.fake.sent[share + 1..].iter().all(|(d, _, _)| d == A201));
+    assert_eq!(
+        t.send(2, 50, &make_call(ED3, "201", "203")),
+        vec![(2, 50, limit_exceeded())]
+    );
+    assert_eq!(t.hub.stats().pending, 2 * share + 1);
+
+    // The phone answers A's requests (one with no CSTA answer): A's count on 201
+    // is back to zero, so A again gets exactly its share.
+    let response = make_call_response();
+    for k in 0..share {
+        let answer = if k == 0 {
+            Answer::Failed
+        } else {
+            Answer::Message(&response)
+        };
+        let out = frames(t.answer(0, A201, req(k + 1), answer));
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!((out[0].0, out[0].1), (1, inv(10, k)));
+    }
+    assert_eq!(t.hub.stats().pending, share + 1);
+    for i in 0..share {
+        assert_eq!(
+            t.send(1, inv(60, i), &make_call(ED3, "201", "202")),
+            vec![],
+            "request {i}"
+        );
+    }
+    assert_eq!(
+        t.send(1, 70, &make_call(ED3, "201", "202")),
+        vec![(1, 70, limit_exceeded())]
+    );
+    assert_eq!(t.hub.stats().pending, 2 * share + 1);
+
+    // A disconnects: its requests are forgotten, B's stay.
+    t.hub.handle_input(
+        t.t0,
+        ClientInput::Closed {
+            client: ClientId(1),
+        },
+        &mut t.fake,
+    );
+    assert_eq!(t.hub.stats().pending, share);
+    // The phone still has A's requests until it answers them; their answers are
+    // dropped.
+    let a_late: Vec<RequestId> = (0..share).map(|i| req(2 * share + 2 + i)).collect();
+    for id in &a_late {
+        assert_eq!(t.answer(0, A201, *id, Answer::Message(&response)), vec![]);
+    }
+    assert_eq!(t.answer(0, A202, req(share + 1), Answer::Failed), vec![]);
+    for i in 0..share {
+        let out = frames(t.answer(0, A201, req(share + 2 + i), Answer::Failed));
+        assert_eq!(
+            out,
+            vec![(
+                2,
+                inv(40, i),
+                error(ED3, "systemResourceAvailibility", "generic")
+            )]
+        );
+    }
+    assert_eq!(t.hub.stats().pending, 0);
+    assert!(t.fake.open.is_empty(), "{:?}", t.fake.open);
+    // Both have their full share again.
+    t.login(3, "alice", "s3cret", ED3);
+    for (client, base) in [(3, 80), (2, 90)] {
+        for i in 0..share {
+            assert_eq!(
+                t.send(client, inv(base, i), &make_call(ED3, "201", "202")),
+                vec![]
+            );
+        }
+        assert_eq!(
+            t.send(client, base + 9, &make_call(ED3, "201", "202")),
+            vec![(client, base + 9, limit_exceeded())]
+        );
+    }
+    assert_eq!(t.hub.stats().pending, 2 * share);
+}
+
+#[test]
+fn test_device_share_released_when_the_phone_goes_offline() {
+    let share = share();
+    let mut t = T::new();
+    t.fake.queue = Some(QUEUE);
+    t.login(1, "alice", "s3cret", ED3);
+    for i in 0..share {
+        assert_eq!(t.send(1, inv(10, i), &make_call(ED3, "201", "202")), vec![]);
+    }
+    assert_eq!(
+        t.send(1, 20, &make_call(ED3, "201", "202")),
+        vec![(1, 20, limit_exceeded())]
+    );
+    // The phone is lost with the requests open: each is answered, none is left.
+    t.fake.device(A201).status = DeviceStatus::Offline;
+    t.fake.open.clear();
+    let mut out = frames(t.news(DeviceNews::Offline { device: A201 }));
+    out.sort();
+    let expected: Vec<Out> = (0..share)
+        .map(|i| {
+            (
+                1,
+                inv(10, i),
+                error(ED3, "systemResourceAvailibility", "deviceOutOfService"),
+            )
+        })
+        .collect();
+    assert_eq!(out, expected);
+    assert_eq!(t.hub.stats().pending, 0);
+    // Back: the client has its full share again.
+    t.fake.device(A201).status = DeviceStatus::Online;
+    assert_eq!(t.news(DeviceNews::Online { device: A201 }), vec![]);
+    for i in 0..share {
+        assert_eq!(t.send(1, inv(30, i), &make_call(ED3, "201", "202")), vec![]);
+    }
+    assert_eq!(
+        t.send(1, 40, &make_call(ED3, "201", "202")),
+        vec![(1, 40, limit_exceeded())]
+    );
+    assert_eq!(t.hub.stats().pending, share);
+}
+
+#[test]
+fn test_device_share_released_when_the_session_ends() {
+    let share = share();
+    let mut t = T::new();
+    t.fake.queue = Some(QUEUE);
+    let session = t.login(1, "alice", "s3cret", ED3);
+    t.login(2, "alice", "s3cret", ED3);
+    for i in 0..share {
+        assert_eq!(t.send(1, inv(10, i), &make_call(ED3, "201", "202")), vec![]);
+    }
+    // The client stops its session with its requests open: they are forgotten.
+    let stop = format!(
+        r#"<StopApplicationSession xmlns="{ECMA354}"><sessionID>{session}</sessionID></StopApplicationSession>"#
+    );
+    let out = t.send_at(0, 1, 30, &stop);
+    assert_eq!(out.last(), Some(&close(1)), "{out:?}");
+    assert_eq!(t.hub.stats().pending, 0);
+    // The other client's session timer runs out with its requests open.
+    for i in 0..share {
+        assert_eq!(t.send(2, inv(10, i), &make_call(ED3, "201", "202")), vec![]);
+    }
+    assert_eq!(t.hub.stats().pending, share);
+    t.hub.handle_timeout(t.at(60));
+    let out = t.drain();
+    assert_eq!(out.last(), Some(&close(2)), "{out:?}");
+    assert_eq!(t.hub.stats().pending, 0);
+}
+
+#[test]
+fn test_request_id_given_twice() {
+    let share = share();
+    let mut t = T::new();
+    t.login(1, "alice", "s3cret", ED3);
+    t.login(2, "alice", "s3cret", ED3);
+    assert_eq!(t.send(1, 10, &make_call(ED3, "201", "202")), vec![]);
+    // A session manager that numbers a new request like an open one: the open one
+    // can no longer be answered, so it is answered now and counted off.
+    t.fake.next = 100;
+    assert_eq!(
+        t.send(2, 20, &make_call(ED3, "201", "202")),
+        vec![(1, 10, error(ED3, "systemResourceAvailibility", "generic"))]
+    );
+    assert_eq!(t.hub.stats().pending, 1);
+    for i in 0..share {
+        assert_eq!(t.send(1, inv(30, i), &make_call(ED3, "201", "202")), vec![]);
+    }
+    assert_eq!(
+        t.send(1, 40, &make_call(ED3, "201", "202")),
+        vec![(1, 40, limit_exceeded())]
+    );
+    // The answer goes to the request that has the number now.
+    let response = make_call_response();
+    let out = frames(t.answer(0, A201, req(1), Answer::Message(&response)));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].0, out[0].1), (2, 20));
 }
 
 #[test]
@@ -1541,6 +1799,7 @@ impl T {
         id: RequestId,
         answer: Answer<'_>,
     ) -> Vec<ClientOutput> {
+        self.fake.open.retain(|(d, r)| !(d == device && *r == id));
         let now = self.at(secs);
         self.hub
             .device_news(now, DeviceNews::Answer { device, id, answer });
@@ -1617,6 +1876,94 @@ fn test_directed_pickup() {
     assert_eq!(t.hub.stats().pending, 0);
     // Only the session timer is left.
     assert_eq!(t.hub.poll_timeout(), Some(t.at(60)));
+}
+
+#[test]
+fn test_pickup_counts_toward_device_share() {
+    let share = share();
+    let mut t = T::ringing();
+    t.fake.queue = Some(QUEUE);
+    t.login(1, "alice", "s3cret", ED3);
+    for i in 0..share - 1 {
+        assert_eq!(t.send(1, inv(10, i), &make_call(ED3, "202", "201")), vec![]);
+    }
+    // The pickup's DeflectCall to 202 takes the last place of the client's share.
+    assert_eq!(t.send(1, 7, &directed("C1", "202", "203")), vec![]);
+    let (device, name, _, deflect) = t.last_sent();
+    assert_eq!((device.as_str(), name.as_str()), (A202, "DeflectCall"));
+    assert_eq!(
+        t.send(1, 20, &make_call(ED3, "202", "201")),
+        vec![(1, 20, limit_exceeded())]
+    );
+    assert_eq!(
+        t.send(1, 8, &directed("C1", "202", "203")),
+        vec![(1, 8, limit_exceeded())]
+    );
+    // Deflected: the pickup waits for the call at 203 and holds nothing at 202.
+    assert_eq!(
+        t.answer(
+            0,
+            A202,
+            deflect,
+            Answer::Message(&response("DeflectCallResponse"))
+        ),
+        vec![]
+    );
+    assert_eq!(t.send(1, 21, &make_call(ED3, "202", "201")), vec![]);
+    // Its AnswerCall holds a place at 203 until answered.
+    let picked = alerting(A203, "C7", "201", "203", Some("202"));
+    assert_eq!(t.event(1, A203, &picked), vec![]);
+    let (device, name, _, answer) = t.last_sent();
+    assert_eq!((device.as_str(), name.as_str()), (A203, "AnswerCall"));
+    for i in 0..share - 1 {
+        assert_eq!(t.send(1, inv(30, i), &make_call(ED3, "203", "201")), vec![]);
+    }
+    assert_eq!(
+        t.send(1, 40, &make_call(ED3, "203", "201")),
+        vec![(1, 40, limit_exceeded())]
+    );
+    let out = frames(t.answer(
+        1,
+        A203,
+        answer,
+        Answer::Message(&response("AnswerCallResponse")),
+    ));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].0, out[0].1), (1, 7));
+    assert_eq!(t.send(1, 41, &make_call(ED3, "203", "201")), vec![]);
+    assert_eq!(
+        t.send(1, 42, &make_call(ED3, "203", "201")),
+        vec![(1, 42, limit_exceeded())]
+    );
+    assert_eq!(t.hub.stats().pending, 2 * share);
+}
+
+#[test]
+fn test_pickup_timeout_releases_device_share() {
+    let share = share();
+    let mut t = T::ringing();
+    t.fake.queue = Some(QUEUE);
+    t.login(1, "alice", "s3cret", ED3);
+    for i in 0..share - 1 {
+        assert_eq!(t.send(1, inv(10, i), &make_call(ED3, "202", "201")), vec![]);
+    }
+    assert_eq!(t.send(1, 7, &directed("C1", "202", "203")), vec![]);
+    assert_eq!(
+        t.send(1, 20, &make_call(ED3, "202", "201")),
+        vec![(1, 20, limit_exceeded())]
+    );
+    // 202 never answers the DeflectCall: the pickup gives up, its place is free.
+    t.hub.handle_timeout(t.at(40));
+    assert_eq!(
+        frames(t.drain()),
+        vec![(1, 7, error(ED3, "systemResourceAvailibility", "generic"))]
+    );
+    assert_eq!(t.hub.stats().pending, share - 1);
+    assert_eq!(t.send(1, 21, &make_call(ED3, "202", "201")), vec![]);
+    assert_eq!(
+        t.send(1, 22, &make_call(ED3, "202", "201")),
+        vec![(1, 22, limit_exceeded())]
+    );
 }
 
 #[test]

@@ -243,7 +243,7 @@ impl Hub {
         let Some(client) = self.clients.get(&id) else {
             return;
         };
-        if client.pending >= self.config.max_pending_per_client {
+        if client.over_limit(&self.config, &t.from) {
             let e = ErrorCode::SubscribedResourceAvailability(
                 SubscribedResourceAvailability::OutstandingReqLimitExceeded,
             );
@@ -266,7 +266,7 @@ impl Hub {
         let n = self.next_pickup;
         self.next_pickup += 1;
         tracing::debug!(client = id.0, pickup = n, from = %t.from, call = %t.call, to = %t.requester, "pickup: deflecting");
-        self.pickup_requests.insert((t.from.clone(), request), n);
+        let key = (t.from.clone(), request);
         self.pickups.insert(
             n,
             Pickup {
@@ -282,6 +282,7 @@ impl Hub {
                 deadline: now + PHONE_ANSWER_TIMEOUT,
             },
         );
+        self.add_pickup_request(key, n);
     }
 
     /// A phone answered one of the hub's pickup requests.
@@ -413,7 +414,7 @@ impl Hub {
         match sent {
             Ok(request) => {
                 tracing::debug!(pickup = n, "pickup: answering");
-                self.pickup_requests.insert((requester, request), n);
+                self.add_pickup_request((requester, request), n);
                 if let Some(p) = self.pickups.get_mut(&n) {
                     p.deadline = now + PHONE_ANSWER_TIMEOUT;
                 }
@@ -459,10 +460,18 @@ impl Hub {
     /// Answers the client of pickup `n` (with `m`, or a refusal) and forgets the
     /// pickup and its requests.
     fn end_pickup(&mut self, n: u64, result: Result<&Message<'_>, Refusal>) {
+        let open: Vec<_> = self
+            .pickup_requests
+            .iter()
+            .filter(|(_, x)| **x == n)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in open {
+            self.take_pickup_request(&key);
+        }
         let Some(p) = self.pickups.remove(&n) else {
             return;
         };
-        self.pickup_requests.retain(|_, x| *x != n);
         self.ready.retain(|x| *x != n);
         self.unpend(p.client);
         match result {
