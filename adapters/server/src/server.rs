@@ -43,6 +43,9 @@ pub enum StartError {
     /// The registrar could not be set up (no random source, or an invalid setting).
     #[error("registrar: {0}")]
     Registrar(#[from] registrar::NewError),
+    /// The operating system gave no random numbers (for the proxy's dialog proofs).
+    #[error("no random numbers from the operating system")]
+    Random,
     /// The uaCSTA lines are invalid.
     #[error(transparent)]
     Sessions(#[from] crate::sessions::SessionsError),
@@ -194,9 +197,10 @@ impl Server {
             Some(up) => Some(resolve_upstream(up).await?),
             None => None,
         };
-        core.set_proxy(Proxy::new(proxy_config(
-            &config, &udp, &tcp, &tls, upstream,
-        )));
+        core.set_proxy(Proxy::with_secret(
+            proxy_config(&config, &udp, &tcp, &tls, upstream),
+            route_secret(&store)?,
+        ));
         let writer = StoreWriter::start(store);
         let task_metrics = metrics.clone();
         let (reload, mut reloads) = mpsc::channel::<Config>(4);
@@ -738,6 +742,23 @@ fn proxy_config(
         timer_c: Duration::from_secs(u64::from(config.timers.invite_timeout)),
         max_transactions: config.limits.max_proxy_transactions,
     }
+}
+
+/// The key of the proxy's dialog proofs in the store's key/value table.
+const ROUTE_SECRET_KEY: &str = "proxy_route_secret";
+
+/// The key of the proxy's dialog proofs: the stored one, so that calls in progress
+/// keep working over a restart, or a new random one, stored.
+fn route_secret(store: &Store) -> Result<[u8; 32], StartError> {
+    if let Some(stored) = store.get(ROUTE_SECRET_KEY)?
+        && let Ok(secret) = <[u8; 32]>::try_from(stored.as_slice())
+    {
+        return Ok(secret);
+    }
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|_| StartError::Random)?;
+    store.put(ROUTE_SECRET_KEY, &secret)?;
+    Ok(secret)
 }
 
 /// The key under which an address-of-record's bindings are stored.
