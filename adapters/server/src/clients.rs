@@ -62,15 +62,6 @@
 //!   hub enforces it from the accept time it is given ([`ClientInfo::opened`]); the
 //!   TLS and WebSocket handshakes, which come before the hub knows the connection,
 //!   must end within it too.
-//!
-//! So a host that floods the listeners with idle connections holds at most
-//! `max_clients_per_source` of them, each for at most the login timeout; an
-//! application that has logged in keeps its connection; and a new application's
-//! connection gets in by displacing an idle one, with the login timeout to log in.
-//! Refusals, displacements and idle closes are logged at most
-//! [`LINES_PER_SECOND`](crate::lograte::LINES_PER_SECOND) times a second each, with
-//! the number of lines left out.
-//!
 //! - Each connection has a bounded output queue. A client that does not read until its
 //!   queue is full is disconnected (logged, counted): the core never waits for a
 //!   client, and memory stays bounded.
@@ -79,6 +70,17 @@
 //!   of its first octet. Silence between messages is allowed: the ECMA-354 session
 //!   timer of the hub judges a client's liveness, and TCP keepalive detects half-open
 //!   connections.
+//!
+//! So a host that floods the listeners with idle connections holds at most
+//! `max_clients_per_source` of them, each for at most the login timeout; an
+//! application that has logged in keeps its connection; and a new application's
+//! connection gets in by displacing an idle one, with the login timeout to log in.
+//! Before it has logged in it can lose that place only after the older pending
+//! connections of every source holding more have lost theirs: a fast flood from many
+//! addresses can still delay a login, but never end a session.
+//! Refusals, displacements and idle closes are logged at most
+//! [`LINES_PER_SECOND`](crate::lograte::LINES_PER_SECOND) times a second each, with
+//! the number of lines left out.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
