@@ -43,8 +43,25 @@
 //!
 //! # Limits
 //!
-//! - At most `max_clients` connections are open; a connection beyond that is accepted
-//!   and closed at once (logged, counted).
+//! Every accepted connection first asks the admission table ([`crate::admission`]),
+//! before anything else is done with it:
+//!
+//! - At most `max_clients_per_source` connections are open from one IP address
+//!   (IPv4-mapped IPv6 addresses count as IPv4); one more is closed at once (logged,
+//!   counted in `client_connections_refused_per_source_total`).
+//! - At most `max_clients` connections are open. When they all are, a new connection
+//!   takes the place of one that has not started an ECMA-354 application session yet
+//!   (the oldest of the source holding the most of them, which is closed at once;
+//!   counted in `client_connections_displaced_total`); a connection with a session is
+//!   never displaced. When every connection has a session, the new one is closed at
+//!   once (counted in `client_connections_refused_total`). The core task tells the
+//!   table which connections logged in ([`Clients::authenticated`], from
+//!   [`crate::hub::Hub::has_session`]).
+//! - A connection must start its application session within the login timeout
+//!   (`timers.client_login_timeout`, default 5 s) of its accept, or it is closed. The
+//!   hub enforces it from the accept time it is given ([`ClientInfo::opened`]); the
+//!   TLS and WebSocket handshakes, which come before the hub knows the connection,
+//!   must end within it too.
 //! - Each connection has a bounded output queue. A client that does not read until its
 //!   queue is full is disconnected (logged, counted): the core never waits for a
 //!   client, and memory stays bounded.
@@ -53,11 +70,22 @@
 //!   of its first octet. Silence between messages is allowed: the ECMA-354 session
 //!   timer of the hub judges a client's liveness, and TCP keepalive detects half-open
 //!   connections.
+//!
+//! So a host that floods the listeners with idle connections holds at most
+//! `max_clients_per_source` of them, each for at most the login timeout; an
+//! application that has logged in keeps its connection; and a new application's
+//! connection gets in by displacing an idle one, with the login timeout to log in.
+//! Before it has logged in it can lose that place only after the older pending
+//! connections of every source holding more have lost theirs: a fast flood from many
+//! addresses can still delay a login, but never end a session.
+//! Refusals, displacements and idle closes are logged at most
+//! [`LINES_PER_SECOND`](crate::lograte::LINES_PER_SECOND) times a second each, with
+//! the number of lines left out.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use csta_core::framing::{FrameReader, FramingError, HEADER_LEN, InvokeId};
@@ -66,15 +94,17 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
+use crate::admission::{Admission, Refusal, SourceFull};
 use crate::config::Config;
 use crate::http::Metrics;
 use crate::interface::{ClientId, ClientInfo, ClientInput, ClientOutput, Encoding};
+use crate::lograte::LogRate;
 use crate::tls::Acceptor;
 
 /// The ECMA-323 edition JSON clients' requests are translated to.
@@ -88,6 +118,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct ClientSettings {
     /// The most connections open at once.
     pub max_clients: usize,
+    /// The most connections open at once from one IP address.
+    pub max_per_source: usize,
     /// The largest message accepted, in octets: an XML frame with its header, or a
     /// WebSocket message.
     pub max_message: usize,
@@ -96,6 +128,10 @@ pub struct ClientSettings {
     /// How long a connection may take to deliver its first message, or an XML
     /// connection to complete a frame it started.
     pub idle_timeout: Duration,
+    /// How long a connection may take to start an application session, from its
+    /// accept; bounds the TLS and WebSocket handshakes here (the hub enforces the
+    /// rest).
+    pub login_timeout: Duration,
     /// The TCP keepalive idle time; `None` leaves keepalive off.
     pub keepalive: Option<Duration>,
 }
@@ -106,9 +142,11 @@ impl ClientSettings {
         let t = &config.timers;
         ClientSettings {
             max_clients: config.limits.max_clients,
+            max_per_source: config.limits.max_clients_per_source,
             max_message: config.limits.max_client_message,
             queue: config.limits.client_queue,
             idle_timeout: Duration::from_secs(u64::from(t.client_idle_timeout)),
+            login_timeout: Duration::from_secs(u64::from(t.client_login_timeout)),
             keepalive: (t.client_keepalive > 0)
                 .then(|| Duration::from_secs(u64::from(t.client_keepalive))),
         }
@@ -137,6 +175,8 @@ pub struct ClientLink {
     queue: mpsc::Sender<Outgoing>,
     /// Fired (or dropped) to make the connection close at once.
     kill: oneshot::Sender<()>,
+    /// Whether [`Clients::authenticated`] marked it.
+    authenticated: bool,
 }
 
 /// What a connection's queue carries.
@@ -156,9 +196,29 @@ struct Shared {
     events: mpsc::Sender<ClientEvent>,
     settings: ClientSettings,
     next_id: Arc<AtomicU64>,
-    permits: Arc<Semaphore>,
+    gate: Arc<Mutex<Gate>>,
     shutdown: watch::Receiver<bool>,
     metrics: Arc<Metrics>,
+}
+
+/// The admission table and the rate limits of the log lines about it, shared by the
+/// accept loops, the connection tasks and the core task. Locked briefly, never across
+/// an `await`.
+struct Gate {
+    /// Each connection's entry holds the way to close it when it is displaced.
+    table: Admission<oneshot::Sender<()>>,
+    refused_per_source: LogRate,
+    refused_full: LogRate,
+    displaced: LogRate,
+    idle: LogRate,
+}
+
+impl Shared {
+    fn gate(&self) -> MutexGuard<'_, Gate> {
+        self.gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// The client listeners and connection table, owned by the task that runs the core.
@@ -200,9 +260,17 @@ impl Clients {
             events,
             settings,
             next_id: Arc::new(AtomicU64::new(1)),
-            permits: Arc::new(Semaphore::new(
-                settings.max_clients.min(Semaphore::MAX_PERMITS),
-            )),
+            gate: Arc::new(Mutex::new(Gate {
+                table: Admission::new(
+                    settings.max_clients,
+                    settings.max_per_source,
+                    SourceFull::Refuse,
+                ),
+                refused_per_source: LogRate::per_second(),
+                refused_full: LogRate::per_second(),
+                displaced: LogRate::per_second(),
+                idle: LogRate::per_second(),
+            })),
             shutdown,
             metrics,
         };
@@ -269,6 +337,25 @@ impl Clients {
         self.conns.len()
     }
 
+    /// Marks `client` as having started an application session: its connection is
+    /// never displaced to make room for another (see the [module docs](self)). Call
+    /// it when [`crate::hub::Hub::has_session`] says so; calling it again, or for a
+    /// connection that is gone, does nothing.
+    pub fn authenticated(&mut self, client: ClientId) {
+        // Marked once; later calls for the same connection need no lock.
+        if let Some(link) = self.conns.get_mut(&client)
+            && !link.authenticated
+        {
+            link.authenticated = true;
+            self.shared.gate().table.authenticate(client.0);
+        }
+    }
+
+    /// Whether `client` was marked by [`Clients::authenticated`] and is still open.
+    pub fn is_authenticated(&self, client: ClientId) -> bool {
+        self.shared.gate().table.is_authenticated(client.0)
+    }
+
     /// Updates the connection table from an event and returns it as the core's input.
     pub fn handle_event(&mut self, event: ClientEvent) -> ClientInput {
         match event {
@@ -327,13 +414,10 @@ impl Clients {
         // Dropping the links closes the connections.
         self.conns.clear();
         while self.tasks.join_next().await.is_some() {}
-        let all = self.shared.settings.max_clients.min(Semaphore::MAX_PERMITS);
-        let all = u32::try_from(all).unwrap_or(u32::MAX);
-        let _ = tokio::time::timeout(
-            Duration::from_secs(3),
-            self.shared.permits.acquire_many(all),
-        )
-        .await;
+        let until = Instant::now() + Duration::from_secs(3);
+        while !self.shared.gate().table.is_empty() && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -356,33 +440,115 @@ async fn accept_loop(
             },
             () = until_stopped(&mut shutdown) => return,
         };
-        let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
-            tracing::warn!(
-                %peer,
-                max_clients = shared.settings.max_clients,
-                "client limit reached; connection closed"
-            );
-            shared.metrics.client_connections_refused.inc();
+        let opened = std::time::Instant::now();
+        let client = ClientId(shared.next_id.fetch_add(1, Ordering::Relaxed));
+        let Some(displace) = admit(&shared, client, peer, opened) else {
             drop(stream);
             continue;
         };
         if let Err(e) = configure(&stream, shared.settings.keepalive) {
             tracing::debug!(%peer, error = %e, "cannot set client socket options");
         }
-        let client = ClientId(shared.next_id.fetch_add(1, Ordering::Relaxed));
         let info = ClientInfo {
             peer,
             encoding,
             tls: tls.is_some(),
+            opened,
+        };
+        let ticket = Ticket {
+            client,
+            gate: shared.gate.clone(),
         };
         tokio::spawn(connection(
             stream,
-            client,
             info,
             tls.clone(),
             shared.clone(),
-            permit,
+            ticket,
+            displace,
         ));
+    }
+}
+
+/// Asks the admission table for a place for `client`; closes the connection it
+/// displaces. Returns the way the connection learns that it is displaced in turn, or
+/// `None` when it is refused (logged, counted).
+fn admit(
+    shared: &Shared,
+    client: ClientId,
+    peer: SocketAddr,
+    now: std::time::Instant,
+) -> Option<oneshot::Receiver<()>> {
+    let source = peer.ip().to_canonical();
+    let (tx, rx) = oneshot::channel();
+    let mut gate = shared.gate();
+    let gate = &mut *gate;
+    match gate.table.admit(client.0, source, tx) {
+        Ok(None) => Some(rx),
+        Ok(Some(displaced)) => {
+            shared.metrics.client_connections_displaced.inc();
+            let _ = displaced.value.send(());
+            if let Some(suppressed) = gate.displaced.allow(now) {
+                tracing::warn!(
+                    %peer,
+                    displaced = displaced.id,
+                    from = %displaced.source,
+                    max_clients = shared.settings.max_clients,
+                    suppressed,
+                    "client limit reached; a connection without an application session closed to make room"
+                );
+            }
+            Some(rx)
+        }
+        Err(Refusal::PerSource) => {
+            shared.metrics.client_connections_refused_per_source.inc();
+            if let Some(suppressed) = gate.refused_per_source.allow(now) {
+                tracing::warn!(
+                    %peer,
+                    max_clients_per_source = shared.settings.max_per_source,
+                    suppressed,
+                    "client limit of the source address reached; connection closed"
+                );
+            }
+            None
+        }
+        Err(Refusal::Full) => {
+            shared.metrics.client_connections_refused.inc();
+            if let Some(suppressed) = gate.refused_full.allow(now) {
+                tracing::warn!(
+                    %peer,
+                    max_clients = shared.settings.max_clients,
+                    suppressed,
+                    "client limit reached, every client in a session; connection closed"
+                );
+            }
+            None
+        }
+    }
+}
+
+/// A connection's place in the admission table, given back when the connection task
+/// ends (whichever way).
+struct Ticket {
+    client: ClientId,
+    gate: Arc<Mutex<Gate>>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut gate = self
+            .gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        gate.table.release(self.client.0);
+    }
+}
+
+/// Returns when the admission table displaces the connection (never when the table
+/// merely drops the way to say so).
+async fn displaced(rx: oneshot::Receiver<()>) {
+    if rx.await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -434,6 +600,8 @@ enum End {
     Closed,
     /// Its queue was full.
     Slow,
+    /// Another connection took its place before it started an application session.
+    Displaced,
     /// The server is stopping.
     Shutdown,
 }
@@ -451,6 +619,7 @@ impl std::fmt::Display for End {
             End::Io(kind) => write!(f, "I/O error: {kind}"),
             End::Closed => f.write_str("closed by the server"),
             End::Slow => f.write_str("output queue full"),
+            End::Displaced => f.write_str("displaced by a new connection"),
             End::Shutdown => f.write_str("server stopping"),
         }
     }
@@ -474,15 +643,16 @@ impl End {
     }
 }
 
-/// Serves one connection until it ends, then reports it closed.
+/// Serves one connection until it ends (or is displaced), then reports it closed.
 async fn connection(
     stream: TcpStream,
-    client: ClientId,
     info: ClientInfo,
     tls: Option<Acceptor>,
     shared: Shared,
-    permit: OwnedSemaphorePermit,
+    ticket: Ticket,
+    displace: oneshot::Receiver<()>,
 ) {
+    let client = ticket.client;
     let metrics = &shared.metrics;
     metrics.client_connections_accepted.inc();
     let gauge = match info.encoding {
@@ -495,36 +665,44 @@ async fn connection(
     let link = ClientLink {
         queue: tx.clone(),
         kill: kill_tx,
+        authenticated: false,
     };
     let conn = Conn {
         client,
         info,
         shared: &shared,
         replies: tx,
+        announced: AtomicBool::new(false),
     };
-    let (end, announced) = match (info.encoding, tls) {
-        (Encoding::Xml, Some(acceptor)) => {
-            let handshake = tokio::select! {
-                r = tokio::time::timeout(shared.settings.idle_timeout, acceptor.accept(stream)) => r,
-                () = conn.stopping() => Ok(Err(std::io::ErrorKind::Interrupted.into())),
-            };
-            match handshake {
-                Ok(Ok(stream)) if conn.announce(link).await => {
-                    (conn.run_xml(stream, rx, kill_rx).await, true)
+    let serve = async {
+        match (info.encoding, tls) {
+            (Encoding::Xml, Some(acceptor)) => {
+                let handshake = tokio::select! {
+                    r = tokio::time::timeout_at(conn.handshake_deadline(), acceptor.accept(stream)) => r,
+                    () = conn.stopping() => Ok(Err(std::io::ErrorKind::Interrupted.into())),
+                };
+                match handshake {
+                    Ok(Ok(stream)) if conn.announce(link).await => {
+                        (conn.run_xml(stream, rx, kill_rx).await, true)
+                    }
+                    Ok(Ok(_)) => (End::Shutdown, false),
+                    Ok(Err(e)) => (End::Tls(e.to_string()), false),
+                    Err(_) => (End::Idle, false),
                 }
-                Ok(Ok(_)) => (End::Shutdown, false),
-                Ok(Err(e)) => (End::Tls(e.to_string()), false),
-                Err(_) => (End::Idle, false),
             }
-        }
-        (Encoding::Xml, None) => {
-            if conn.announce(link).await {
-                (conn.run_xml(stream, rx, kill_rx).await, true)
-            } else {
-                (End::Shutdown, false)
+            (Encoding::Xml, None) => {
+                if conn.announce(link).await {
+                    (conn.run_xml(stream, rx, kill_rx).await, true)
+                } else {
+                    (End::Shutdown, false)
+                }
             }
+            (Encoding::Json, _) => conn.run_websocket(stream, rx, kill_rx, link).await,
         }
-        (Encoding::Json, _) => conn.run_websocket(stream, rx, kill_rx, link).await,
+    };
+    let (end, announced) = tokio::select! {
+        r = serve => r,
+        () = displaced(displace) => (End::Displaced, conn.announced.load(Ordering::Relaxed)),
     };
     match &end {
         End::Framing(e) => tracing::warn!(
@@ -533,11 +711,17 @@ async fn connection(
             error = %e,
             "broken or oversize CSTA frame; connection closed"
         ),
-        End::Idle => tracing::info!(
-            client = client.0,
-            peer = %info.peer,
-            "client connection idle; closed"
-        ),
+        End::Idle => {
+            let allowed = shared.gate().idle.allow(std::time::Instant::now());
+            if let Some(suppressed) = allowed {
+                tracing::info!(
+                    client = client.0,
+                    peer = %info.peer,
+                    suppressed,
+                    "client connection idle; closed"
+                );
+            }
+        }
         End::TooLarge | End::Binary => tracing::info!(
             client = client.0,
             peer = %info.peer,
@@ -556,7 +740,7 @@ async fn connection(
         let closed = ClientEvent::Input(ClientInput::Closed { client });
         let _ = shared.events.send(closed).await;
     }
-    drop(permit);
+    drop(ticket);
 }
 
 /// One connection's task state.
@@ -566,6 +750,8 @@ struct Conn<'a> {
     shared: &'a Shared,
     /// The connection's own queue, for the error replies it makes itself.
     replies: mpsc::Sender<Outgoing>,
+    /// Whether the core was told about it.
+    announced: AtomicBool,
 }
 
 impl Conn<'_> {
@@ -576,7 +762,18 @@ impl Conn<'_> {
             info: self.info,
             link,
         };
-        self.shared.events.send(event).await.is_ok()
+        // Set first: once the send is under way the core may have the event.
+        self.announced.store(true, Ordering::Relaxed);
+        let sent = self.shared.events.send(event).await.is_ok();
+        self.announced.store(sent, Ordering::Relaxed);
+        sent
+    }
+
+    /// When a TLS or WebSocket handshake must have ended: within the idle timeout
+    /// and the login timeout of the accept.
+    fn handshake_deadline(&self) -> Instant {
+        let s = &self.shared.settings;
+        Instant::from_std(self.info.opened) + s.idle_timeout.min(s.login_timeout)
     }
 
     /// Passes a message to the core; false when the core is gone.
@@ -702,7 +899,7 @@ impl Conn<'_> {
             .max_frame_size(Some(max));
         let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(config));
         let ws = tokio::select! {
-            r = tokio::time::timeout(self.shared.settings.idle_timeout, handshake) => match r {
+            r = tokio::time::timeout_at(self.handshake_deadline(), handshake) => match r {
                 Ok(Ok(ws)) => ws,
                 Ok(Err(e)) => return (End::WebSocket(e.to_string()), false),
                 Err(_) => return (End::Idle, false),

@@ -190,6 +190,10 @@ pub struct Timers {
     /// later, to complete any one message it has started) before it is closed. Silence
     /// between messages is the ECMA-354 session timer's business, not the transport's.
     pub client_idle_timeout: u32,
+    /// How long a CSTA client connection may stay open without starting an ECMA-354
+    /// application session (a successful `StartApplicationSession`), counted from
+    /// its accept, TLS or WebSocket handshake included, before it is closed.
+    pub client_login_timeout: u32,
     /// The TCP keepalive idle time of client connections, which detects half-open
     /// connections; `0` leaves keepalive off.
     pub client_keepalive: u32,
@@ -212,8 +216,13 @@ pub struct Limits {
     pub max_message_size: usize,
     /// The most SIP TCP and TLS connections open at once, together.
     pub max_tcp_connections: usize,
-    /// The most CSTA client connections open at once.
+    /// The most CSTA client connections open at once. When all are taken, a new
+    /// connection takes the place of one that has not started an application session
+    /// yet, never of one that has (see [`crate::admission`]).
     pub max_clients: usize,
+    /// The most CSTA client connections open at once from one IP address, with an
+    /// application session or not; more are closed at once.
+    pub max_clients_per_source: usize,
     /// The largest CSTA client message accepted, in octets: an XML frame, header
     /// included, or a WebSocket message.
     pub max_client_message: usize,
@@ -340,6 +349,7 @@ impl Default for Timers {
             session_expires: 1800,
             tcp_idle_timeout: 120,
             client_idle_timeout: 30,
+            client_login_timeout: 5,
             client_keepalive: 60,
             sip_t1_ms: 500,
             sip_t2_ms: 4000,
@@ -355,6 +365,7 @@ impl Default for Limits {
             max_message_size: 65_535,
             max_tcp_connections: 10_000,
             max_clients: 100,
+            max_clients_per_source: 10,
             max_client_message: MAX_CLIENT_MESSAGE,
             client_queue: 1024,
             max_monitors_per_client: 256,
@@ -621,6 +632,9 @@ impl Config {
         if t.client_idle_timeout == 0 {
             return Err(invalid("timers.client_idle_timeout", "must be at least 1"));
         }
+        if t.client_login_timeout == 0 {
+            return Err(invalid("timers.client_login_timeout", "must be at least 1"));
+        }
         if t.sip_t1_ms == 0 {
             return Err(invalid("timers.sip_t1_ms", "must be at least 1"));
         }
@@ -652,6 +666,12 @@ impl Config {
         }
         if l.max_clients == 0 {
             return Err(invalid("limits.max_clients", "must be at least 1"));
+        }
+        if l.max_clients_per_source == 0 {
+            return Err(invalid(
+                "limits.max_clients_per_source",
+                "must be at least 1",
+            ));
         }
         if !(MIN_CLIENT_MESSAGE..=MAX_CLIENT_MESSAGE).contains(&l.max_client_message) {
             return Err(invalid(
@@ -859,6 +879,14 @@ mod tests {
         assert_eq!(
             invalid_key("[timers]\nclient_idle_timeout = 0\n"),
             "timers.client_idle_timeout"
+        );
+        assert_eq!(
+            invalid_key("[timers]\nclient_login_timeout = 0\n"),
+            "timers.client_login_timeout"
+        );
+        assert_eq!(
+            invalid_key("[limits]\nmax_clients_per_source = 0\n"),
+            "limits.max_clients_per_source"
         );
         assert_eq!(
             invalid_key("[upstream]\nuri = \"nonsense\"\n"),

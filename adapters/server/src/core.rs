@@ -975,6 +975,7 @@ mod tests {
             peer: "127.0.0.1:40000".parse().unwrap(),
             encoding: Encoding::Xml,
             tls: false,
+            opened: Instant::now(),
         };
         c.handle_client_input(Instant::now(), ClientInput::Connected { client, info });
         let id = csta_core::framing::InvokeId::new(1).unwrap();

@@ -11,6 +11,18 @@
 //!   shutdown and after it stopped (or failed).
 //! - Any other path: `404`; any other method: `405` with `Allow: GET`; a request that
 //!   does not parse or is too large: `400` or `431`.
+//!
+//! # Staying reachable
+//!
+//! The listener is its own, apart from the CSTA client listeners and their limits.
+//! At most [`MAX_CONNECTIONS`] connections are served at once, at most
+//! [`MAX_CONNECTIONS_PER_SOURCE`] from one IP address, each for at most
+//! [`REQUEST_TIMEOUT`]. A new connection is never turned away: when its source holds
+//! its share, the source's oldest connection is closed to make room; when all are
+//! taken, the oldest connection of the source holding the most is (see
+//! [`crate::admission`]; counted in `http_connections_displaced_total`). So a host
+//! that opens idle connections only displaces its own, and `/health` stays
+//! reachable from every other one.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,16 +33,20 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{oneshot, watch};
 
+use crate::admission::{Admission, SourceFull};
 use crate::transport::TransportKind;
 
 /// The largest request accepted, head included.
 pub const MAX_REQUEST: usize = 8192;
-/// How long a connection may take to deliver its request.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// The most HTTP connections served at once; more are closed at once.
+/// How long a connection may take to deliver its request and get its answer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most HTTP connections served at once; a new one displaces an old one.
 pub const MAX_CONNECTIONS: usize = 64;
+/// The most HTTP connections served at once from one IP address; a new one
+/// displaces the source's oldest.
+pub const MAX_CONNECTIONS_PER_SOURCE: usize = 8;
 /// The prefix of every metric name.
 pub const PREFIX: &str = "csta_server_";
 
@@ -165,8 +181,18 @@ pub struct Metrics {
     pub client_connections: PerEncoding,
     /// Client connections accepted (over the whole run).
     pub client_connections_accepted: Counter,
-    /// Client connections refused because `limits.max_clients` were open.
+    /// Client connections refused because `limits.max_clients` were open, all of
+    /// them with an application session.
     pub client_connections_refused: Counter,
+    /// Client connections refused because `limits.max_clients_per_source` were open
+    /// from their address.
+    pub client_connections_refused_per_source: Counter,
+    /// Client connections without an application session closed to make room for a
+    /// new one when `limits.max_clients` were open.
+    pub client_connections_displaced: Counter,
+    /// HTTP connections closed before their request was answered to make room for a
+    /// new one (see [`HttpServer`]).
+    pub http_connections_displaced: Counter,
     /// CSTA messages received from clients and passed to the core.
     pub client_frames_received: Counter,
     /// CSTA messages written to clients.
@@ -190,6 +216,9 @@ impl Default for Metrics {
             client_connections: PerEncoding::default(),
             client_connections_accepted: Counter::default(),
             client_connections_refused: Counter::default(),
+            client_connections_refused_per_source: Counter::default(),
+            client_connections_displaced: Counter::default(),
+            http_connections_displaced: Counter::default(),
             client_frames_received: Counter::default(),
             client_frames_sent: Counter::default(),
             client_frames_rejected: Counter::default(),
@@ -201,7 +230,7 @@ impl Default for Metrics {
 }
 
 /// The built-in metric names, without the prefix.
-const BUILT_IN: [&str; 11] = [
+const BUILT_IN: [&str; 14] = [
     "sip_messages_received_total",
     "sip_messages_sent_total",
     "sip_messages_malformed_total",
@@ -213,6 +242,9 @@ const BUILT_IN: [&str; 11] = [
     "client_frames_sent_total",
     "client_frames_rejected_total",
     "clients_dropped_slow_total",
+    "client_connections_refused_per_source_total",
+    "client_connections_displaced_total",
+    "http_connections_displaced_total",
 ];
 
 /// Marks the core task alive while it exists: [`Health::Up`] when made, [`Health::Down`]
@@ -357,7 +389,7 @@ impl Metrics {
         family(
             BUILT_IN[6],
             "counter",
-            "CSTA client connections refused at the connection limit.",
+            "CSTA client connections refused at the connection limit (all clients in a session).",
             &[("", c(&self.client_connections_refused))],
         );
         family(
@@ -383,6 +415,24 @@ impl Metrics {
             "counter",
             "CSTA clients disconnected because they did not read their messages.",
             &[("", c(&self.clients_dropped_slow))],
+        );
+        family(
+            BUILT_IN[11],
+            "counter",
+            "CSTA client connections refused at the per-source connection limit.",
+            &[("", c(&self.client_connections_refused_per_source))],
+        );
+        family(
+            BUILT_IN[12],
+            "counter",
+            "CSTA client connections without an application session closed to make room.",
+            &[("", c(&self.client_connections_displaced))],
+        );
+        family(
+            BUILT_IN[13],
+            "counter",
+            "HTTP connections closed before their request to make room.",
+            &[("", c(&self.http_connections_displaced))],
         );
         let extra = self
             .extra
@@ -435,7 +485,12 @@ async fn accept_loop(
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let table = Arc::new(Mutex::new(Admission::new(
+        MAX_CONNECTIONS,
+        MAX_CONNECTIONS_PER_SOURCE,
+        SourceFull::DisplaceOldest,
+    )));
+    let mut next: u64 = 0;
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -448,19 +503,41 @@ async fn accept_loop(
             },
             _ = stop.changed() => return,
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::debug!(%peer, "HTTP connection limit reached; connection closed");
-            continue;
-        };
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            if tokio::time::timeout(REQUEST_TIMEOUT, serve(stream, &metrics))
-                .await
-                .is_err()
-            {
-                tracing::debug!(%peer, "HTTP request timed out");
+        next += 1;
+        let id = next;
+        let (tx, displaced) = oneshot::channel::<()>();
+        let admitted = table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .admit(id, peer.ip().to_canonical(), tx);
+        match admitted {
+            Ok(None) => {}
+            Ok(Some(old)) => {
+                metrics.http_connections_displaced.inc();
+                tracing::debug!(%peer, from = %old.source, "HTTP connection limit reached; oldest connection closed");
+                let _ = old.value.send(());
             }
-            drop(permit);
+            Err(_) => {
+                // Only when no entry can make room, which the policy rules out.
+                tracing::debug!(%peer, "HTTP connection limit reached; connection closed");
+                continue;
+            }
+        }
+        let metrics = metrics.clone();
+        let table = table.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                r = tokio::time::timeout(REQUEST_TIMEOUT, serve(stream, &metrics)) => {
+                    if r.is_err() {
+                        tracing::debug!(%peer, "HTTP request timed out");
+                    }
+                }
+                Ok(()) = displaced => {}
+            }
+            table
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .release(id);
         });
     }
 }

@@ -26,8 +26,14 @@
 //!   `ResetApplicationSessionTimer` restarts the timer (other traffic does not, as in
 //!   ECMA-354); when it runs out the client gets `ApplicationSessionTerminated` with
 //!   `sessionTimerExpired` and the connection is closed. A client that has not started
-//!   a session within [`HubConfig::login_timeout`], or fails
-//!   [`HubConfig::max_login_failures`] times, is closed.
+//!   a session within [`HubConfig::login_timeout`] of its accept
+//!   ([`ClientInfo::opened`]; `timers.client_login_timeout`, default 5 s), or fails
+//!   [`HubConfig::max_login_failures`] times, is closed. [`Hub::has_session`] tells
+//!   the connection layer which connections have logged in (they keep their place
+//!   when the connections run short, see [`crate::admission`]). Failed logins and
+//!   login timeouts are logged at most
+//!   [`LINES_PER_SECOND`](crate::lograte::LINES_PER_SECOND) times a second each, with
+//!   the number of lines left out.
 //! - **Protocol version.** The first version of `requestedProtocolVersions` this
 //!   crate can write (ECMA-323 editions 3 to 6) is chosen and returned in
 //!   `actualProtocolVersion`; none of them → `requestedProtocolVersionNotSupported`.
@@ -187,6 +193,7 @@ use crate::interface::{
     Answer, ClientId, ClientInfo, ClientInput, ClientOutput, DeviceNews, DeviceStatus, Devices,
     SendError,
 };
+use crate::lograte::LogRate;
 
 /// The hub's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,7 +206,8 @@ pub struct HubConfig {
     pub max_session_duration: u32,
     /// The duration granted when the client asks for none, in seconds (default 300).
     pub default_session_duration: u32,
-    /// How long a connection may go without starting a session (default 30 s).
+    /// How long a connection may go without starting a session, counted from
+    /// [`ClientInfo::opened`] (default 5 s; `timers.client_login_timeout`).
     pub login_timeout: Duration,
     /// Failed `StartApplicationSession`s after which the connection is closed
     /// (default 3).
@@ -239,7 +247,7 @@ impl HubConfig {
             min_session_duration: 30,
             max_session_duration: 3600,
             default_session_duration: 300,
-            login_timeout: Duration::from_secs(30),
+            login_timeout: Duration::from_secs(5),
             max_login_failures: 3,
             max_monitors_per_client: 256,
             max_pending_per_client: 64,
@@ -252,10 +260,11 @@ impl HubConfig {
         }
     }
 
-    /// The defaults with the client users and the per-client limits of the server's
-    /// configuration (monitors, requests per phone).
+    /// The defaults with the client users, the login timeout and the per-client
+    /// limits of the server's configuration (monitors, requests per phone).
     pub fn from_config(config: &Config) -> Self {
         HubConfig {
+            login_timeout: Duration::from_secs(config.timers.client_login_timeout.into()),
             max_monitors_per_client: config.limits.max_monitors_per_client,
             max_pending_per_client_device: config.limits.max_pending_per_client_device,
             pickup_groups: pickup_groups(config),
@@ -421,6 +430,10 @@ pub struct Hub {
     /// When each call alerting at a device was first reported (canonical device ID,
     /// call ID): the oldest is picked first by `GroupPickupCall`.
     alerting_since: HashMap<(String, String), Instant>,
+    /// Log lines of failed logins.
+    login_failure_log: LogRate,
+    /// Log lines of connections closed for not logging in in time.
+    login_timeout_log: LogRate,
 }
 
 mod pickup;
@@ -709,6 +722,8 @@ impl Hub {
             pickup_requests: HashMap::new(),
             ready: Vec::new(),
             alerting_since: HashMap::new(),
+            login_failure_log: LogRate::per_second(),
+            login_timeout_log: LogRate::per_second(),
         }
     }
 
@@ -839,8 +854,12 @@ impl Hub {
                 });
                 let edition = client.edition;
                 self.send(id, InvokeId::EVENT, edition, &m);
-            } else {
-                tracing::info!(client = id.0, "no application session started in time");
+            } else if let Some(suppressed) = self.login_timeout_log.allow(now) {
+                tracing::info!(
+                    client = id.0,
+                    suppressed,
+                    "no application session started in time; closed"
+                );
             }
             self.forget(id);
             self.out.push_back(ClientOutput::Close { client: id });
@@ -878,6 +897,14 @@ impl Hub {
         }
     }
 
+    /// Whether `client` has started an application session (a successful
+    /// `StartApplicationSession`) that is still up.
+    pub fn has_session(&self, client: ClientId) -> bool {
+        self.clients
+            .get(&client)
+            .is_some_and(|c| matches!(c.stage, Stage::Session(_)))
+    }
+
     /// The counters.
     pub fn stats(&self) -> HubStats {
         HubStats {
@@ -903,7 +930,9 @@ impl Hub {
             client,
             Client {
                 stage: Stage::Connected {
-                    deadline: now + self.config.login_timeout,
+                    // Time spent in a TLS or WebSocket handshake counts; an `opened`
+                    // in the future (another clock) counts from now.
+                    deadline: info.opened.min(now) + self.config.login_timeout,
                     failures: 0,
                 },
                 edition: self.config.default_edition,
@@ -1181,12 +1210,15 @@ impl Hub {
         let Some(user) = user.filter(|_| error.is_none()) else {
             let failures = failures + 1;
             self.stats.login_failures += 1;
-            tracing::info!(
-                client = id.0,
-                user = name.as_deref().unwrap_or(""),
-                failures,
-                "application session refused"
-            );
+            if let Some(suppressed) = self.login_failure_log.allow(now) {
+                tracing::info!(
+                    client = id.0,
+                    user = name.as_deref().unwrap_or(""),
+                    failures,
+                    suppressed,
+                    "application session refused"
+                );
+            }
             let m =
                 Message::StartApplicationSessionNegResponse(StartApplicationSessionNegResponse {
                     error_code: SessionError::Defined(

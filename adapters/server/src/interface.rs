@@ -53,6 +53,9 @@ pub struct ClientInfo {
     pub encoding: Encoding,
     /// Whether the connection is protected by TLS.
     pub tls: bool,
+    /// When the connection was accepted (before any TLS or WebSocket handshake): the
+    /// hub's login deadline counts from here.
+    pub opened: Instant,
 }
 
 /// From the client connections to the core.

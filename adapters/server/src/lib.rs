@@ -30,17 +30,22 @@
 //!   its monitor and its view ([`interface::Devices`], [`interface::DeviceNews`]).
 //! - [`interface`]: the contracts between the parts (client connections, hub,
 //!   session manager).
+//! - [`admission`]: who may take a connection slot: per-source limits, and
+//!   unauthenticated connections making room, never authenticated ones.
+//! - [`lograte`]: rate-limited log lines with a count of those left out.
 //! - [`clients`]: the CSTA client connections (XML over TCP and TLS, JSON over
 //!   WebSocket).
 //! - [`http`]: `/metrics` and `/health`, and the [`http::Metrics`] behind them.
 //! - [`server`]: starts and stops everything ([`Server::start`]).
 
+pub mod admission;
 pub mod clients;
 pub mod config;
 pub mod core;
 pub mod http;
 pub mod hub;
 pub mod interface;
+pub mod lograte;
 pub mod proxy;
 pub mod registrar;
 pub mod server;

@@ -15,7 +15,7 @@ use crate::config::{Config, DigestAlgorithm, UpstreamConfig};
 use crate::core::{Core, StoreOp, passwords};
 use crate::http::{Health, HttpServer, Metrics};
 use crate::hub::{Hub, HubConfig};
-use crate::interface::{DeviceStatus, Devices};
+use crate::interface::{ClientInput, DeviceStatus, Devices};
 use crate::proxy::{Proxy, ProxyConfig, Upstream};
 use crate::registrar::{self, Binding, Registrar};
 use crate::sessions::Sessions;
@@ -241,7 +241,18 @@ impl Server {
                     _ = stop.changed() => None,
                     Some(ev) = client_events.recv() => {
                         let input = clients.handle_event(ev);
+                        let from = match &input {
+                            ClientInput::Frame { client, .. } => Some(*client),
+                            _ => None,
+                        };
                         core.handle_client_input(Instant::now(), input);
+                        // A connection that logged in keeps its place (see
+                        // `crate::admission`).
+                        if let Some(client) = from
+                            && core.hub().has_session(client)
+                        {
+                            clients.authenticated(client);
+                        }
                         continue;
                     }
                     Some(new) = reloads.recv() => {

@@ -29,9 +29,11 @@ const MONITOR_START_RESPONSE: &[u8] = br#"<?xml version="1.0" encoding="UTF-8"?>
 fn settings() -> ClientSettings {
     ClientSettings {
         max_clients: 8,
+        max_per_source: 8,
         max_message: 65_535,
         queue: 16,
         idle_timeout: Duration::from_secs(5),
+        login_timeout: Duration::from_secs(5),
         keepalive: Some(Duration::from_secs(30)),
     }
 }
@@ -40,6 +42,8 @@ fn settings() -> ClientSettings {
 struct Double {
     inputs: mpsc::UnboundedReceiver<ClientInput>,
     outputs: mpsc::UnboundedSender<ClientOutput>,
+    /// Connections to mark as logged in ([`Clients::authenticated`]).
+    auth: mpsc::UnboundedSender<ClientId>,
     tcp: SocketAddr,
     ws: SocketAddr,
     metrics: Arc<Metrics>,
@@ -67,12 +71,14 @@ impl Double {
         let ws = clients.websocket_addr().unwrap();
         let (in_tx, inputs) = mpsc::unbounded_channel();
         let (outputs, mut out_rx) = mpsc::unbounded_channel::<ClientOutput>();
+        let (auth, mut auth_rx) = mpsc::unbounded_channel::<ClientId>();
         let task = tokio::spawn(async move {
             loop {
                 tokio::select! {
                     Some(ev) = ev_rx.recv() => {
                         let _ = in_tx.send(clients.handle_event(ev));
                     }
+                    Some(c) = auth_rx.recv() => clients.authenticated(c),
                     o = out_rx.recv() => match o {
                         Some(o) => clients.send(o),
                         None => break,
@@ -86,6 +92,7 @@ impl Double {
         Double {
             inputs,
             outputs,
+            auth,
             tcp,
             ws,
             metrics,
@@ -296,26 +303,42 @@ async fn oversize_frame_closes_the_connection() {
 }
 
 #[tokio::test]
-async fn max_clients_refuses_further_connections() {
+async fn max_clients_displaces_pending_connections_never_authenticated_ones() {
     let mut d = Double::start(ClientSettings {
         max_clients: 2,
         ..settings()
     })
     .await;
-    let _a = TcpStream::connect(d.tcp).await.unwrap();
+    let mut a_sock = TcpStream::connect(d.tcp).await.unwrap();
     let a = d.connected(Encoding::Xml).await;
-    let _b = TcpStream::connect(d.ws).await.unwrap(); // a WebSocket counts too, even before its handshake
-    let mut c = TcpStream::connect(d.tcp).await.unwrap();
-    assert_closed(&mut c).await;
-    assert_eq!(d.metrics.client_connections_refused.get(), 1);
-    assert_eq!(d.metrics.client_connections_accepted.get(), 2);
-    // A place comes free: the next one is served.
-    drop(_a);
-    d.closed(a).await;
+    d.auth.send(a).unwrap();
+    // A WebSocket counts too, even before its handshake.
+    let mut b = TcpStream::connect(d.ws).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The table is full: the one that has not logged in makes room.
+    let mut c_sock = TcpStream::connect(d.tcp).await.unwrap();
+    assert_closed(&mut b).await;
+    let c = d.connected(Encoding::Xml).await;
+    assert_eq!(d.metrics.client_connections_displaced.get(), 1);
+    d.auth.send(c).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Everyone has logged in: a new connection is refused.
     let mut e = TcpStream::connect(d.tcp).await.unwrap();
-    let e_id = d.connected(Encoding::Xml).await;
-    e.write_all(&frame(9, b"<e/>")).await.unwrap();
-    assert_eq!(d.frame(e_id).await, (9, b"<e/>".to_vec()));
+    assert_closed(&mut e).await;
+    assert_eq!(d.metrics.client_connections_refused.get(), 1);
+    assert_eq!(d.metrics.client_connections_accepted.get(), 3);
+    // Both logged-in clients are still served.
+    for (sock, id) in [(&mut a_sock, a), (&mut c_sock, c)] {
+        sock.write_all(&frame(7, b"<still/>")).await.unwrap();
+        assert_eq!(d.frame(id).await, (7, b"<still/>".to_vec()));
+    }
+    // A place comes free: the next one is served.
+    drop(a_sock);
+    d.closed(a).await;
+    let mut f = TcpStream::connect(d.tcp).await.unwrap();
+    let f_id = d.connected(Encoding::Xml).await;
+    f.write_all(&frame(9, b"<f/>")).await.unwrap();
+    assert_eq!(d.frame(f_id).await, (9, b"<f/>".to_vec()));
     d.stop().await;
 }
 

@@ -186,6 +186,7 @@ impl T {
             peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
             encoding: Encoding::Xml,
             tls: false,
+            opened: self.t0,
         };
         let input = ClientInput::Connected {
             client: ClientId(client),
@@ -1218,11 +1219,38 @@ fn test_session_timer_expiry_and_reset() {
 fn test_login_timeout() {
     let mut t = T::new();
     t.connect(1);
-    assert_eq!(t.hub.poll_timeout(), Some(t.at(30)));
-    t.hub.handle_timeout(t.at(29));
+    assert_eq!(t.hub.poll_timeout(), Some(t.at(5)));
+    t.hub.handle_timeout(t.at(4));
     assert_eq!(t.drain(), vec![]);
-    t.hub.handle_timeout(t.at(30));
+    t.hub.handle_timeout(t.at(5));
     assert_eq!(t.drain(), vec![close(1)]);
+    assert!(!t.hub.has_session(ClientId(1)));
+}
+
+#[test]
+fn test_login_timeout_counts_from_accept() {
+    let mut t = T::new();
+    // Announced 3 s after its accept (a slow WebSocket handshake): 2 s are left.
+    let info = ClientInfo {
+        peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
+        encoding: Encoding::Json,
+        tls: false,
+        opened: t.t0,
+    };
+    let input = ClientInput::Connected {
+        client: ClientId(1),
+        info,
+    };
+    t.hub.handle_input(t.at(3), input, &mut t.fake);
+    assert_eq!(t.hub.poll_timeout(), Some(t.at(5)));
+    // A session started in time is known to the connection layer and stays.
+    t.connect(2);
+    assert!(!t.hub.has_session(ClientId(2)));
+    t.login(3, "alice", "s3cret", ED3);
+    assert!(t.hub.has_session(ClientId(3)));
+    t.hub.handle_timeout(t.at(5));
+    assert_eq!(t.drain(), vec![close(1), close(2)]);
+    assert!(t.hub.has_session(ClientId(3)));
 }
 
 #[test]

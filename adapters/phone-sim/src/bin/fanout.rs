@@ -115,6 +115,8 @@ fn config(dir: &std::path::Path, phones: u32, clients: u32) -> Config {
         })
         .collect();
     c.limits.max_clients = c.limits.max_clients.max(clients as usize + 1);
+    // Every client connects from this host.
+    c.limits.max_clients_per_source = c.limits.max_clients_per_source.max(clients as usize + 1);
     // Every client monitors every phone.
     c.limits.max_monitors_per_client = c.limits.max_monitors_per_client.max(phones as usize);
     c
