@@ -686,6 +686,7 @@ impl Proxy {
 
     /// Sends a response of the proxy's making without keeping any state: a
     /// retransmission of the request is answered again, the same way.
+    #[allow(clippy::too_many_arguments)]
     fn respond_stateless(
         &mut self,
         msg: &Message<'_>,

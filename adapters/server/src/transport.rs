@@ -43,6 +43,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, mpsc, watch};
 
+use crate::lograte::LogRate;
 use crate::tls::Acceptor;
 
 /// The receive buffer asked for each SIP UDP socket, in octets.
@@ -558,12 +559,18 @@ async fn accept_loop(listener: TcpListener, tls: Option<Acceptor>, shared: Share
     } else {
         TransportKind::Tcp
     };
+    // A flood of connections (or of accept errors: out of descriptors) logs a few
+    // lines a second, each with the number left out before it.
+    let mut failed_log = LogRate::per_second();
+    let mut refused_log = LogRate::per_second();
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
-                    tracing::warn!(transport = %kind, error = %e, "accept failed");
+                    if let Some(suppressed) = failed_log.allow(std::time::Instant::now()) {
+                        tracing::warn!(transport = %kind, error = %e, suppressed, "accept failed");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -571,7 +578,9 @@ async fn accept_loop(listener: TcpListener, tls: Option<Acceptor>, shared: Share
             _ = shutdown.changed() => return,
         };
         let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, transport = %kind, "connection limit reached; connection refused");
+            if let Some(suppressed) = refused_log.allow(std::time::Instant::now()) {
+                tracing::warn!(%peer, transport = %kind, suppressed, "connection limit reached; connection refused");
+            }
             drop(stream);
             continue;
         };
