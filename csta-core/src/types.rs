@@ -62,12 +62,8 @@ required_in_json!(CrossRefId<'_>);
 /// start tag of a child element (not text, an end tag, a comment, a CDATA section or
 /// a processing instruction).
 fn starts_child_element(rest: &str) -> bool {
-    let rest = rest.trim_start_matches([' ', '\t', '\r', '\n']);
-    let mut chars = rest.chars();
-    chars.next() == Some('<')
-        && chars
-            .next()
-            .is_some_and(|c| c.is_alphabetic() || c == '_' || c == ':')
+    let rest = rest.trim_start_matches([' ', '\t', '\r', '\n']).as_bytes();
+    rest.first() == Some(&b'<') && rest.get(1).is_some_and(|&b| crate::xml::is_name_start(b))
 }
 
 pub(crate) fn checked_len<'a>(

@@ -2041,7 +2041,7 @@ where
             Some(Method::Notify) => msg.header(HeaderName::Event).is_some_and(|v| {
                 v.split(';')
                     .next()
-                    .is_some_and(|p| p.trim().eq_ignore_ascii_case("uaCSTA"))
+                    .is_some_and(|p| p.trim_ascii().eq_ignore_ascii_case("uaCSTA"))
             }),
             _ => false,
         }
@@ -2202,7 +2202,7 @@ where
             .map(|t| user_of(&cut::<128>(&t.uri)))
             .unwrap_or_else(|| self.user.clone());
         let replaces = msg.header(HeaderName::Replaces).and_then(|r| {
-            let id = r.split(';').next()?.trim();
+            let id = r.split(';').next()?.trim_ascii();
             self.calls
                 .iter()
                 .find(|c| c.live() && c.dialog.as_ref().is_some_and(|d| d.call_id() == id))

@@ -34,7 +34,7 @@ pub(crate) fn format<const N: usize>(
 /// The user part of a SIP URI or name-addr (`<sip:202@host>` gives `202`); the text
 /// itself when it is not a SIP URI with a user.
 pub(crate) fn user_of(uri: &str) -> Name {
-    let uri = uri.trim().trim_start_matches('<');
+    let uri = uri.trim_ascii().trim_start_matches('<');
     let uri = uri.split('>').next().unwrap_or(uri);
     let user = match Uri::parse(uri) {
         Ok(u) => u.as_sip().and_then(|s| s.user).unwrap_or(uri),

@@ -16,6 +16,7 @@ pub mod system;
 use core::fmt;
 
 use crate::codec::{DecodeError, Field};
+use crate::lookup::NameTable;
 use crate::xml::{Element, Event, Leniency, Limits, Reader, WriteError, Writer};
 
 pub use error::ErrorCode;
@@ -181,10 +182,6 @@ macro_rules! messages {
                 $( (stringify!($variant), Kind::$kind), )+
             ];
 
-            /// Whether `name` is exactly the name of a message.
-            fn is_name(name: &str) -> bool {
-                matches!(name, $( stringify!($variant) )|+)
-            }
 
             /// Decodes the message whose root element `root` was just read, and the
             /// rest of the document.
@@ -197,28 +194,37 @@ macro_rules! messages {
                 edition: Option<Edition>,
                 lenient_case: bool,
             ) -> Result<Decoded<'a>, DecodeError> {
-                let mut name = root.local_name();
-                if lenient_case && !Self::is_name(name) {
-                    if let Some(&(known, _)) =
-                        Self::NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name))
-                    {
-                        name = known;
-                    }
+                /// The position of each message in the list, to dispatch on once
+                /// the name is found.
+                #[allow(non_camel_case_types, dead_code)]
+                enum Index {
+                    $( $variant, )+
                 }
+                /// Every message name, found by one hash lookup: a `match` on
+                /// the names would compare strings all the way down.
+                static NAMES: NameTable = name_table![$( stringify!($variant) ),+];
+
+                let name = root.local_name();
                 let offset = r.offset();
-                match name {
-                    $(
-                        stringify!($variant) if Kind::$kind.decoded(Set::$set) => {
-                            let message = Message::$variant(
-                                <$ty as Field<'a>>::decode(r, root, stringify!($variant))?,
-                            );
-                            // The rest must be well-formed too.
-                            while r.next_event()? != Event::Eof {}
-                            Ok(Decoded { message, edition })
-                        }
-                    )+
-                    _ => Err(DecodeError::UnknownMessage { offset }),
-                }
+                let found = NAMES.find(name).or_else(|| {
+                    lenient_case
+                        .then(|| NAMES.names().iter().position(|n| n.eq_ignore_ascii_case(name)))
+                        .flatten()
+                });
+                let Some(index) = found else {
+                    return Err(DecodeError::UnknownMessage { offset });
+                };
+                $(
+                    if index == Index::$variant as usize && Kind::$kind.decoded(Set::$set) {
+                        let message = Message::$variant(
+                            <$ty as Field<'a>>::decode(r, root, stringify!($variant))?,
+                        );
+                        // The rest must be well-formed too.
+                        while r.next_event()? != Event::Eof {}
+                        return Ok(Decoded { message, edition });
+                    }
+                )+
+                Err(DecodeError::UnknownMessage { offset })
             }
 
             fn encode_children(&self, w: &mut Writer<'_>) {

@@ -701,7 +701,7 @@ fn cause_buf(cause: Option<&EventCause<'_>>) -> CauseBuf {
 
 /// The user part of a device identifier (see the [module docs](self)).
 fn user_part(s: &str) -> &str {
-    let s = s.trim();
+    let s = s.trim_ascii();
     let s = s.strip_prefix('<').unwrap_or(s);
     if let Some(rest) = s.strip_prefix("N<").or_else(|| s.strip_prefix("n<")) {
         return rest.split('>').next().unwrap_or(rest);

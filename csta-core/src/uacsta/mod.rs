@@ -191,7 +191,7 @@ pub(crate) fn is_csta_notify(msg: &Message<'_>) -> bool {
         && msg.header(HeaderName::Event).is_some_and(|v| {
             v.split(';')
                 .next()
-                .is_some_and(|p| p.trim().eq_ignore_ascii_case(EVENT_PACKAGE))
+                .is_some_and(|p| p.trim_ascii().eq_ignore_ascii_case(EVENT_PACKAGE))
         })
 }
 

@@ -11,6 +11,7 @@ mod reader;
 mod text;
 mod writer;
 
+pub(crate) use reader::is_name_start;
 pub use reader::{
     Attribute, Attributes, Element, Event, Leniency, Limits, MAX_DEPTH, Reader, XmlError,
     XmlErrorKind,

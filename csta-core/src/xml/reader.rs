@@ -367,7 +367,7 @@ const NAME_CHAR: [u8; 256] = {
     t
 };
 
-const fn is_name_start(b: u8) -> bool {
+pub(crate) const fn is_name_start(b: u8) -> bool {
     NAME_CHAR[b as usize] & NAME_START != 0
 }
 
@@ -879,10 +879,12 @@ impl<'a> Reader<'a> {
             }
             end += 1;
         }
+        // By the name classes of bytes, as element names: every byte of a non-ASCII
+        // character continues a name, so the target ends at a character boundary.
         let target_end = body
-            .char_indices()
-            .find(|&(_, c)| !(c.is_alphanumeric() || matches!(c, '_' | ':' | '-' | '.')))
-            .map_or(body.len(), |(i, _)| i);
+            .bytes()
+            .position(|b| !is_name_char(b))
+            .unwrap_or(body.len());
         let target = &body[..target_end.min(end)];
         if target.is_empty() {
             return self.err(XmlErrorKind::InvalidName, self.pos + 2);
