@@ -33,7 +33,11 @@
 //!   when the connections run short, see [`crate::admission`]). Failed logins and
 //!   login timeouts are logged at most
 //!   [`LINES_PER_SECOND`](crate::lograte::LINES_PER_SECOND) times a second each, with
-//!   the number of lines left out.
+//!   the number of lines left out. Wrong passwords are counted by address and by user
+//!   across connections ([`crate::guard`], default: 10 a minute block for 30 s,
+//!   doubling up to 15 min); while blocked, a login is answered
+//!   `serverResourcesBusy` without its password being checked, except for a user at an
+//!   address it logged in from within the last day.
 //! - **Protocol version.** The first version of `requestedProtocolVersions` this
 //!   crate can write (ECMA-323 editions 3 to 6) is chosen and returned in
 //!   `actualProtocolVersion`; none of them → `requestedProtocolVersionNotSupported`.
@@ -189,6 +193,7 @@ use csta_core::xml::Text;
 use sha2::{Digest, Sha256};
 
 use crate::config::{ClientUser, Config};
+use crate::guard::{AuthGuard, GuardConfig, GuardStats, Verdict};
 use crate::interface::{
     Answer, ClientId, ClientInfo, ClientInput, ClientOutput, DeviceNews, DeviceStatus, Devices,
     SendError,
@@ -345,6 +350,8 @@ struct Client {
     /// pickups included: the entries of `Hub::pending` and `Hub::pickup_requests` that
     /// are its. A device is removed when its count is back to zero.
     per_device: HashMap<String, usize>,
+    /// The address it connected from (for the limits on wrong passwords).
+    peer: std::net::IpAddr,
 }
 
 impl Client {
@@ -432,6 +439,10 @@ pub struct Hub {
     alerting_since: HashMap<(String, String), Instant>,
     /// Log lines of failed logins.
     login_failure_log: LogRate,
+    /// Wrong passwords by address and by user ([`crate::guard`]), on a clock of
+    /// seconds from `guard_epoch`.
+    guard: AuthGuard,
+    guard_epoch: Option<Instant>,
     /// Log lines of connections closed for not logging in in time.
     login_timeout_log: LogRate,
 }
@@ -723,6 +734,8 @@ impl Hub {
             ready: Vec::new(),
             alerting_since: HashMap::new(),
             login_failure_log: LogRate::per_second(),
+            guard: AuthGuard::new(GuardConfig::default()),
+            guard_epoch: None,
             login_timeout_log: LogRate::per_second(),
         }
     }
@@ -905,6 +918,11 @@ impl Hub {
             .is_some_and(|c| matches!(c.stage, Stage::Session(_)))
     }
 
+    /// What the guard against wrong passwords did so far.
+    pub fn guard_stats(&self) -> GuardStats {
+        self.guard.stats()
+    }
+
     /// The counters.
     pub fn stats(&self) -> HubStats {
         HubStats {
@@ -939,6 +957,7 @@ impl Hub {
                 monitors: Vec::new(),
                 pending: 0,
                 per_device: HashMap::new(),
+                peer: info.peer.ip(),
             },
         );
     }
@@ -1177,9 +1196,16 @@ impl Hub {
                 return self.send(id, invoke_id, edition, &m);
             }
         };
+        let peer = client.peer;
         let info = r.application_info.application_specific_info.as_ref();
         let name = info.and_then(|i| i.user.as_ref()).map(owned);
         let password = info.and_then(|i| i.password.as_ref()).map(owned);
+        let epoch = *self.guard_epoch.get_or_insert(now);
+        let t = now.saturating_duration_since(epoch).as_secs();
+        let blocked = matches!(
+            self.guard.check(t, peer, name.as_deref().unwrap_or("")),
+            Verdict::Blocked { .. }
+        );
         let user = name
             .as_deref()
             .and_then(|n| self.config.users.iter().position(|u| u.name == n));
@@ -1192,8 +1218,15 @@ impl Hub {
         let mut error = None;
         let mut chosen = None;
         match user {
-            Some(_) if password_ok => {}
-            _ => error = Some(ApplicationSessionError::InvalidApplicationInfo),
+            // Too many wrong passwords from here or for this user: not checked.
+            _ if blocked => error = Some(ApplicationSessionError::ServerResourcesBusy),
+            Some(_) if password_ok => {
+                self.guard.success(t, peer, name.as_deref().unwrap_or(""));
+            }
+            _ => {
+                self.guard.failure(t, peer, name.as_deref().unwrap_or(""));
+                error = Some(ApplicationSessionError::InvalidApplicationInfo);
+            }
         }
         if error.is_none()
             && let Some(versions) = &r.requested_protocol_versions

@@ -42,6 +42,7 @@ pub mod admission;
 pub mod clients;
 pub mod config;
 pub mod core;
+pub mod guard;
 pub mod http;
 pub mod hub;
 pub mod interface;

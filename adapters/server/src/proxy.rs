@@ -827,6 +827,12 @@ impl Proxy {
                     self.respond_stateless(msg, &top, &key, reply, 400, &[], out);
                     return;
                 }
+                Err(AuthError::Blocked { retry_after }) => {
+                    let retry_after = retry_after.to_string();
+                    let extra = [("Retry-After", retry_after.as_str())];
+                    self.respond_stateless(msg, &top, &key, reply, 503, &extra, out);
+                    return;
+                }
             }
         }
         if self.servers.len() >= self.config.max_transactions {

@@ -22,6 +22,12 @@
 //! remembered, so the table grows with the legitimate traffic of the last lifetime,
 //! never with an attacker's requests.
 //!
+//! Wrong answers are counted by address and by user ([`crate::guard`]): ten within a
+//! minute block the address, or the user, for 30 s (doubling, up to 15 min), during
+//! which credentials from there, or for that user, are answered 503 with Retry-After
+//! without being checked, except for a user at an address it authenticated from
+//! within the last day, so an attack on a user does not lock its phone out.
+//!
 //! ```
 //! use std::collections::HashMap;
 //! use csta_server::registrar::{Config, Registrar, Transport};
@@ -61,6 +67,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
+
+use crate::guard::{AuthGuard, GuardConfig, GuardStats, Verdict};
 use sha2::{Digest as _, Sha256};
 use sip_lite::digest::{ChallengeRepr, Secret, Verifier};
 use sip_lite::wire::{
@@ -132,6 +140,8 @@ pub struct Config {
     /// The digest algorithms offered, the preferred first; one `WWW-Authenticate` is
     /// sent for each. RFC 8760 section 2.4 orders SHA-256 before MD5.
     pub algorithms: Vec<Algorithm>,
+    /// The limits on wrong credentials ([`crate::guard`]).
+    pub guard: GuardConfig,
 }
 
 impl Default for Config {
@@ -148,6 +158,7 @@ impl Default for Config {
             max_contacts: 10,
             nonce_lifetime: 30,
             algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+            guard: GuardConfig::default(),
         }
     }
 }
@@ -403,10 +414,13 @@ struct Reject {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Extra {
     None,
-    Challenge { stale: bool },
+    Challenge {
+        stale: bool,
+    },
     MinExpires,
     Unsupported,
-    RetryAfter,
+    /// `Retry-After` with this many seconds.
+    RetryAfter(u64),
 }
 
 const fn reject(status: u16, reason: &'static str) -> Reject {
@@ -461,6 +475,7 @@ pub struct Registrar<U: Users> {
     /// same address differ by it).
     nonce_seq: AtomicU32,
     nonce_counts: Mutex<NonceCounts>,
+    guard: Mutex<AuthGuard>,
 }
 
 impl<U: Users> fmt::Debug for Registrar<U> {
@@ -506,6 +521,12 @@ pub enum AuthError {
     },
     /// The credentials do not parse: answer 400.
     Malformed,
+    /// Too many wrong credentials from this address or for this user
+    /// ([`crate::guard`]): not checked; answer 503 with Retry-After.
+    Blocked {
+        /// Seconds until the block ends.
+        retry_after: u64,
+    },
 }
 
 impl fmt::Display for AuthError {
@@ -514,6 +535,7 @@ impl fmt::Display for AuthError {
             AuthError::Challenge { stale: false } => "missing or wrong credentials",
             AuthError::Challenge { stale: true } => "stale nonce",
             AuthError::Malformed => "malformed credentials",
+            AuthError::Blocked { .. } => "too many wrong credentials",
         })
     }
 }
@@ -553,6 +575,7 @@ impl<U: Users> Registrar<U> {
         {
             return Err(NewError::Config);
         }
+        let guard = AuthGuard::new(config.guard);
         Ok(Registrar {
             config,
             users,
@@ -563,7 +586,16 @@ impl<U: Users> Registrar<U> {
             tags: std::hash::RandomState::new(),
             nonce_seq: AtomicU32::new(0),
             nonce_counts: Mutex::new(NonceCounts::default()),
+            guard: Mutex::new(guard),
         })
+    }
+
+    /// What the guard against wrong credentials did so far.
+    pub fn guard_stats(&self) -> GuardStats {
+        self.guard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .stats()
     }
 
     /// How many nonces are remembered with their nonce counts (those that
@@ -892,8 +924,11 @@ impl<U: Users> Registrar<U> {
                     }
                 }
             }
-            Extra::RetryAfter => {
-                w.header_typed(HeaderName::RetryAfter, &Num(1))?;
+            Extra::RetryAfter(seconds) => {
+                w.header_typed(
+                    HeaderName::RetryAfter,
+                    &Num(u32::try_from(seconds).unwrap_or(u32::MAX)),
+                )?;
             }
         }
         w.finish(b"")?;
@@ -945,6 +980,13 @@ impl<U: Users> Registrar<U> {
             Err(AuthError::Challenge { stale }) => return Err(challenge(stale)),
             Err(AuthError::Malformed) => {
                 return Err(reject(400, "Malformed Authorization header"));
+            }
+            Err(AuthError::Blocked { retry_after }) => {
+                return Err(Reject {
+                    status: StatusCode(503),
+                    reason: "Too Many Failed Authentications",
+                    extra: Extra::RetryAfter(retry_after),
+                });
             }
         };
         if username != to_user {
@@ -999,8 +1041,16 @@ impl<U: Users> Registrar<U> {
         let Some(nonce) = cred.nonce() else {
             return Err(AuthError::Malformed);
         };
+        let mut guard = self
+            .guard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Verdict::Blocked { retry_after } = guard.check(now, peer, username) {
+            return Err(AuthError::Blocked { retry_after });
+        }
         let state = self.nonce_state(now, nonce.as_str(), peer);
         let Some(secret) = self.users.secret(username, &self.config.realm, algorithm) else {
+            guard.failure(now, peer, username);
             return Err(challenge(false));
         };
         let Some(method) = msg.method().map(|m| m.as_str()) else {
@@ -1029,6 +1079,7 @@ impl<U: Users> Registrar<U> {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if counts.advance(now, lifetime, (key, username.into()), nc) {
+                    guard.success(now, peer, username);
                     Ok(username)
                 } else {
                     Err(challenge(true))
@@ -1038,7 +1089,11 @@ impl<U: Users> Registrar<U> {
             Err(sip_lite::DigestError::Syntax(_) | sip_lite::DigestError::MissingParam) => {
                 Err(AuthError::Malformed)
             }
-            Err(_) => Err(challenge(false)),
+            Err(_) => {
+                // A wrong response (or one for another realm, URI or algorithm): a guess.
+                guard.failure(now, peer, username);
+                Err(challenge(false))
+            }
         }
     }
 
@@ -1449,7 +1504,7 @@ fn out_of_order() -> Reject {
     Reject {
         status: StatusCode::SERVER_INTERNAL_ERROR,
         reason: "Request out of order",
-        extra: Extra::RetryAfter,
+        extra: Extra::RetryAfter(1),
     }
 }
 

@@ -461,6 +461,37 @@ fn publish(core: &mut Core, metrics: &Metrics) {
             count(hub.login_failures),
         ),
     ];
+    let sip_guard = core.registrar().guard_stats();
+    let login_guard = core.hub().guard_stats();
+    for (name, help, value) in [
+        (
+            "sip_auth_failures_total",
+            "Wrong digest answers (and unknown users) since the start",
+            sip_guard.failures,
+        ),
+        (
+            "sip_auth_blocks_total",
+            "Source addresses and users blocked for wrong digest answers since the start",
+            sip_guard.blocks,
+        ),
+        (
+            "sip_auth_refused_blocked_total",
+            "Digest answers refused unchecked (503) during a block since the start",
+            sip_guard.refused,
+        ),
+        (
+            "client_login_blocks_total",
+            "Source addresses and users blocked for wrong ECMA-354 passwords since the start",
+            login_guard.blocks,
+        ),
+        (
+            "client_login_refused_blocked_total",
+            "ECMA-354 logins refused unchecked (serverResourcesBusy) during a block since the start",
+            login_guard.refused,
+        ),
+    ] {
+        gauges.push((name, help, count(value)));
+    }
     if let Some(p) = core.proxy_stats() {
         gauges.push((
             "proxy_transactions",

@@ -2292,3 +2292,59 @@ fn test_group_pickup() {
         vec![(2, 6, error(ED3, "stateIncompatibility", "noCallToAnswer"))]
     );
 }
+
+#[test]
+fn test_wrong_passwords_block_the_guesser_not_the_logged_in_application() {
+    let mut t = T::new();
+    // The application logs in from 127.0.0.1: trusted there.
+    t.login(1, "alice", "s3cret", ED3);
+    let from = |t: &mut T, client: u64, ip: [u8; 4]| {
+        let info = ClientInfo {
+            peer: SocketAddr::from((ip, 40000)),
+            encoding: Encoding::Xml,
+            tls: false,
+            opened: t.t0,
+        };
+        let input = ClientInput::Connected {
+            client: ClientId(client),
+            info,
+        };
+        t.hub.handle_input(t.t0, input, &mut t.fake);
+    };
+    // 127.0.0.2 guesses alice's password: three tries a connection, ten in all.
+    for i in 0..10u64 {
+        let client = 100 + i / 3;
+        if i % 3 == 0 {
+            from(&mut t, client, [127, 0, 0, 2]);
+        }
+        let out = t.send_at(0, client, 1, &start("alice", "guess", Some(ED3), None));
+        assert!(text(&out).contains("invalidApplicationInfo"), "{out:?}");
+    }
+    // Now not even the right password is checked from there, nor from a new address
+    // (alice is blocked), but the application's own address still logs in.
+    for (client, ip) in [(200, [127, 0, 0, 2]), (201, [127, 0, 0, 3])] {
+        from(&mut t, client, ip);
+        let out = t.send_at(0, client, 1, &start("alice", "s3cret", Some(ED3), None));
+        assert!(text(&out).contains("serverResourcesBusy"), "{out:?}");
+    }
+    t.login(2, "alice", "s3cret", ED3);
+    let stats = t.hub.guard_stats();
+    assert_eq!((stats.failures, stats.blocks, stats.refused), (10, 2, 2));
+    // The block ends after 30 s.
+    from(&mut t, 300, [127, 0, 0, 3]);
+    let out = frames(t.send_at(31, 300, 1, &start("alice", "s3cret", Some(ED3), None)));
+    assert!(
+        out[0].2.contains("StartApplicationSessionPosResponse"),
+        "{out:?}"
+    );
+}
+
+/// The frames of `out` as one text (closes left out).
+fn text(out: &[ClientOutput]) -> String {
+    out.iter()
+        .filter_map(|o| match o {
+            ClientOutput::Frame { body, .. } => Some(String::from_utf8_lossy(body).into_owned()),
+            ClientOutput::Close { .. } => None,
+        })
+        .collect()
+}

@@ -1116,7 +1116,7 @@ fn test_truncated_and_mangled_never_panic() {
                     assert!(
                         matches!(
                             resp.status,
-                            200 | 400 | 401 | 403 | 404 | 416 | 420 | 439 | 500
+                            200 | 400 | 401 | 403 | 404 | 416 | 420 | 439 | 500 | 503
                         ),
                         "{}",
                         resp.status
@@ -1186,4 +1186,70 @@ fn test_throughput_smoke() {
         }
     }
     assert_eq!(h.reg.len(), 500);
+}
+
+#[test]
+fn test_wrong_passwords_block_the_guesser_not_the_phone() {
+    let mut h = Harness::new(true);
+    let phone = src();
+    let at = |ip: &str| (format!("{ip}:5060").parse().unwrap(), Transport::Udp);
+    // Registers from the address it lives at, with the right password: trusted there.
+    let r = Reg::new("alice").contact(CONTACT_A);
+    assert_eq!(
+        h.send_auth(T0, &r, Algorithm::Sha256, "alice", "secret-a")
+            .1
+            .status,
+        200
+    );
+
+    // One address guesses alice's password: ten wrong answers, then it is blocked and
+    // its answers are not checked.
+    let guess = |h: &mut Harness, now: u64, from: (SocketAddr, Transport), password: &str| {
+        let r = Reg::new("alice").contact("<sip:alice@198.51.100.7>");
+        let (_, first) = h.send_text(now, &r.text(), from);
+        if first.status != 401 {
+            return first;
+        }
+        let auth = authorization(&first, Algorithm::Sha256, "alice", password, &r.ruri);
+        let second = r.cseq(2).h(&format!("Authorization: {auth}"));
+        h.send_text(now, &second.text(), from).1
+    };
+    for _ in 0..10 {
+        assert_eq!(
+            guess(&mut h, T0 + 1, at("198.51.100.7"), "guess").status,
+            401
+        );
+    }
+    let blocked = guess(&mut h, T0 + 1, at("198.51.100.7"), "secret-a");
+    assert_eq!(blocked.status, 503, "{}", blocked.text);
+    assert_eq!(blocked.one("Retry-After"), Some("30"));
+    // Others are not blocked by it.
+    let r = Reg::new("bob").contact("<sip:bob@192.0.2.20>");
+    let other = at("192.0.2.20");
+    let (_, first) = h.send_text(T0 + 1, &r.text(), other);
+    let auth = authorization(&first, Algorithm::Sha256, "bob", "secret-b", &r.ruri);
+    let ok = r.cseq(2).h(&format!("Authorization: {auth}"));
+    assert_eq!(h.send_text(T0 + 1, &ok.text(), other).1.status, 200);
+
+    // The guesses were for alice, so alice herself is blocked too, except where she
+    // authenticated: a new address waits, her phone goes on registering.
+    assert_eq!(
+        guess(&mut h, T0 + 2, at("203.0.113.9"), "secret-a").status,
+        503
+    );
+    let r = Reg::new("alice").contact(CONTACT_A).cseq(10);
+    let (_, first) = h.send_text(T0 + 2, &r.text(), phone);
+    let auth = authorization(&first, Algorithm::Sha256, "alice", "secret-a", &r.ruri);
+    let refresh = r.cseq(11).h(&format!("Authorization: {auth}"));
+    assert_eq!(h.send_text(T0 + 2, &refresh.text(), phone).1.status, 200);
+
+    // The blocks end: the guesser's answers are checked again (and wrong).
+    assert_eq!(
+        guess(&mut h, T0 + 32, at("198.51.100.7"), "guess").status,
+        401
+    );
+    let stats = h.reg.guard_stats();
+    assert_eq!(stats.failures, 11);
+    assert_eq!(stats.blocks, 2);
+    assert_eq!(stats.refused, 2);
 }
