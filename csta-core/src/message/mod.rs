@@ -197,9 +197,13 @@ macro_rules! messages {
                 /// The position of each message in the list, to dispatch on once
                 /// the name is found.
                 #[allow(non_camel_case_types, dead_code)]
+                #[derive(Clone, Copy)]
                 enum Index {
                     $( $variant, )+
                 }
+                /// The variants in the order of the names: a `match` on the one found
+                /// is a jump table.
+                const BY_INDEX: &[Index] = &[$( Index::$variant ),+];
                 /// Every message name, found by one hash lookup: a `match` on
                 /// the names would compare strings all the way down.
                 static NAMES: NameTable = name_table![$( stringify!($variant) ),+];
@@ -211,20 +215,22 @@ macro_rules! messages {
                         .then(|| NAMES.names().iter().position(|n| n.eq_ignore_ascii_case(name)))
                         .flatten()
                 });
-                let Some(index) = found else {
+                let Some(&index) = found.and_then(|i| BY_INDEX.get(i)) else {
                     return Err(DecodeError::UnknownMessage { offset });
                 };
-                $(
-                    if index == Index::$variant as usize && Kind::$kind.decoded(Set::$set) {
-                        let message = Message::$variant(
-                            <$ty as Field<'a>>::decode(r, root, stringify!($variant))?,
-                        );
-                        // The rest must be well-formed too.
-                        while r.next_event()? != Event::Eof {}
-                        return Ok(Decoded { message, edition });
-                    }
-                )+
-                Err(DecodeError::UnknownMessage { offset })
+                match index {
+                    $(
+                        Index::$variant if Kind::$kind.decoded(Set::$set) => {
+                            let message = Message::$variant(
+                                <$ty as Field<'a>>::decode(r, root, stringify!($variant))?,
+                            );
+                            // The rest must be well-formed too.
+                            while r.next_event()? != Event::Eof {}
+                            Ok(Decoded { message, edition })
+                        }
+                    )+
+                    _ => Err(DecodeError::UnknownMessage { offset }),
+                }
             }
 
             fn encode_children(&self, w: &mut Writer<'_>) {
