@@ -25,7 +25,7 @@
 //! origin; the registrar passes Unix time).
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 
 /// The guard's settings.
@@ -142,8 +142,12 @@ pub struct AuthGuard {
     config: GuardConfig,
     sources: HashMap<IpAddr, Strikes>,
     users: HashMap<Box<str>, Strikes>,
-    /// When each user last authenticated from each address.
-    trusted: HashMap<(Box<str>, IpAddr), u64>,
+    /// When each user (by its keyed hash: looked up without allocating on every
+    /// check; two users colliding at one address is a 2^-64 chance an attacker cannot
+    /// aim at) last authenticated from each address.
+    trusted: HashMap<(u64, IpAddr), u64>,
+    /// The key of those hashes.
+    keys: std::hash::RandomState,
     stats: GuardStats,
 }
 
@@ -176,9 +180,7 @@ impl AuthGuard {
     }
 
     fn is_trusted(&self, now: u64, ip: IpAddr, user: &str) -> bool {
-        // A borrowed key for the lookup would need a second map type; users are few
-        // per address, so a short-lived Box is cheap enough on this (rare) path.
-        let key = (Box::<str>::from(user), ip);
+        let key = (self.keys.hash_one(user), ip);
         self.trusted
             .get(&key)
             .is_some_and(|&at| now.saturating_sub(at) <= self.config.trust)
@@ -216,7 +218,7 @@ impl AuthGuard {
         {
             s.failures = 0;
         }
-        let key = (Box::<str>::from(user), ip);
+        let key = (self.keys.hash_one(user), ip);
         if !self.trusted.contains_key(&key) && self.trusted.len() >= self.config.max_entries {
             let trust = self.config.trust;
             self.trusted
@@ -227,7 +229,7 @@ impl AuthGuard {
                     .trusted
                     .iter()
                     .min_by_key(|(_, at)| **at)
-                    .map(|(k, _)| k.clone())
+                    .map(|(k, _)| *k)
                 {
                     self.trusted.remove(&oldest);
                 }

@@ -666,22 +666,21 @@ impl Proxy {
                 .flatten()
                 .any(|tag| ct_eq(given.as_bytes(), self.dialog_proof(call_id, tag).as_bytes()))
         };
-        let ours = |value: &str| {
-            NameAddr::parse(value)
-                .is_ok_and(|n| n.uri.as_sip().is_some_and(|u| self.is_self(u) && proves(u)))
-        };
         let strict = match msg.request_uri() {
             Some(Ok(Uri::Sip(u))) => u.user.is_none() && self.is_self(&u) && proves(&u),
             _ => false,
         };
+        // The leading Route entries that are the proxy's (as `own_routes` strips them),
+        // each parsed once: one of them must carry the proof.
         strict
             || msg
                 .values(HeaderName::Route)
-                .take_while(|r| {
-                    NameAddr::parse(r)
-                        .is_ok_and(|n| n.uri.as_sip().is_some_and(|u| self.is_self(u)))
+                .map_while(|r| {
+                    let n = NameAddr::parse(r).ok()?;
+                    let u = n.uri.as_sip().filter(|u| self.is_self(u))?;
+                    Some(proves(u))
                 })
-                .any(ours)
+                .any(|proven| proven)
     }
 
     /// Sends a response of the proxy's making without keeping any state: a
